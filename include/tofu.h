@@ -1,0 +1,464 @@
+/*
+ * libtofu — asynchronous, message-based, peer-to-peer communication over
+ * TCP and Unix-domain sockets, wire-compatible with the original tofu.
+ *
+ * This is the one public header. Every name is prefixed tofu_ / TOFU_.
+ *
+ * Ownership of messages, stated once per direction:
+ *   - A successful tofu_post() or tofu_update_receiver() moves the message to
+ *     the engine and sets the caller's pointer to NULL; a failed one leaves the
+ *     message with the caller.
+ *   - A message returned by tofu_wait_receive() or tofu_get() belongs to the
+ *     caller until it gives it back with tofu_put() (or posts it).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TOFU_H
+#define TOFU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* TOFU_API marks every exported function. Define TOFU_STATIC when linking the
+ * static library on Windows so no dllimport is used. */
+#if defined(_WIN32) && !defined(TOFU_STATIC)
+#if defined(TOFU_BUILDING)
+#define TOFU_API __declspec(dllexport)
+#else
+#define TOFU_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define TOFU_API __attribute__((visibility("default")))
+#else
+#define TOFU_API
+#endif
+
+#define TOFU_VERSION_MAJOR 0
+#define TOFU_VERSION_MINOR 1
+#define TOFU_VERSION_PATCH 0
+#define TOFU_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Statuses                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The status byte of the original tofu (SPEC §8.1): 0 is success, 1..30 are
+ * errors, any raw value >= 31 reads as TOFU_UNKNOWN_ERROR. The same values are
+ * returned by API calls and carried in the status byte of messages that the
+ * engine hands back to the application. */
+typedef enum tofu_status {
+    TOFU_SUCCESS = 0,
+    TOFU_NOT_IMPLEMENTED_YET = 1,
+    TOFU_WRONG_ADDRESS = 2,
+    TOFU_NOT_ALLOWED = 3,
+    TOFU_NULL_MESSAGE = 4,
+    TOFU_INVALID_MESSAGE = 5,
+    TOFU_INVALID_OP_CODE = 6,
+    TOFU_INVALID_HEADERS_LEN = 7,
+    TOFU_INVALID_BODY_LEN = 8,
+    TOFU_INVALID_MORE_USAGE = 9,
+    TOFU_INVALID_CHANNEL_NUMBER = 10,
+    TOFU_INVALID_MCHN_GROUP = 11, /* name "invelid_mchn_group" (sic, as the original) */
+    TOFU_INVALID_MESSAGE_ID = 12,
+    TOFU_INVALID_ADDRESS = 13,
+    TOFU_UDS_PATH_NOT_FOUND = 14,
+    TOFU_NOTIFICATION_DISABLED = 15,
+    TOFU_NOTIFICATION_FAILED = 16,
+    TOFU_PEER_DISCONNECTED = 17,
+    TOFU_COMMUNICATION_FAILED = 18,
+    TOFU_POOL_EMPTY = 19,
+    TOFU_ALLOCATION_FAILED = 20,
+    TOFU_RECEIVER_UPDATE = 21,
+    TOFU_CHANNEL_CLOSED = 22,
+    TOFU_SHUTDOWN_STARTED = 23,
+    TOFU_CONNECT_FAILED = 24,
+    TOFU_LISTEN_FAILED = 25,
+    TOFU_ACCEPT_FAILED = 26,
+    TOFU_SEND_FAILED = 27,
+    TOFU_RECV_FAILED = 28,
+    TOFU_SETSOCKOPT_FAILED = 29,
+    TOFU_PROCESSING_FAILED = 30,
+    TOFU_UNKNOWN_ERROR = 31
+} tofu_status;
+
+/* Returns the snake_case name of a status ("success", "pool_empty", ...), the
+ * same names as the original. Values outside the enum give "unknown_error". */
+TOFU_API const char *tofu_status_name(tofu_status s);
+
+/* Looks a status up by its snake_case name. Returns false (and leaves *out
+ * alone) when the name is unknown. */
+TOFU_API bool tofu_status_from_name(const char *name, tofu_status *out);
+
+/* Converts a raw status byte to a status: values >= 31 read as unknown_error. */
+TOFU_API tofu_status tofu_status_from_byte(uint8_t raw);
+
+/* Converts a status to its raw byte (values outside 0..31 give 31). */
+TOFU_API uint8_t tofu_status_to_byte(tofu_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Opcodes                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The ten operations (SPEC §1.4). Values 10..15 fit the 4-bit field but are
+ * invalid everywhere. */
+typedef enum tofu_opcode {
+    TOFU_OP_REQUEST = 0,
+    TOFU_OP_RESPONSE = 1,
+    TOFU_OP_SIGNAL = 2,
+    TOFU_OP_HELLO_REQUEST = 3,
+    TOFU_OP_HELLO_RESPONSE = 4,
+    TOFU_OP_BYE_REQUEST = 5,
+    TOFU_OP_BYE_RESPONSE = 6,
+    TOFU_OP_BYE_SIGNAL = 7,
+    TOFU_OP_WELCOME_REQUEST = 8,
+    TOFU_OP_WELCOME_RESPONSE = 9
+} tofu_opcode;
+
+typedef enum tofu_optype {
+    TOFU_TYPE_REGULAR = 0,
+    TOFU_TYPE_WELCOME = 1,
+    TOFU_TYPE_HELLO = 2,
+    TOFU_TYPE_BYE = 3
+} tofu_optype;
+
+typedef enum tofu_role {
+    TOFU_ROLE_REQUEST = 0,
+    TOFU_ROLE_RESPONSE = 1,
+    TOFU_ROLE_SIGNAL = 2
+} tofu_role;
+
+/* True for opcodes 0..9. */
+TOFU_API bool tofu_op_valid(unsigned op);
+
+/* The PascalCase name of an opcode ("HelloRequest"); "Invalid" for 10..15. */
+TOFU_API const char *tofu_op_name(unsigned op);
+
+/* Looks an opcode up by its PascalCase name; false if unknown. */
+TOFU_API bool tofu_op_from_name(const char *name, tofu_opcode *out);
+
+/* The type (regular, welcome, hello, bye) of a valid opcode. */
+TOFU_API tofu_optype tofu_op_type(tofu_opcode op);
+
+/* The role (request, response, signal) of a valid opcode. */
+TOFU_API tofu_role tofu_op_role(tofu_opcode op);
+
+/* The reply opcode of a request or signal: Request→Response, Signal→Signal,
+ * HelloRequest→HelloResponse, ByeRequest→ByeResponse,
+ * WelcomeRequest→WelcomeResponse. Responses, ByeSignal and invalid values give
+ * TOFU_INVALID_OP_CODE and leave *out alone. */
+TOFU_API tofu_status tofu_op_echo(unsigned op, tofu_opcode *out);
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tofu_msg tofu_msg;
+
+/* Largest text-header block and largest body: the u16 length fields. */
+#define TOFU_MAX_PART_LEN 65535u
+
+/* origin bit values */
+#define TOFU_ORIGIN_APPLICATION 0u
+#define TOFU_ORIGIN_ENGINE 1u
+
+/* The 16-byte binary header, unpacked. Only the wire codec knows the packed
+ * big-endian layout. thl and bl are filled in by tofu_post() and by the
+ * receiver; the lengths of a message are always those of its buffers. */
+typedef struct tofu_bhdr {
+    uint16_t channel;    /* local channel number (0 = not assigned) */
+    uint8_t opcode;      /* 0..9 valid, 10..15 invalid */
+    uint8_t origin;      /* TOFU_ORIGIN_APPLICATION or TOFU_ORIGIN_ENGINE */
+    bool more;           /* "more messages follow" (regular opcodes only) */
+    bool internal_a;     /* bit 6: out-of-band; on ByeSignal means "abort" */
+    bool internal_b;     /* bit 7: never interpreted, passed through */
+    uint8_t status;      /* raw status byte */
+    uint64_t message_id; /* correlation id; 0 = assign at post */
+    uint16_t thl;        /* text-header length as last posted/received */
+    uint16_t bl;         /* body length as last posted/received */
+} tofu_bhdr;
+
+/* Allocates a fresh message (header zeroed, 256-byte buffers for text headers
+ * and body). Messages created here are counted by tofu_live_messages(). */
+TOFU_API tofu_status tofu_msg_create(tofu_msg **out);
+
+/* Frees a message. NULL is a no-op. */
+TOFU_API void tofu_msg_destroy(tofu_msg *m);
+
+/* Zeroes the header, empties text headers and body (keeping capacity) and
+ * clears the user pointer. */
+TOFU_API void tofu_msg_reset(tofu_msg *m);
+
+/* Deep-copies header, text headers, body and user pointer into a new
+ * message. */
+TOFU_API tofu_status tofu_msg_clone(const tofu_msg *m, tofu_msg **out);
+
+/* The message's binary header, unpacked and writable in place. */
+TOFU_API tofu_bhdr *tofu_msg_bhdr(tofu_msg *m);
+TOFU_API const tofu_bhdr *tofu_msg_bhdr_const(const tofu_msg *m);
+
+/* Convenience accessors for the most used fields. */
+TOFU_API tofu_opcode tofu_msg_opcode(const tofu_msg *m);
+TOFU_API void tofu_msg_set_opcode(tofu_msg *m, tofu_opcode op);
+TOFU_API uint16_t tofu_msg_channel(const tofu_msg *m);
+TOFU_API void tofu_msg_set_channel(tofu_msg *m, uint16_t channel);
+TOFU_API uint64_t tofu_msg_id(const tofu_msg *m);
+TOFU_API void tofu_msg_set_id(tofu_msg *m, uint64_t id);
+TOFU_API tofu_status tofu_msg_status(const tofu_msg *m);
+TOFU_API bool tofu_msg_from_engine(const tofu_msg *m);
+
+/* One opaque pointer for the application; never transmitted, cleared on
+ * reset. */
+TOFU_API void *tofu_msg_user(const tofu_msg *m);
+TOFU_API void tofu_msg_set_user(tofu_msg *m, void *p);
+
+/* Appends the text header "name:value\r\n". The name is trimmed of space, TAB,
+ * CR and LF at both ends; the value is written as given. Errors, with the
+ * message left unchanged: TOFU_INVALID_MESSAGE when the trimmed name or the
+ * value is empty, or when the name contains ':' or either contains CR, LF or
+ * NUL; TOFU_INVALID_HEADERS_LEN when the block would exceed 65535 bytes;
+ * TOFU_ALLOCATION_FAILED when memory runs out. Strings are NUL-terminated. */
+TOFU_API tofu_status tofu_msg_add_header(tofu_msg *m, const char *name, const char *value);
+
+/* As tofu_msg_add_header with explicit lengths (no NUL needed). */
+TOFU_API tofu_status tofu_msg_add_header_n(tofu_msg *m, const char *name, size_t name_len,
+                                           const char *value, size_t value_len);
+
+/* Appends raw bytes to the text-header block without any check but the 65535
+ * limit (TOFU_INVALID_HEADERS_LEN). */
+TOFU_API tofu_status tofu_msg_append_headers_raw(tofu_msg *m, const void *data, size_t len);
+
+/* The raw text-header block and its length. */
+TOFU_API const char *tofu_msg_headers(const tofu_msg *m, size_t *len);
+
+/* Empties the text-header block. */
+TOFU_API void tofu_msg_clear_headers(tofu_msg *m);
+
+/* Appends bytes to the body. TOFU_INVALID_BODY_LEN if it would exceed 65535
+ * bytes (body unchanged); TOFU_ALLOCATION_FAILED when memory runs out. */
+TOFU_API tofu_status tofu_msg_append_body(tofu_msg *m, const void *data, size_t len);
+
+/* The body bytes and their count. The pointer stays valid until the body is
+ * changed or the message is reset, put, posted or destroyed. */
+TOFU_API const void *tofu_msg_body(const tofu_msg *m, size_t *len);
+
+/* Empties the body (capacity kept). */
+TOFU_API void tofu_msg_clear_body(tofu_msg *m);
+
+/* One parsed text header: pointers into the message's block (not
+ * NUL-terminated). */
+typedef struct tofu_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} tofu_header;
+
+/* Iterator over a text-header block, exactly as SPEC §1.5 describes: empty
+ * lines are skipped anywhere; a line is split at its first ':'; the name is not
+ * trimmed; the value is trimmed of spaces and TABs; a line without ':' has an
+ * empty value; a last line without CR LF is accepted; a line with an empty name
+ * ends the iteration for that call. */
+typedef struct tofu_hdr_iter {
+    const char *block;
+    size_t len;
+    size_t pos;
+} tofu_hdr_iter;
+
+/* Starts iterating over any block of bytes (NULL/0 yields nothing). */
+TOFU_API void tofu_hdr_iter_init(tofu_hdr_iter *it, const void *block, size_t len);
+
+/* Starts iterating over a message's text headers. The message must not change
+ * while the iterator is in use. */
+TOFU_API void tofu_msg_hdr_iter(const tofu_msg *m, tofu_hdr_iter *it);
+
+/* Yields the next header into *out; false at the end. */
+TOFU_API bool tofu_hdr_iter_next(tofu_hdr_iter *it, tofu_header *out);
+
+/* Moves the iterator back to the start of its block. */
+TOFU_API void tofu_hdr_iter_rewind(tofu_hdr_iter *it);
+
+/* Finds the first header whose name equals `name` (case-sensitive) and stores
+ * it in *out (may be NULL). Returns false when there is none. */
+TOFU_API bool tofu_msg_find_header(const tofu_msg *m, const char *name, tofu_header *out);
+
+/* Returns the next process-wide message id: an atomic counter that starts at
+ * 1 and is shared by all engines (SPEC §2.2). */
+TOFU_API uint64_t tofu_next_message_id(void);
+
+/* Number of messages alive in this process (created and not yet freed), by
+ * any engine or by tofu_msg_create. Tests use it to prove nothing leaked. */
+TOFU_API uint64_t tofu_live_messages(void);
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define TOFU_HDR_CONNECT_TO "~connect_to"
+#define TOFU_HDR_LISTEN_ON "~listen_on"
+#define TOFU_HDR_REASON "~reason"
+#define TOFU_DEFAULT_PORT 7099
+#define TOFU_DEFAULT_HOST "127.0.0.1"
+
+/* Longest host name accepted (bytes, without NUL). */
+#define TOFU_MAX_HOST_LEN 255
+/* Size of the path buffer: the largest sun_path of any platform. The real
+ * limit is the platform's sun_path (108 on Linux and Windows, 104 on BSD and
+ * macOS) minus the terminating NUL; see tofu_uds_path_max(). */
+#define TOFU_UDS_PATH_BUF 108
+
+typedef enum tofu_transport {
+    TOFU_TRANSPORT_TCP = 0,
+    TOFU_TRANSPORT_UDS = 1
+} tofu_transport;
+
+/* A parsed ~connect_to / ~listen_on value. */
+typedef struct tofu_address {
+    tofu_transport transport;
+    char host[TOFU_MAX_HOST_LEN + 1]; /* TCP: NUL-terminated; "" = any (listen only) */
+    uint16_t port;                    /* TCP: 0 = any free port (listen only) */
+    char path[TOFU_UDS_PATH_BUF];     /* UDS: NUL-terminated path, or the abstract name */
+    bool abstract;                    /* UDS: Linux abstract namespace ("uds|@name") */
+} tofu_address;
+
+/* Longest UDS path or abstract name this platform accepts (bytes). */
+TOFU_API size_t tofu_uds_path_max(void);
+
+/* True where the Linux abstract namespace exists. */
+TOFU_API bool tofu_uds_abstract_supported(void);
+
+/* Parses "tcp|host|port", "uds|path" or "uds|@name" (len bytes, no NUL
+ * needed). Strict: anything else, a host longer than TOFU_MAX_HOST_LEN, a port
+ * outside 0..65535, a path longer than tofu_uds_path_max(), an empty path, or
+ * an abstract name where unsupported is TOFU_INVALID_ADDRESS. An empty TCP host
+ * is accepted here (it means "any" when listening). */
+TOFU_API tofu_status tofu_address_parse(const char *value, size_t len, tofu_address *out);
+
+/* Formats an address as a header value into buf (NUL-terminated). Returns
+ * TOFU_INVALID_ADDRESS when the address is not valid and TOFU_NOT_ALLOWED when
+ * cap is too small. *len (may be NULL) receives the length without NUL. */
+TOFU_API tofu_status tofu_address_format(const tofu_address *a, char *buf, size_t cap,
+                                         size_t *len);
+
+/* Turn a message into a HelloRequest (connect) or WelcomeRequest (listen): the
+ * whole binary header is replaced by a fresh one with that opcode, and the
+ * address header (~connect_to or ~listen_on) is appended to the existing text
+ * headers. The message is unchanged on error.
+ *   connect_tcp: host NULL means TOFU_DEFAULT_HOST, port 0 means
+ *                TOFU_DEFAULT_PORT; an empty host is TOFU_WRONG_ADDRESS.
+ *   listen_tcp:  host NULL or "" means any interface; port 0 means "pick a free
+ *                port" (the WelcomeResponse shows the real one).
+ *   *_uds:       path is a filesystem path, or "@name" for the abstract
+ *                namespace where supported.
+ * Errors: TOFU_WRONG_ADDRESS / TOFU_INVALID_ADDRESS for bad input,
+ * TOFU_INVALID_HEADERS_LEN, TOFU_ALLOCATION_FAILED. */
+TOFU_API tofu_status tofu_msg_connect_tcp(tofu_msg *m, const char *host, uint16_t port);
+TOFU_API tofu_status tofu_msg_connect_uds(tofu_msg *m, const char *path);
+TOFU_API tofu_status tofu_msg_listen_tcp(tofu_msg *m, const char *host, uint16_t port);
+TOFU_API tofu_status tofu_msg_listen_uds(tofu_msg *m, const char *path);
+
+/* As above, from a parsed address. */
+TOFU_API tofu_status tofu_msg_connect(tofu_msg *m, const tofu_address *a);
+TOFU_API tofu_status tofu_msg_listen(tofu_msg *m, const tofu_address *a);
+
+/* ------------------------------------------------------------------------ */
+/* Engine                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tofu_engine tofu_engine;
+typedef struct tofu_group tofu_group;
+
+#define TOFU_DEFAULT_INITIAL_POOL 16
+#define TOFU_DEFAULT_MAX_POOL 64
+
+/* wait_receive timeouts, in nanoseconds */
+#define TOFU_WAIT_INFINITE UINT64_MAX
+#define TOFU_WAIT_SECOND 1000000000ull
+
+/* Engine options. Zero-initialise (or call tofu_options_init) and set what
+ * you need: a zero field takes its default. */
+typedef struct tofu_options {
+    uint16_t initial_pool_msgs; /* messages created at start (default 16) */
+    uint16_t max_pool_msgs;     /* most messages the pool keeps (default 64;
+                                   raised to initial_pool_msgs if smaller) */
+} tofu_options;
+
+/* Fills *opt with the defaults. */
+TOFU_API void tofu_options_init(tofu_options *opt);
+
+/* Pool strategies for tofu_get. */
+typedef enum tofu_alloc {
+    TOFU_POOL_ONLY = 0, /* NULL when the pool is empty */
+    TOFU_ALWAYS = 1     /* allocate when the pool is empty */
+} tofu_alloc;
+
+/* Creates an engine: its message pool and its I/O thread. opt may be NULL for
+ * the defaults. Errors: TOFU_ALLOCATION_FAILED, TOFU_COMMUNICATION_FAILED
+ * (the poller or wake-up could not be created). */
+TOFU_API tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out);
+
+/* Destroys an engine: destroys the groups still alive (waking their waiters
+ * with TOFU_SHUTDOWN_STARTED), closes every channel, stops the thread and
+ * frees the pool. Always returns. NULL is a no-op. */
+TOFU_API void tofu_engine_destroy(tofu_engine *e);
+
+/* Takes a message from the pool (reset). With TOFU_POOL_ONLY returns NULL when
+ * the pool is empty; with TOFU_ALWAYS allocates then (NULL only if memory
+ * runs out). */
+TOFU_API tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy);
+
+/* Resets a message and returns it to the pool, or frees it when the pool is
+ * full; sets *m to NULL. NULL or *m NULL is a no-op. Putting a message may let
+ * channels stalled by an empty pool resume reading. */
+TOFU_API void tofu_put(tofu_engine *e, tofu_msg **m);
+
+/* Creates a channel group: a receive queue plus the channels opened through
+ * it. Errors: TOFU_SHUTDOWN_STARTED, TOFU_ALLOCATION_FAILED. */
+TOFU_API tofu_status tofu_group_create(tofu_engine *e, tofu_group **out);
+
+/* Destroys a group: closes its channels (peers see them go), wakes a thread
+ * blocked in tofu_wait_receive with TOFU_SHUTDOWN_STARTED, frees every message
+ * still queued for it. Blocks until the I/O thread has let go of the group.
+ * The group must not be used afterwards. */
+TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
+
+/* Posts a message: validates it (SPEC §3.1), assigns a channel number to a
+ * Hello/WelcomeRequest with channel 0 and a message id when it is 0, and hands
+ * it to the I/O thread. On success the engine owns the message, *m becomes
+ * NULL and *out (may be NULL) receives the final header. On error the caller
+ * keeps the message; its status byte tells what was wrong. Synchronous
+ * errors: TOFU_NULL_MESSAGE, TOFU_INVALID_OP_CODE, TOFU_INVALID_MESSAGE_ID,
+ * TOFU_INVALID_MORE_USAGE, TOFU_INVALID_CHANNEL_NUMBER, TOFU_INVALID_MCHN_GROUP,
+ * TOFU_INVALID_HEADERS_LEN, TOFU_WRONG_ADDRESS, TOFU_INVALID_BODY_LEN,
+ * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_SHUTDOWN_STARTED
+ * (group destroyed). Everything after that comes back asynchronously through
+ * tofu_wait_receive. */
+TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
+
+/* Waits up to timeout_ns (TOFU_WAIT_INFINITE: forever) for the next message
+ * of the group. Returns TOFU_SUCCESS with *out set, TOFU_SUCCESS with *out NULL
+ * on timeout, or TOFU_SHUTDOWN_STARTED when the group or engine is being
+ * destroyed. Only one thread at a time may wait on a group. */
+TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
+
+/* Puts a message into the group's receive queue from any thread. With m or *m
+ * NULL the engine allocates a Signal (origin engine, channel 0, id 0); else the
+ * caller's message is queued with origin application (status becomes
+ * receiver_update in both cases) and *m is set to NULL. Error:
+ * TOFU_SHUTDOWN_STARTED (caller keeps the message), TOFU_ALLOCATION_FAILED. */
+TOFU_API tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **m);
+
+/* Number of sockets currently open by libtofu in this process (listeners,
+ * connections and the engines' internal wake-up handles). Tests use it to
+ * prove nothing leaked. */
+TOFU_API uint64_t tofu_open_sockets(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TOFU_H */

@@ -1,0 +1,41 @@
+/*
+ * Message internals shared by the core modules. Applications only see the
+ * opaque tofu_msg of tofu.h.
+ */
+#ifndef TOFUI_MSG_H
+#define TOFUI_MSG_H
+
+#include "tofu.h"
+
+/* Growable byte buffer: capacity is a multiple of 256 (minimum 256); growth is
+ * to max(rounded need, 2 x capacity), never above TOFUI_BUF_MAX_CAP. */
+typedef struct tofui_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} tofui_buf;
+
+#define TOFUI_BUF_UNIT 256u
+#define TOFUI_BUF_MAX_CAP 65536u
+
+struct tofu_msg {
+    tofu_bhdr bhdr;
+    tofui_buf thdrs;
+    tofui_buf body;
+    void *user;      /* the application's pointer */
+    void *ctx;       /* engine-private (owning group); cleared before delivery */
+    tofu_msg *next;  /* intrusive links for pool and queues */
+    tofu_msg *prev;
+};
+
+/* Makes room for at least `need` bytes in total (len unchanged). */
+tofu_status tofui_buf_reserve(tofui_buf *b, size_t need);
+
+/* Sets the length to exactly `len` bytes, growing capacity as needed; the new
+ * bytes are uninitialised (the receiver fills them). */
+tofu_status tofui_buf_resize(tofui_buf *b, size_t len);
+
+/* Clears header, buffers (capacity kept), user and ctx pointers, links. */
+void tofui_msg_clear(tofu_msg *m);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * The message pool (SPEC §7): a LIFO stack of reset messages shared by all
+ * groups of an engine and its I/O thread. Thread-safe.
+ */
+#ifndef TOFUI_POOL_H
+#define TOFUI_POOL_H
+
+#include "msg.h"
+#include "platform/platform.h"
+
+typedef struct tofui_pool {
+    tofui_mutex lock;
+    tofu_msg *top;          /* LIFO stack linked through msg->next */
+    size_t count;           /* messages in the stack */
+    size_t max;             /* most messages kept */
+    bool closed;            /* after close: get fails, put frees */
+    bool empty_handed_out;  /* a POOL_ONLY get found it empty since the last refill */
+} tofui_pool;
+
+/* Creates `initial` messages eagerly; `max` is raised to `initial` if
+ * smaller; 0 for either takes the default (16 / 64). */
+tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max);
+
+/* Closes the pool and frees every pooled message. Safe on zeroed memory
+ * only after a successful init. */
+void tofui_pool_fini(tofui_pool *p);
+
+/* Marks the pool closed and frees its messages: later gets fail with
+ * TOFU_NOT_ALLOWED, later puts free. */
+void tofui_pool_close(tofui_pool *p);
+
+/* Pops a reset message. POOL_ONLY: NULL (status TOFU_POOL_EMPTY) when empty;
+ * ALWAYS: allocates when empty (NULL with TOFU_ALLOCATION_FAILED when that
+ * fails). Closed pool: NULL with TOFU_NOT_ALLOWED. err may be NULL. */
+tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
+
+/* Resets *m and pushes it (or frees it when the pool is full or closed); sets
+ * *m to NULL; NULL is a no-op. Returns true when this put refilled a pool that
+ * had been found empty by a POOL_ONLY get: the caller then wakes whoever waits
+ * for messages (the engine's "freed memory" alert). */
+bool tofui_pool_put(tofui_pool *p, tofu_msg **m);
+
+/* Messages currently in the pool. */
+size_t tofui_pool_count(tofui_pool *p);
+
+#endif

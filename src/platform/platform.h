@@ -1,0 +1,150 @@
+/*
+ * The porting contract: every OS primitive the portable code uses. Nothing
+ * outside src/platform/ includes an OS header; the types below are opaque
+ * storage that each implementation checks with a static assertion.
+ *
+ * Implementations: posix_thread.c, posix_sock.c (POSIX);
+ * win_thread.c, win_sock.c (Windows).
+ */
+#ifndef TOFUI_PLATFORM_H
+#define TOFUI_PLATFORM_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tofu.h"
+
+/* ---- process-wide start-up (Winsock on Windows; no-op on POSIX) ---- */
+
+/* Counted: every engine calls init once at create and fini once at destroy. */
+tofu_status tofui_plat_init(void);
+void tofui_plat_fini(void);
+
+/* ---- threads, locks, condition variables ---- */
+
+typedef struct tofui_thread {
+    alignas(8) unsigned char opaque[16];
+} tofui_thread;
+
+typedef struct tofui_mutex {
+    alignas(16) unsigned char opaque[64];
+} tofui_mutex;
+
+typedef struct tofui_cond {
+    alignas(16) unsigned char opaque[64];
+} tofui_cond;
+
+typedef void (*tofui_thread_fn)(void *arg);
+
+/* Starts a joinable thread running fn(arg). */
+tofu_status tofui_thread_create(tofui_thread *t, tofui_thread_fn fn, void *arg);
+/* Waits for the thread to end and releases it. */
+void tofui_thread_join(tofui_thread *t);
+
+void tofui_mutex_init(tofui_mutex *m);
+void tofui_mutex_fini(tofui_mutex *m);
+void tofui_mutex_lock(tofui_mutex *m);
+void tofui_mutex_unlock(tofui_mutex *m);
+
+void tofui_cond_init(tofui_cond *c);
+void tofui_cond_fini(tofui_cond *c);
+void tofui_cond_wait(tofui_cond *c, tofui_mutex *m);
+/* Waits until woken or until the monotonic clock reaches deadline_ns
+ * (tofui_clock_ns time base). Returns false on timeout. Spurious wake-ups are
+ * possible: callers re-check their condition. */
+bool tofui_cond_wait_until(tofui_cond *c, tofui_mutex *m, uint64_t deadline_ns);
+void tofui_cond_signal(tofui_cond *c);
+void tofui_cond_broadcast(tofui_cond *c);
+
+/* Monotonic clock in nanoseconds (arbitrary origin). */
+uint64_t tofui_clock_ns(void);
+void tofui_sleep_ms(unsigned ms);
+
+/* ---- sockets ---- */
+
+/* One part of a gather write. */
+typedef struct tofui_iov {
+    const void *base;
+    size_t len;
+} tofui_iov;
+
+/* A socket: an fd on POSIX, a SOCKET on Windows. */
+typedef intptr_t tofui_socket;
+#define TOFUI_INVALID_SOCKET ((tofui_socket)-1)
+
+/* A resolved socket address (sockaddr_storage sized). */
+typedef struct tofui_sockaddr {
+    alignas(8) unsigned char storage[128];
+    uint32_t len;
+    bool uds;             /* AF_UNIX */
+    bool uds_filesystem;  /* AF_UNIX on a path (not abstract) */
+} tofui_sockaddr;
+
+/* Turns a parsed address into socket addresses, at most `max` of them, in
+ * the resolver's order. TCP host names go through getaddrinfo, which blocks:
+ * never call it on the I/O thread for a host name. An empty host with
+ * passive=true gives the IPv4 wildcard. Errors: TOFU_INVALID_ADDRESS. */
+tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                               size_t max, size_t *n);
+
+/* True when a TCP address is a numeric literal (resolving it never blocks). */
+bool tofui_sock_is_literal(const tofu_address *a);
+
+/* Creates a non-blocking listening socket (backlog 1024). TCP: SO_REUSEADDR
+ * (POSIX) / SO_EXCLUSIVEADDRUSE (Windows), never SO_REUSEPORT: a port in use
+ * fails. UDS on a path: a stale socket file (nothing answers a connect) is
+ * replaced; a live listener's path is never stolen. Errors:
+ * TOFU_LISTEN_FAILED, TOFU_INVALID_ADDRESS. */
+tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out);
+
+/* Starts a non-blocking connect (TCP_NODELAY on TCP). *in_progress is set
+ * when completion must be awaited (writable, then tofui_sock_connect_result).
+ * Errors: TOFU_UDS_PATH_NOT_FOUND (no such UDS path), TOFU_CONNECT_FAILED. */
+tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool *in_progress);
+
+/* After a connecting socket became writable (or reported an error): success
+ * or TOFU_CONNECT_FAILED. */
+tofu_status tofui_sock_connect_result(tofui_socket s);
+
+/* Accepts one connection, non-blocking, TCP_NODELAY on TCP. Nothing pending:
+ * TOFU_SUCCESS with *out = TOFUI_INVALID_SOCKET. Errors: TOFU_ACCEPT_FAILED
+ * for errors that concern the listener itself; transient per-connection
+ * errors (ECONNABORTED, EMFILE...) are reported as nothing pending. */
+tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out);
+
+/* Gather write, never raising SIGPIPE. Would-block: TOFU_SUCCESS with
+ * *written = 0. Errors: TOFU_SEND_FAILED. */
+tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_t *written);
+
+/* Reads up to cap bytes. Would-block: TOFU_SUCCESS with *got = 0. Orderly
+ * end of stream: TOFU_PEER_DISCONNECTED. Reset or other error:
+ * TOFU_RECV_FAILED. */
+tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got);
+
+/* Half-close: sends FIN after the queued data. */
+void tofui_sock_shutdown_write(tofui_socket s);
+
+/* Closes gracefully (queued data still delivered). */
+void tofui_sock_close(tofui_socket s);
+
+/* Closes abortively (SO_LINGER {1,0}: the peer sees a reset). */
+void tofui_sock_abort(tofui_socket s);
+
+/* Closes a listener; for a UDS listener on a path also removes the file. */
+void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound);
+
+/* The address a socket is bound to, as a tofu_address (the real port after
+ * binding port 0). */
+tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *requested,
+                                     tofu_address *out);
+
+/* Sockets opened by this layer and not yet closed, process-wide. */
+uint64_t tofui_sock_open_count(void);
+
+/* True when this system can create AF_UNIX stream sockets right now (false
+ * under Wine, for instance). */
+bool tofui_sock_uds_available(void);
+
+#endif

@@ -1,0 +1,117 @@
+/* The harness runner: `prog` runs every case, `prog NAME` one, `prog --list`
+ * lists them. */
+#include "test.h"
+
+#include <stdarg.h>
+
+#define TOFU_T_MAX_CASES 512
+
+static struct {
+    const char *name;
+    tofu_t_fn fn;
+} cases[TOFU_T_MAX_CASES];
+static int ncases;
+static const char *current = "?";
+
+void tofu_t_register(const char *name, tofu_t_fn fn) {
+    if (ncases == TOFU_T_MAX_CASES) {
+        fprintf(stderr, "too many test cases\n");
+        exit(2);
+    }
+    cases[ncases].name = name;
+    cases[ncases].fn = fn;
+    ncases++;
+}
+
+void tofu_t_fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "FAIL %s (%s:%d): ", current, file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(1);
+}
+
+void tofu_t_check_u(uint64_t a, uint64_t b, bool want_equal, const char *ea, const char *eb,
+                    const char *file, int line) {
+    if ((a == b) != want_equal)
+        tofu_t_fail(file, line, "%s %s %s: %" PRIu64 " (0x%" PRIx64 ") vs %" PRIu64 " (0x%" PRIx64 ")",
+                    ea, want_equal ? "==" : "!=", eb, a, a, b, b);
+}
+
+void tofu_t_check_i(int64_t a, int64_t b, bool want_equal, const char *ea, const char *eb,
+                    const char *file, int line) {
+    if ((a == b) != want_equal)
+        tofu_t_fail(file, line, "%s %s %s: %" PRId64 " vs %" PRId64, ea,
+                    want_equal ? "==" : "!=", eb, a, b);
+}
+
+void tofu_t_check_status(tofu_status want, tofu_status got, const char *expr, const char *file,
+                         int line) {
+    if (want != got)
+        tofu_t_fail(file, line, "%s: expected %s (%d), got %s (%d)", expr, tofu_status_name(want),
+                    (int)want, tofu_status_name(got), (int)got);
+}
+
+void tofu_t_check_mem(const void *a, size_t alen, const void *b, size_t blen, const char *ea,
+                      const char *eb, const char *file, int line) {
+    if (alen != blen)
+        tofu_t_fail(file, line, "%s vs %s: length %zu vs %zu", ea, eb, alen, blen);
+    if (alen == 0 || memcmp(a, b, alen) == 0)
+        return;
+    const unsigned char *x = a, *y = b;
+    size_t i = 0;
+    while (x[i] == y[i])
+        i++;
+    tofu_t_fail(file, line, "%s vs %s: first difference at byte %zu: 0x%02x vs 0x%02x", ea, eb, i,
+                x[i], y[i]);
+}
+
+void tofu_t_rng_seed(tofu_t_rng *r, uint64_t seed) {
+    r->s = seed ? seed : 0x9E3779B97F4A7C15ull;
+}
+
+uint64_t tofu_t_rng_next(tofu_t_rng *r) {
+    uint64_t x = r->s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r->s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+uint64_t tofu_t_rng_below(tofu_t_rng *r, uint64_t n) {
+    return tofu_t_rng_next(r) % n;
+}
+
+static int run_case(int i) {
+    current = cases[i].name;
+    printf("RUN  %s\n", current);
+    fflush(stdout);
+    cases[i].fn();
+    printf("PASS %s\n", current);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+        for (int i = 0; i < ncases; i++)
+            printf("%s\n", cases[i].name);
+        return 0;
+    }
+    if (argc > 1) {
+        for (int i = 0; i < ncases; i++)
+            if (strcmp(cases[i].name, argv[1]) == 0)
+                return run_case(i);
+        fprintf(stderr, "no test case named %s\n", argv[1]);
+        return 2;
+    }
+    for (int i = 0; i < ncases; i++)
+        run_case(i);
+    printf("%d cases passed\n", ncases);
+    return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * A small test harness: every TEST(name) is one case; CMake reads the TEST
+ * lines of each file and registers every case as its own CTest entry
+ * ("<file>.<case>"), running the executable with the case name.
+ *
+ * Assertions print both sides and stop the case (exit code 1).
+ */
+#ifndef TOFU_TEST_H
+#define TOFU_TEST_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tofu.h"
+
+typedef void (*tofu_t_fn)(void);
+void tofu_t_register(const char *name, tofu_t_fn fn);
+
+/* TEST(name) must start a line: CMake finds the cases with a regex. */
+#define TEST(name)                                                                  \
+    static void tofu_t_case_##name(void);                                           \
+    __attribute__((constructor)) static void tofu_t_reg_##name(void) {              \
+        tofu_t_register(#name, tofu_t_case_##name);                                 \
+    }                                                                               \
+    static void tofu_t_case_##name(void)
+
+_Noreturn void tofu_t_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void tofu_t_check_u(uint64_t a, uint64_t b, bool want_equal, const char *ea, const char *eb,
+                    const char *file, int line);
+void tofu_t_check_i(int64_t a, int64_t b, bool want_equal, const char *ea, const char *eb,
+                    const char *file, int line);
+void tofu_t_check_status(tofu_status want, tofu_status got, const char *expr, const char *file,
+                         int line);
+void tofu_t_check_mem(const void *a, size_t alen, const void *b, size_t blen, const char *ea,
+                      const char *eb, const char *file, int line);
+
+#define ASSERT_TRUE(c)                                                              \
+    do {                                                                            \
+        if (!(c))                                                                   \
+            tofu_t_fail(__FILE__, __LINE__, "expected true: %s", #c);               \
+    } while (0)
+#define ASSERT_FALSE(c)                                                             \
+    do {                                                                            \
+        if (c)                                                                      \
+            tofu_t_fail(__FILE__, __LINE__, "expected false: %s", #c);              \
+    } while (0)
+/* Unsigned comparison (values printed in decimal and hex). */
+#define ASSERT_EQ(a, b) tofu_t_check_u((uint64_t)(a), (uint64_t)(b), true, #a, #b, __FILE__, __LINE__)
+#define ASSERT_NE(a, b) tofu_t_check_u((uint64_t)(a), (uint64_t)(b), false, #a, #b, __FILE__, __LINE__)
+/* Signed comparison. */
+#define ASSERT_EQ_I(a, b) tofu_t_check_i((int64_t)(a), (int64_t)(b), true, #a, #b, __FILE__, __LINE__)
+#define ASSERT_NULL(p) ASSERT_TRUE((p) == NULL)
+#define ASSERT_NOT_NULL(p) ASSERT_TRUE((p) != NULL)
+/* Status comparison, printing names. */
+#define ASSERT_STATUS(want, got) tofu_t_check_status((want), (got), #got, __FILE__, __LINE__)
+#define ASSERT_OK(expr) ASSERT_STATUS(TOFU_SUCCESS, (expr))
+/* Byte comparison of two buffers with lengths. */
+#define ASSERT_MEM_EQ(a, alen, b, blen)                                             \
+    tofu_t_check_mem((a), (alen), (b), (blen), #a, #b, __FILE__, __LINE__)
+/* NUL-terminated strings. */
+#define ASSERT_STR_EQ(a, b)                                                         \
+    do {                                                                            \
+        const char *tofu_t_a = (a), *tofu_t_b = (b);                                \
+        if (tofu_t_a == NULL || tofu_t_b == NULL || strcmp(tofu_t_a, tofu_t_b) != 0) \
+            tofu_t_fail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"", #a, #b,     \
+                        tofu_t_a ? tofu_t_a : "(null)", tofu_t_b ? tofu_t_b : "(null)"); \
+    } while (0)
+
+/* Ends an engine test: every engine must be destroyed before; no message and
+ * no socket may be left alive in the process. */
+#define ASSERT_NO_LEAKS()                                                           \
+    do {                                                                            \
+        ASSERT_EQ(tofu_live_messages(), 0);                                         \
+        ASSERT_EQ(tofu_open_sockets(), 0);                                          \
+    } while (0)
+
+/* Deterministic pseudo-random numbers for property tests (xorshift64*). */
+typedef struct tofu_t_rng {
+    uint64_t s;
+} tofu_t_rng;
+void tofu_t_rng_seed(tofu_t_rng *r, uint64_t seed);
+uint64_t tofu_t_rng_next(tofu_t_rng *r);
+/* Uniform in [0, n) (n > 0). */
+uint64_t tofu_t_rng_below(tofu_t_rng *r, uint64_t n);
+
+#endif
