@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what building and testing libtofu needs on Debian 12, only when
+# something is missing (a fresh CI machine has gcc, cmake and make).
+# Usage: .ci/deps.sh [extra Debian packages...]
+set -euo pipefail
+want=(cmake make gcc clang libclang-rt-14-dev python3 "$@")
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${missing[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
