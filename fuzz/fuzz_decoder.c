@@ -1,0 +1,141 @@
+/*
+ * Fuzz target: the streaming frame decoder over arbitrary bytes.
+ *
+ * The first input byte picks how the rest is cut into reads; the rest is the
+ * stream. The stream is decoded twice, once in a single read and once in the
+ * picked chunks, and both must agree. Every frame must re-encode to exactly
+ * the bytes it came from (with the origin bit cleared), and a protocol error
+ * must come right after the offending header. Violations abort().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c)                                                                    \
+    do {                                                                            \
+        if (!(c))                                                                   \
+            abort();                                                                \
+    } while (0)
+
+/* What one decoding pass saw, to compare the two passes. */
+typedef struct pass {
+    size_t frames;
+    size_t consumed;
+    uint64_t digest; /* mixes every frame end offset */
+    tofui_dec_rc last;
+    tofu_status error;
+    bool mid_frame;
+} pass;
+
+/* Chunk sizes from a small generator seeded by the first input byte: the
+ * low bits choose the largest chunk (1 byte up to 4 KiB). */
+typedef struct chunker {
+    uint32_t state;
+    uint32_t max;
+} chunker;
+
+static void decoder__chunker_init(chunker *c, uint8_t seed) {
+    c->state = 0x9E3779B9u ^ seed;
+    c->max = 1u << (seed % 13);
+}
+
+static size_t decoder__next_chunk(chunker *c) {
+    if (c == NULL)
+        return SIZE_MAX;
+    c->state = c->state * 1664525u + 1013904223u;
+    return 1 + (c->state >> 8) % c->max;
+}
+
+/* A decoded frame re-encodes to its own input bytes; only the origin bit
+ * differs, because the decoder forces it to "application". */
+static void decoder__check_frame(const tofu_msg *m, const uint8_t *src, size_t len) {
+    CHECK(m->bhdr.origin == TOFU_ORIGIN_APPLICATION);
+    CHECK(m->bhdr.opcode < TOFU_OP_WELCOME_REQUEST);
+    CHECK(m->thdrs.len == m->bhdr.thl && m->body.len == m->bhdr.bl);
+    CHECK(len == TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len);
+    tofui_frame f;
+    tofui_frame_encode(m, &f);
+    CHECK(tofui_frame_size(&f) == len);
+    uint8_t hdr[TOFUI_BHDR_SIZE];
+    memcpy(hdr, src, sizeof hdr);
+    hdr[2] &= (uint8_t)~0x10u;
+    CHECK(memcmp(f.hdr, hdr, sizeof hdr) == 0);
+    CHECK(f.thl == 0 || memcmp(f.thdrs, src + TOFUI_BHDR_SIZE, f.thl) == 0);
+    CHECK(f.bl == 0 || memcmp(f.body, src + TOFUI_BHDR_SIZE + f.thl, f.bl) == 0);
+}
+
+/* An error is reported right after the 16 bytes of a header whose opcode
+ * may not arrive from the wire, with the status that names why. */
+static void decoder__check_error(const pass *p, const uint8_t *s, size_t frame_start) {
+    CHECK(p->consumed == frame_start + TOFUI_BHDR_SIZE);
+    unsigned op = s[frame_start + 2] & 0x0Fu;
+    if (p->error == TOFU_INVALID_OP_CODE)
+        CHECK(op >= 10);
+    else if (p->error == TOFU_INVALID_MESSAGE)
+        CHECK(op == TOFU_OP_WELCOME_REQUEST || op == TOFU_OP_WELCOME_RESPONSE);
+    else
+        CHECK(p->error == TOFU_ALLOCATION_FAILED);
+}
+
+/* Feeds the stream in chunks (NULL chunker: one read), reusing one message
+ * for every frame as the engine's pool does. */
+static pass decoder__run(const uint8_t *s, size_t len, chunker *c, tofu_msg *rx) {
+    tofui_dec d;
+    tofui_dec_init(&d);
+    pass p = {0, 0, 0, TOFUI_DEC_MORE, TOFU_SUCCESS, false};
+    size_t frame_start = 0;
+    bool attached = false;
+    while (p.consumed < len || attached) {
+        size_t left = len - p.consumed, want = decoder__next_chunk(c), used = SIZE_MAX;
+        size_t give = want < left ? want : left;
+        p.last = tofui_dec_feed(&d, attached ? rx : NULL, s + p.consumed, give, &used);
+        CHECK(used <= give);
+        p.consumed += used;
+        if (p.last == TOFUI_DEC_ERROR) {
+            p.error = d.error;
+            decoder__check_error(&p, s, frame_start);
+            break;
+        }
+        if (p.last == TOFUI_DEC_MORE) {
+            CHECK(used == give);
+            if (give == 0)
+                break;
+        } else if (p.last == TOFUI_DEC_NEED_MSG) {
+            CHECK(!attached && p.consumed == frame_start + TOFUI_BHDR_SIZE);
+            attached = true;
+        } else {
+            CHECK(p.last == TOFUI_DEC_FRAME && attached);
+            decoder__check_frame(rx, s + frame_start, p.consumed - frame_start);
+            p.frames++;
+            p.digest = (p.digest ^ p.consumed) * 0x100000001B3ull;
+            frame_start = p.consumed;
+            attached = false;
+        }
+    }
+    p.mid_frame = tofui_dec_mid_frame(&d);
+    if (p.last != TOFUI_DEC_ERROR) {
+        CHECK(p.consumed == len);
+        CHECK(p.mid_frame == (frame_start != len));
+    }
+    return p;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size == 0)
+        return 0;
+    tofu_msg *rx = NULL;
+    if (tofu_msg_create(&rx) != TOFU_SUCCESS)
+        return 0;
+    chunker c;
+    decoder__chunker_init(&c, data[0]);
+    pass whole = decoder__run(data + 1, size - 1, NULL, rx);
+    pass chunked = decoder__run(data + 1, size - 1, &c, rx);
+    tofu_msg_destroy(rx);
+    CHECK(whole.frames == chunked.frames && whole.consumed == chunked.consumed);
+    CHECK(whole.digest == chunked.digest && whole.error == chunked.error);
+    CHECK(whole.mid_frame == chunked.mid_frame);
+    return 0;
+}

@@ -1,0 +1,601 @@
+/* The wire codec (SPEC §1): header bytes, the encoder's gather lists and the
+ * streaming decoder, against the byte examples of the specification. */
+#include "test.h"
+
+#include "core/wire.h"
+
+#define MAX_FRAMES 64
+
+/* The HelloRequest of SPEC §1.11: channel 0x2A3B, id 5, tcp|127.0.0.1|7099. */
+static const uint8_t spec_hello[48] = {
+    0x2A, 0x3B, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x20, 0x00, 0x00,
+    0x7E, 0x63, 0x6F, 0x6E, 0x6E, 0x65, 0x63, 0x74, 0x5F, 0x74, 0x6F, 0x3A, /* ~connect_to: */
+    0x74, 0x63, 0x70, 0x7C, 0x31, 0x32, 0x37, 0x2E, 0x30, 0x2E, 0x30, 0x2E, 0x31, 0x7C,
+    0x37, 0x30, 0x39, 0x39, /* tcp|127.0.0.1|7099 */
+    0x0D, 0x0A};
+
+static tofu_msg *new_msg(void) {
+    tofu_msg *m = NULL;
+    ASSERT_OK(tofu_msg_create(&m));
+    return m;
+}
+
+/* A message with the given opcode and parts; other header fields zero. */
+static tofu_msg *make_msg(uint8_t opcode, const void *th, size_t thl, const void *body,
+                          size_t bl) {
+    tofu_msg *m = new_msg();
+    m->bhdr.opcode = opcode;
+    ASSERT_OK(tofu_msg_append_headers_raw(m, th, thl));
+    ASSERT_OK(tofu_msg_append_body(m, body, bl));
+    return m;
+}
+
+/* Encodes m and appends the frame's bytes at out + *len, as a gather write
+ * of the iovecs would put them on the socket. */
+static void encode_into(const tofu_msg *m, uint8_t *out, size_t *len) {
+    tofui_frame f;
+    tofui_frame_encode(m, &f);
+    tofui_iov iov[3];
+    int n = tofui_frame_iov(&f, 0, iov);
+    for (int i = 0; i < n; i++) {
+        memcpy(out + *len, iov[i].base, iov[i].len);
+        *len += iov[i].len;
+    }
+}
+
+/* Decodes a stream fed in chunks of `chunk` bytes, creating a message for
+ * each frame when the decoder asks for one. Returns the last result (MORE or
+ * ERROR); *n receives the number of frames. A message left over by a
+ * truncated stream is destroyed. */
+static tofui_dec_rc decode_chunks(tofui_dec *d, const uint8_t *p, size_t len, size_t chunk,
+                                  tofu_msg **out, int *n) {
+    tofu_msg *cur = NULL;
+    tofui_dec_rc rc = TOFUI_DEC_MORE;
+    *n = 0;
+    for (size_t pos = 0; pos < len && rc != TOFUI_DEC_ERROR;) {
+        size_t c = len - pos < chunk ? len - pos : chunk, off = 0;
+        for (;;) {
+            size_t used = 99999;
+            rc = tofui_dec_feed(d, cur, p + pos + off, c - off, &used);
+            ASSERT_TRUE(used <= c - off);
+            off += used;
+            if (rc == TOFUI_DEC_MORE) {
+                ASSERT_EQ(off, c);
+                break;
+            }
+            if (rc == TOFUI_DEC_ERROR)
+                break;
+            if (rc == TOFUI_DEC_NEED_MSG) {
+                ASSERT_NULL(cur);
+                cur = new_msg();
+                continue;
+            }
+            ASSERT_TRUE(*n < MAX_FRAMES);
+            out[(*n)++] = cur;
+            cur = NULL;
+        }
+        pos += off;
+    }
+    tofu_msg_destroy(cur);
+    return rc;
+}
+
+static void destroy_all(tofu_msg **m, int n) {
+    for (int i = 0; i < n; i++)
+        tofu_msg_destroy(m[i]);
+}
+
+/* Same header fields (thl/bl included), text headers and body. */
+static void assert_same_msg(const tofu_msg *want, const tofu_msg *got) {
+    ASSERT_EQ(got->bhdr.channel, want->bhdr.channel);
+    ASSERT_EQ(got->bhdr.opcode, want->bhdr.opcode);
+    ASSERT_EQ(got->bhdr.origin, TOFU_ORIGIN_APPLICATION);
+    ASSERT_EQ(got->bhdr.more, want->bhdr.more);
+    ASSERT_EQ(got->bhdr.internal_a, want->bhdr.internal_a);
+    ASSERT_EQ(got->bhdr.internal_b, want->bhdr.internal_b);
+    ASSERT_EQ(got->bhdr.status, want->bhdr.status);
+    ASSERT_EQ(got->bhdr.message_id, want->bhdr.message_id);
+    ASSERT_EQ(got->bhdr.thl, want->thdrs.len);
+    ASSERT_EQ(got->bhdr.bl, want->body.len);
+    ASSERT_MEM_EQ(got->thdrs.data, got->thdrs.len, want->thdrs.data, want->thdrs.len);
+    ASSERT_MEM_EQ(got->body.data, got->body.len, want->body.data, want->body.len);
+}
+
+/* ---- header ---- */
+
+TEST(header_packs_to_the_bytes_of_spec_1_2) {
+    static const uint8_t want[16] = {0x12, 0x34, 0x00, 0xFF, 0xAA, 0xBB, 0xCC, 0xDD,
+                                     0xEE, 0xFF, 0x00, 0x11, 0x56, 0x78, 0x9A, 0xBC};
+    tofu_bhdr h = {.channel = 0x1234, .opcode = TOFU_OP_REQUEST, .status = 0xFF,
+                   .message_id = 0xAABBCCDDEEFF0011ull, .thl = 0x5678, .bl = 0x9ABC};
+    uint8_t out[16];
+    tofui_bhdr_pack(&h, out);
+    ASSERT_MEM_EQ(out, sizeof out, want, sizeof want);
+}
+
+TEST(header_unpacks_the_bytes_of_spec_1_2) {
+    static const uint8_t in[16] = {0x12, 0x34, 0x00, 0xFF, 0xAA, 0xBB, 0xCC, 0xDD,
+                                   0xEE, 0xFF, 0x00, 0x11, 0x56, 0x78, 0x9A, 0xBC};
+    tofu_bhdr h;
+    memset(&h, 0x5A, sizeof h);
+    tofui_bhdr_unpack(in, &h);
+    ASSERT_EQ(h.channel, 0x1234);
+    ASSERT_EQ(h.opcode, TOFU_OP_REQUEST);
+    ASSERT_EQ(h.origin, TOFU_ORIGIN_APPLICATION);
+    ASSERT_FALSE(h.more);
+    ASSERT_FALSE(h.internal_a);
+    ASSERT_FALSE(h.internal_b);
+    ASSERT_EQ(h.status, 0xFF);
+    ASSERT_EQ(h.message_id, 0xAABBCCDDEEFF0011ull);
+    ASSERT_EQ(h.thl, 0x5678);
+    ASSERT_EQ(h.bl, 0x9ABC);
+    uint8_t again[16];
+    tofui_bhdr_pack(&h, again);
+    ASSERT_MEM_EQ(again, sizeof again, in, sizeof in);
+}
+
+TEST(proto_byte_values_of_spec_1_3) {
+    static const uint8_t want[10] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09};
+    for (uint8_t op = 0; op < 10; op++) {
+        tofu_bhdr h = {.opcode = op};
+        ASSERT_EQ(tofui_proto_pack(&h), want[op]);
+    }
+    tofu_bhdr bye = {.opcode = TOFU_OP_BYE_SIGNAL, .internal_a = true};
+    ASSERT_EQ(tofui_proto_pack(&bye), 0x47);
+    tofu_bhdr more = {.opcode = TOFU_OP_REQUEST, .more = true};
+    ASSERT_EQ(tofui_proto_pack(&more), 0x20);
+    tofu_bhdr engine = {.opcode = TOFU_OP_REQUEST, .origin = TOFU_ORIGIN_ENGINE};
+    ASSERT_EQ(tofui_proto_pack(&engine), 0x10);
+    tofu_bhdr b7 = {.opcode = TOFU_OP_SIGNAL, .internal_b = true};
+    ASSERT_EQ(tofui_proto_pack(&b7), 0x82);
+}
+
+TEST(every_proto_byte_round_trips) {
+    for (unsigned v = 0; v < 256; v++) {
+        tofu_bhdr h;
+        memset(&h, 0, sizeof h);
+        tofui_proto_unpack((uint8_t)v, &h);
+        ASSERT_EQ(h.opcode, v & 0x0F);
+        ASSERT_EQ(h.origin, (v >> 4) & 1);
+        ASSERT_EQ(h.more, (v >> 5) & 1);
+        ASSERT_EQ(h.internal_a, (v >> 6) & 1);
+        ASSERT_EQ(h.internal_b, (v >> 7) & 1);
+        ASSERT_EQ(tofui_proto_pack(&h), v);
+    }
+}
+
+TEST(header_fields_are_independent_bytes) {
+    /* One field at a time set to all ones must touch only its own bytes. */
+    uint8_t out[16];
+    tofu_bhdr h = {.message_id = UINT64_MAX};
+    tofui_bhdr_pack(&h, out);
+    for (int i = 0; i < 16; i++)
+        ASSERT_EQ(out[i], (i >= 4 && i < 12) ? 0xFF : 0x00);
+    tofu_bhdr c = {.channel = 0x00FF, .bl = 0xFF00};
+    tofui_bhdr_pack(&c, out);
+    ASSERT_EQ(out[0], 0x00);
+    ASSERT_EQ(out[1], 0xFF);
+    ASSERT_EQ(out[14], 0xFF);
+    ASSERT_EQ(out[15], 0x00);
+}
+
+/* ---- encoder ---- */
+
+static tofu_msg *spec_hello_msg(void) {
+    tofu_msg *m = new_msg();
+    ASSERT_OK(tofu_msg_connect_tcp(m, "127.0.0.1", 7099));
+    m->bhdr.channel = 0x2A3B;
+    m->bhdr.message_id = 5;
+    return m;
+}
+
+TEST(hello_request_encodes_to_the_48_bytes_of_spec_1_11) {
+    tofu_msg *m = spec_hello_msg();
+    uint8_t out[64];
+    size_t len = 0;
+    encode_into(m, out, &len);
+    ASSERT_MEM_EQ(out, len, spec_hello, sizeof spec_hello);
+    tofu_msg_destroy(m);
+}
+
+TEST(encoder_points_at_the_message_buffers) {
+    tofu_msg *m = spec_hello_msg();
+    ASSERT_OK(tofu_msg_append_body(m, "xyz", 3));
+    tofui_frame f;
+    tofui_frame_encode(m, &f);
+    ASSERT_TRUE(f.thdrs == m->thdrs.data);
+    ASSERT_TRUE(f.body == m->body.data);
+    ASSERT_EQ(f.thl, 32);
+    ASSERT_EQ(f.bl, 3);
+    ASSERT_EQ(tofui_frame_size(&f), 16 + 32 + 3);
+    ASSERT_EQ(f.hdr[13], 32); /* thl from the buffer, whatever bhdr.thl said */
+    ASSERT_EQ(f.hdr[15], 3);
+    tofu_msg_destroy(m);
+}
+
+/* Builds iovecs after every possible number of sent bytes and checks that
+ * they hold exactly the rest of the frame, with no empty part. */
+static void check_iov_at_every_offset(const tofu_msg *m) {
+    uint8_t whole[256];
+    size_t len = 0;
+    encode_into(m, whole, &len);
+    tofui_frame f;
+    tofui_frame_encode(m, &f);
+    ASSERT_EQ(tofui_frame_size(&f), len);
+    for (size_t sent = 0; sent <= len; sent++) {
+        tofui_iov iov[3];
+        uint8_t rest[256];
+        size_t rlen = 0;
+        int n = tofui_frame_iov(&f, sent, iov);
+        ASSERT_TRUE(n >= 0 && n <= 3);
+        for (int i = 0; i < n; i++) {
+            ASSERT_TRUE(iov[i].len > 0);
+            memcpy(rest + rlen, iov[i].base, iov[i].len);
+            rlen += iov[i].len;
+        }
+        ASSERT_MEM_EQ(rest, rlen, whole + sent, len - sent);
+    }
+}
+
+TEST(frame_iov_after_partial_writes_at_every_offset) {
+    tofu_msg *full = make_msg(TOFU_OP_REQUEST, "a:b\r\n", 5, "0123456789", 10);
+    tofu_msg *no_th = make_msg(TOFU_OP_SIGNAL, NULL, 0, "body", 4);
+    tofu_msg *no_body = make_msg(TOFU_OP_RESPONSE, "k:v", 3, NULL, 0);
+    tofu_msg *empty = make_msg(TOFU_OP_BYE_REQUEST, NULL, 0, NULL, 0);
+    check_iov_at_every_offset(full);
+    check_iov_at_every_offset(no_th);
+    check_iov_at_every_offset(no_body);
+    check_iov_at_every_offset(empty);
+
+    tofui_frame f;
+    tofui_iov iov[3];
+    tofui_frame_encode(full, &f);
+    ASSERT_EQ(tofui_frame_iov(&f, 0, iov), 3);
+    ASSERT_EQ(tofui_frame_iov(&f, 16, iov), 2);
+    ASSERT_EQ(tofui_frame_iov(&f, 21, iov), 1);
+    ASSERT_EQ(tofui_frame_iov(&f, 31, iov), 0);
+    tofui_frame_encode(empty, &f);
+    ASSERT_EQ(tofui_frame_iov(&f, 0, iov), 1);
+    ASSERT_EQ(tofui_frame_iov(&f, 16, iov), 0);
+    tofu_msg_destroy(full);
+    tofu_msg_destroy(no_th);
+    tofu_msg_destroy(no_body);
+    tofu_msg_destroy(empty);
+}
+
+/* ---- decoder ---- */
+
+TEST(spec_hello_bytes_decode_to_the_hello_request) {
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *got[MAX_FRAMES];
+    int n = 0;
+    ASSERT_EQ(decode_chunks(&d, spec_hello, sizeof spec_hello, sizeof spec_hello, got, &n),
+              TOFUI_DEC_MORE);
+    ASSERT_EQ(n, 1);
+    tofu_msg *want = spec_hello_msg();
+    assert_same_msg(want, got[0]);
+    tofu_header h;
+    ASSERT_TRUE(tofu_msg_find_header(got[0], TOFU_HDR_CONNECT_TO, &h));
+    ASSERT_MEM_EQ(h.value, h.value_len, "tcp|127.0.0.1|7099", 18);
+    ASSERT_FALSE(tofui_dec_mid_frame(&d));
+    tofu_msg_destroy(want);
+    destroy_all(got, n);
+}
+
+TEST(decode_one_byte_at_a_time) {
+    tofu_msg *m = make_msg(TOFU_OP_RESPONSE, "name:value\r\n", 12, "some body", 9);
+    m->bhdr.channel = 7;
+    m->bhdr.message_id = 0x0102030405060708ull;
+    uint8_t buf[128];
+    size_t len = 0;
+    encode_into(m, buf, &len);
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *got[MAX_FRAMES];
+    int n = 0;
+    ASSERT_EQ(decode_chunks(&d, buf, len, 1, got, &n), TOFUI_DEC_MORE);
+    ASSERT_EQ(n, 1);
+    assert_same_msg(m, got[0]);
+    destroy_all(got, n);
+    tofu_msg_destroy(m);
+}
+
+TEST(many_frames_in_one_chunk) {
+    uint8_t buf[2048];
+    size_t len = 0;
+    tofu_msg *src[10];
+    for (int i = 0; i < 10; i++) {
+        char body[40];
+        int bl = snprintf(body, sizeof body, "frame number %d", i);
+        src[i] = make_msg((uint8_t)(i % 8), "h:v\r\n", (size_t)(i % 2) * 5, body, (size_t)bl);
+        src[i]->bhdr.message_id = (uint64_t)i + 1;
+        src[i]->bhdr.channel = (uint16_t)(100 + i);
+        encode_into(src[i], buf, &len);
+    }
+    for (size_t chunk = 1; chunk <= len; chunk = chunk * 3 + 1) {
+        tofui_dec d;
+        tofui_dec_init(&d);
+        tofu_msg *got[MAX_FRAMES];
+        int n = 0;
+        ASSERT_EQ(decode_chunks(&d, buf, len, chunk, got, &n), TOFUI_DEC_MORE);
+        ASSERT_EQ(n, 10);
+        for (int i = 0; i < 10; i++)
+            assert_same_msg(src[i], got[i]);
+        destroy_all(got, n);
+    }
+    /* And the whole stream in one call. */
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *got[MAX_FRAMES];
+    int n = 0;
+    ASSERT_EQ(decode_chunks(&d, buf, len, len, got, &n), TOFUI_DEC_MORE);
+    ASSERT_EQ(n, 10);
+    destroy_all(got, n);
+    destroy_all(src, 10);
+}
+
+TEST(empty_headers_and_body) {
+    tofu_msg *m = make_msg(TOFU_OP_SIGNAL, NULL, 0, NULL, 0);
+    uint8_t buf[64];
+    size_t len = 0;
+    encode_into(m, buf, &len);
+    encode_into(m, buf, &len);
+    ASSERT_EQ(len, 32);
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *got[MAX_FRAMES];
+    int n = 0;
+    ASSERT_EQ(decode_chunks(&d, buf, len, 16, got, &n), TOFUI_DEC_MORE);
+    ASSERT_EQ(n, 2);
+    assert_same_msg(m, got[0]);
+    assert_same_msg(m, got[1]);
+    ASSERT_EQ(got[0]->thdrs.len, 0);
+    ASSERT_EQ(got[0]->body.len, 0);
+    destroy_all(got, n);
+    tofu_msg_destroy(m);
+}
+
+TEST(largest_parts_of_65535_bytes) {
+    size_t max = TOFU_MAX_PART_LEN;
+    uint8_t *th = malloc(max), *body = malloc(max);
+    uint8_t *buf = malloc(2 * (16 + 2 * max));
+    ASSERT_TRUE(th && body && buf);
+    for (size_t i = 0; i < max; i++) {
+        th[i] = (uint8_t)(i * 7);
+        body[i] = (uint8_t)(i * 13 + 1);
+    }
+    tofu_msg *m = make_msg(TOFU_OP_REQUEST, th, max, body, max);
+    tofu_msg *only_body = make_msg(TOFU_OP_RESPONSE, NULL, 0, body, max);
+    size_t len = 0;
+    encode_into(m, buf, &len);
+    encode_into(only_body, buf, &len);
+    ASSERT_EQ(len, 16 + 2 * max + 16 + max);
+    ASSERT_EQ(buf[12], 0xFF);
+    ASSERT_EQ(buf[13], 0xFF);
+    size_t chunks[] = {1000, 4096, 65536, len};
+    for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+        tofui_dec d;
+        tofui_dec_init(&d);
+        tofu_msg *got[MAX_FRAMES];
+        int n = 0;
+        ASSERT_EQ(decode_chunks(&d, buf, len, chunks[i], got, &n), TOFUI_DEC_MORE);
+        ASSERT_EQ(n, 2);
+        assert_same_msg(m, got[0]);
+        assert_same_msg(only_body, got[1]);
+        destroy_all(got, n);
+    }
+    tofu_msg_destroy(m);
+    tofu_msg_destroy(only_body);
+    free(th);
+    free(body);
+    free(buf);
+}
+
+/* A 16-byte header with the given proto byte and empty parts. */
+static void raw_header(uint8_t proto, uint8_t out[16]) {
+    tofu_bhdr h = {.channel = 1, .message_id = 9};
+    tofui_bhdr_pack(&h, out);
+    out[2] = proto;
+}
+
+/* Feeds a header one byte at a time: no error may show before byte 16, and
+ * byte 16 must give `want`. */
+static void assert_rejected_at_byte_16(uint8_t proto, tofu_status want) {
+    uint8_t hdr[16];
+    raw_header(proto, hdr);
+    tofui_dec d;
+    tofui_dec_init(&d);
+    size_t used = 0;
+    for (int i = 0; i < 15; i++) {
+        ASSERT_EQ(tofui_dec_feed(&d, NULL, hdr + i, 1, &used), TOFUI_DEC_MORE);
+        ASSERT_EQ(used, 1);
+    }
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, hdr + 15, 1, &used), TOFUI_DEC_ERROR);
+    ASSERT_EQ(used, 1);
+    ASSERT_STATUS(want, d.error);
+    /* The stream stays dead, with or without a message. */
+    tofu_msg *m = new_msg();
+    ASSERT_EQ(tofui_dec_feed(&d, m, hdr, 16, &used), TOFUI_DEC_ERROR);
+    ASSERT_EQ(used, 0);
+    ASSERT_STATUS(want, d.error);
+    tofu_msg_destroy(m);
+}
+
+TEST(opcodes_10_to_15_are_rejected) {
+    for (uint8_t op = 10; op < 16; op++) {
+        assert_rejected_at_byte_16(op, TOFU_INVALID_OP_CODE);
+        assert_rejected_at_byte_16((uint8_t)(op | 0xF0), TOFU_INVALID_OP_CODE);
+    }
+}
+
+TEST(welcome_opcodes_from_the_wire_are_rejected) {
+    assert_rejected_at_byte_16(TOFU_OP_WELCOME_REQUEST, TOFU_INVALID_MESSAGE);
+    assert_rejected_at_byte_16(TOFU_OP_WELCOME_RESPONSE, TOFU_INVALID_MESSAGE);
+    assert_rejected_at_byte_16(TOFU_OP_WELCOME_RESPONSE | 0x10, TOFU_INVALID_MESSAGE);
+}
+
+TEST(invalid_header_after_good_frames_in_one_chunk) {
+    tofu_msg *good = make_msg(TOFU_OP_REQUEST, "a:b", 3, "c", 1);
+    uint8_t buf[128];
+    size_t len = 0;
+    encode_into(good, buf, &len);
+    size_t good_len = len;
+    raw_header(13, buf + len);
+    len += 16;
+    memset(buf + len, 0xEE, 20); /* garbage the decoder must not consume */
+    len += 20;
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *m = new_msg();
+    size_t used = 0;
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf, len, &used), TOFUI_DEC_NEED_MSG);
+    ASSERT_EQ(used, 16);
+    size_t off = used;
+    ASSERT_EQ(tofui_dec_feed(&d, m, buf + off, len - off, &used), TOFUI_DEC_FRAME);
+    off += used;
+    ASSERT_EQ(off, good_len);
+    assert_same_msg(good, m);
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf + off, len - off, &used), TOFUI_DEC_ERROR);
+    ASSERT_EQ(used, 16);
+    ASSERT_STATUS(TOFU_INVALID_OP_CODE, d.error);
+    tofu_msg_destroy(m);
+    tofu_msg_destroy(good);
+}
+
+TEST(origin_bit_from_the_wire_is_cleared) {
+    tofu_msg *m = make_msg(TOFU_OP_SIGNAL, "x:y", 3, "z", 1);
+    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
+    m->bhdr.status = TOFU_CHANNEL_CLOSED;
+    m->bhdr.internal_a = true;
+    m->bhdr.internal_b = true;
+    m->bhdr.more = true;
+    uint8_t buf[64];
+    size_t len = 0;
+    encode_into(m, buf, &len);
+    ASSERT_EQ(buf[2], 0xF2); /* the encoder sends what it is given */
+    tofui_dec d;
+    tofui_dec_init(&d);
+    tofu_msg *got[MAX_FRAMES];
+    int n = 0;
+    ASSERT_EQ(decode_chunks(&d, buf, len, len, got, &n), TOFUI_DEC_MORE);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(got[0]->bhdr.origin, TOFU_ORIGIN_APPLICATION);
+    ASSERT_FALSE(tofu_msg_from_engine(got[0]));
+    /* Everything else passes through untouched. */
+    assert_same_msg(m, got[0]);
+    destroy_all(got, n);
+    tofu_msg_destroy(m);
+}
+
+TEST(truncated_input_yields_no_frame) {
+    tofu_msg *m = make_msg(TOFU_OP_REQUEST, "k:v\r\n", 5, "payload", 7);
+    uint8_t buf[64];
+    size_t len = 0;
+    encode_into(m, buf, &len);
+    for (size_t cut = 0; cut < len; cut++) {
+        for (size_t chunk = 1; chunk <= cut + 1; chunk++) {
+            tofui_dec d;
+            tofui_dec_init(&d);
+            tofu_msg *got[MAX_FRAMES];
+            int n = 0;
+            ASSERT_EQ(decode_chunks(&d, buf, cut, chunk, got, &n), TOFUI_DEC_MORE);
+            ASSERT_EQ(n, 0);
+            ASSERT_EQ(tofui_dec_mid_frame(&d), cut > 0);
+        }
+    }
+    tofu_msg_destroy(m);
+}
+
+TEST(need_msg_protocol) {
+    tofu_msg *src = make_msg(TOFU_OP_HELLO_RESPONSE, "a:1", 3, "bb", 2);
+    uint8_t buf[64];
+    size_t len = 0;
+    encode_into(src, buf, &len);
+    tofui_dec d;
+    tofui_dec_init(&d);
+    size_t used = 0;
+    ASSERT_FALSE(tofui_dec_mid_frame(&d));
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf, 10, &used), TOFUI_DEC_MORE);
+    ASSERT_EQ(used, 10);
+    ASSERT_TRUE(tofui_dec_mid_frame(&d));
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf + 10, len - 10, &used), TOFUI_DEC_NEED_MSG);
+    ASSERT_EQ(used, 6); /* only the header was consumed */
+    ASSERT_TRUE(tofui_dec_mid_frame(&d));
+    /* Asking again without a message consumes nothing. */
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf + 16, len - 16, &used), TOFUI_DEC_NEED_MSG);
+    ASSERT_EQ(used, 0);
+    /* Nothing available yet with a message: MORE, nothing consumed. */
+    tofu_msg *m = new_msg();
+    ASSERT_EQ(tofui_dec_feed(&d, m, NULL, 0, &used), TOFUI_DEC_MORE);
+    ASSERT_EQ(used, 0);
+    ASSERT_EQ(tofui_dec_feed(&d, m, buf + 16, 2, &used), TOFUI_DEC_MORE);
+    ASSERT_EQ(used, 2);
+    ASSERT_EQ(tofui_dec_feed(&d, m, buf + 18, len - 18, &used), TOFUI_DEC_FRAME);
+    ASSERT_EQ(used, len - 18);
+    assert_same_msg(src, m);
+    ASSERT_FALSE(tofui_dec_mid_frame(&d));
+    tofu_msg_destroy(m);
+    tofu_msg_destroy(src);
+}
+
+TEST(empty_frame_needs_a_message_too) {
+    uint8_t hdr[16];
+    raw_header(TOFU_OP_SIGNAL, hdr);
+    tofui_dec d;
+    tofui_dec_init(&d);
+    size_t used = 0;
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, hdr, 16, &used), TOFUI_DEC_NEED_MSG);
+    ASSERT_EQ(used, 16);
+    tofu_msg *m = new_msg();
+    ASSERT_EQ(tofui_dec_feed(&d, m, NULL, 0, &used), TOFUI_DEC_FRAME);
+    ASSERT_EQ(used, 0);
+    ASSERT_EQ(m->bhdr.channel, 1);
+    ASSERT_EQ(m->bhdr.message_id, 9);
+    ASSERT_EQ(m->bhdr.opcode, TOFU_OP_SIGNAL);
+    tofu_msg_destroy(m);
+}
+
+TEST(decoder_sizes_a_used_message_exactly) {
+    tofu_msg *src = make_msg(TOFU_OP_REQUEST, "a:b", 3, "tiny", 4);
+    uint8_t buf[64];
+    size_t len = 0;
+    encode_into(src, buf, &len);
+    /* A recycled message with longer old contents must come out exact. */
+    tofu_msg *m = new_msg();
+    char junk[1000];
+    memset(junk, 'j', sizeof junk);
+    ASSERT_OK(tofu_msg_append_headers_raw(m, junk, sizeof junk));
+    ASSERT_OK(tofu_msg_append_body(m, junk, sizeof junk));
+    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
+    tofui_dec d;
+    tofui_dec_init(&d);
+    size_t used = 0;
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf, len, &used), TOFUI_DEC_NEED_MSG);
+    ASSERT_EQ(tofui_dec_feed(&d, m, buf + used, len - used, &used), TOFUI_DEC_FRAME);
+    assert_same_msg(src, m);
+    tofu_msg_destroy(m);
+    tofu_msg_destroy(src);
+}
+
+TEST(decoder_never_reads_past_the_given_length) {
+    /* A heap copy of exactly the frame's bytes: ASan catches any overread. */
+    tofu_msg *src = make_msg(TOFU_OP_REQUEST, "k:v", 3, "body", 4);
+    uint8_t tmp[64];
+    size_t len = 0;
+    encode_into(src, tmp, &len);
+    for (size_t cut = 0; cut <= len; cut++) {
+        uint8_t *exact = malloc(cut ? cut : 1);
+        ASSERT_NOT_NULL(exact);
+        memcpy(exact, tmp, cut);
+        tofui_dec d;
+        tofui_dec_init(&d);
+        tofu_msg *got[MAX_FRAMES];
+        int n = 0;
+        ASSERT_EQ(decode_chunks(&d, exact, cut, cut ? cut : 1, got, &n), TOFUI_DEC_MORE);
+        ASSERT_EQ(n, cut == len ? 1 : 0);
+        destroy_all(got, n);
+        free(exact);
+    }
+    tofu_msg_destroy(src);
+}
