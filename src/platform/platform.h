@@ -143,6 +143,13 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
 /* Sockets opened by this layer and not yet closed, process-wide. */
 uint64_t tofui_sock_open_count(void);
 
+/* Poller backends call these for every OS handle they open/close that is not
+ * a socket of this layer (eventfd, pipe ends), so that tofu_open_sockets()
+ * (= tofui_sock_open_count() + these handles) proves they were released too.
+ * A backend without such handles never calls them. */
+void tofui_sock_count_opened(void);
+void tofui_sock_count_closed(void);
+
 /* True when this system can create AF_UNIX stream sockets right now (false
  * under Wine, for instance). */
 bool tofui_sock_uds_available(void);

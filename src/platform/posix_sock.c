@@ -1,0 +1,650 @@
+/*
+ * POSIX sockets (platform.h): address resolution, non-blocking TCP and
+ * Unix-domain sockets, and the process-wide open-socket counter that the
+ * tests use to prove nothing leaked.
+ *
+ * Portability: Linux is the primary target; the few BSD/macOS differences
+ * are behind the feature macros they concern (SOCK_NONBLOCK, MSG_NOSIGNAL,
+ * SO_NOSIGPIPE, the abstract namespace).
+ */
+#if defined(__linux__)
+#define _GNU_SOURCE /* accept4, SOCK_NONBLOCK/SOCK_CLOEXEC, MSG_NOSIGNAL */
+#elif defined(__APPLE__)
+#define _DARWIN_C_SOURCE /* SO_NOSIGPIPE */
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "platform/platform.h"
+
+_Static_assert(sizeof(struct sockaddr_storage) <= sizeof(((tofui_sockaddr *)0)->storage),
+               "tofui_sockaddr.storage too small");
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) <= TOFU_UDS_PATH_BUF,
+               "tofu_address.path cannot hold this platform's sun_path");
+
+#define POSIX_SOCK__BACKLOG 1024
+
+/* Linux and the BSDs set non-blocking and close-on-exec atomically at
+ * socket()/accept4(); elsewhere (macOS) fcntl follows. */
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+#define POSIX_SOCK__ATOMIC_FLAGS 1
+#endif
+
+/* Parts handed to one sendmsg: enough to gather many small messages, small
+ * enough for the stack; a longer list is simply written by the next call. */
+#if defined(IOV_MAX) && IOV_MAX < 256
+#define POSIX_SOCK__IOV_BATCH IOV_MAX
+#else
+#define POSIX_SOCK__IOV_BATCH 256
+#endif
+
+/* Where MSG_NOSIGNAL is missing (older macOS) SO_NOSIGPIPE, set on every
+ * socket at creation, keeps a write to a closed peer from raising SIGPIPE. */
+#if defined(MSG_NOSIGNAL)
+#define POSIX_SOCK__SEND_FLAGS MSG_NOSIGNAL
+#else
+#define POSIX_SOCK__SEND_FLAGS 0
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* errno classification: the one mapping table of this file                */
+/* ------------------------------------------------------------------------ */
+
+/* What an errno means to the calls of this file; each call turns the kind
+ * into its own status (a refused connect is TOFU_CONNECT_FAILED, an aborted
+ * accept is "nothing pending", and so on). */
+typedef enum posix_sock__kind {
+    POSIX_SOCK__FAILED = 0,   /* not listed: the call's own failure status */
+    POSIX_SOCK__INTERRUPTED,  /* a signal: retry */
+    POSIX_SOCK__WOULD_BLOCK,  /* nothing to do now */
+    POSIX_SOCK__IN_PROGRESS,  /* non-blocking connect under way */
+    POSIX_SOCK__NO_PATH,      /* UDS path does not exist */
+    POSIX_SOCK__ADDR_IN_USE,  /* bind: address taken */
+    POSIX_SOCK__REFUSED,      /* nobody listens there */
+    POSIX_SOCK__TRANSIENT,    /* accept: that connection failed, the listener is fine */
+} posix_sock__kind;
+
+static const struct {
+    int err;
+    posix_sock__kind kind;
+} posix_sock__errors[] = {
+    {EINTR, POSIX_SOCK__INTERRUPTED},
+    {EAGAIN, POSIX_SOCK__WOULD_BLOCK},
+    {EWOULDBLOCK, POSIX_SOCK__WOULD_BLOCK},
+    {EINPROGRESS, POSIX_SOCK__IN_PROGRESS},
+    {EALREADY, POSIX_SOCK__IN_PROGRESS},
+    {ENOENT, POSIX_SOCK__NO_PATH},
+    {EADDRINUSE, POSIX_SOCK__ADDR_IN_USE},
+    {ECONNREFUSED, POSIX_SOCK__REFUSED},
+    /* accept: the connection went away, or the process is out of descriptors
+     * or buffers for the moment; Linux also passes pending network errors of
+     * the new connection through accept (accept(2), "Error handling"). */
+    {ECONNABORTED, POSIX_SOCK__TRANSIENT},
+    {EMFILE, POSIX_SOCK__TRANSIENT},
+    {ENFILE, POSIX_SOCK__TRANSIENT},
+    {ENOBUFS, POSIX_SOCK__TRANSIENT},
+    {ENOMEM, POSIX_SOCK__TRANSIENT},
+    {EPROTO, POSIX_SOCK__TRANSIENT},
+    {EPERM, POSIX_SOCK__TRANSIENT}, /* a firewall rule refused the connection */
+    {ENETDOWN, POSIX_SOCK__TRANSIENT},
+    {ENETUNREACH, POSIX_SOCK__TRANSIENT},
+    {EHOSTDOWN, POSIX_SOCK__TRANSIENT},
+    {EHOSTUNREACH, POSIX_SOCK__TRANSIENT},
+    {ENOPROTOOPT, POSIX_SOCK__TRANSIENT},
+    {EOPNOTSUPP, POSIX_SOCK__TRANSIENT},
+#if defined(ENONET)
+    {ENONET, POSIX_SOCK__TRANSIENT},
+#endif
+};
+
+static posix_sock__kind posix_sock__classify(int err) {
+    for (size_t i = 0; i < sizeof posix_sock__errors / sizeof posix_sock__errors[0]; i++)
+        if (posix_sock__errors[i].err == err)
+            return posix_sock__errors[i].kind;
+    return POSIX_SOCK__FAILED;
+}
+
+/* ------------------------------------------------------------------------ */
+/* counters                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static _Atomic uint64_t posix_sock__open_sockets;
+static _Atomic uint64_t posix_sock__other_handles;
+
+uint64_t tofui_sock_open_count(void) {
+    return atomic_load(&posix_sock__open_sockets);
+}
+
+void tofui_sock_count_opened(void) {
+    atomic_fetch_add(&posix_sock__other_handles, 1);
+}
+
+void tofui_sock_count_closed(void) {
+    atomic_fetch_sub(&posix_sock__other_handles, 1);
+}
+
+uint64_t tofu_open_sockets(void) {
+    return atomic_load(&posix_sock__open_sockets) + atomic_load(&posix_sock__other_handles);
+}
+
+/* ------------------------------------------------------------------------ */
+/* socket creation and options                                              */
+/* ------------------------------------------------------------------------ */
+
+static int posix_sock__fd(tofui_socket s) {
+    return (int)s;
+}
+
+static void posix_sock__close_fd(int fd) {
+    /* close() is not retried on EINTR: on Linux the descriptor is released
+     * anyway and a retry could close a descriptor another thread just got. */
+    close(fd);
+    atomic_fetch_sub(&posix_sock__open_sockets, 1);
+}
+
+#if !defined(POSIX_SOCK__ATOMIC_FLAGS)
+static int posix_sock__set_nonblocking_cloexec(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -1;
+    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+#endif
+
+static void posix_sock__no_sigpipe(int fd) {
+#if defined(SO_NOSIGPIPE)
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
+/* Nagle would hold back the small frames of a request/response exchange. */
+static void posix_sock__no_delay(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* A non-blocking, close-on-exec stream socket, counted as open. */
+static int posix_sock__socket(int family) {
+#if defined(POSIX_SOCK__ATOMIC_FLAGS)
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(family, SOCK_STREAM, 0);
+    if (fd >= 0 && posix_sock__set_nonblocking_cloexec(fd) != 0) {
+        close(fd);
+        fd = -1;
+    }
+#endif
+    if (fd < 0)
+        return -1;
+    atomic_fetch_add(&posix_sock__open_sockets, 1);
+    posix_sock__no_sigpipe(fd);
+    return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* socket addresses                                                         */
+/* ------------------------------------------------------------------------ */
+
+static const struct sockaddr *posix_sock__sa(const tofui_sockaddr *sa) {
+    return (const struct sockaddr *)(const void *)sa->storage;
+}
+
+static int posix_sock__family(const tofui_sockaddr *sa) {
+    sa_family_t f;
+    memcpy(&f, sa->storage + offsetof(struct sockaddr, sa_family), sizeof f);
+    return f;
+}
+
+static void posix_sock__store(tofui_sockaddr *out, const void *addr, size_t len, bool uds,
+                              bool filesystem) {
+    memset(out, 0, sizeof *out);
+    memcpy(out->storage, addr, len);
+    out->len = (uint32_t)len;
+    out->uds = uds;
+    out->uds_filesystem = filesystem;
+}
+
+/* A filesystem path: addrlen counts the terminating NUL. An abstract name
+ * (Linux): a leading NUL, then exactly the name's bytes, no terminator. */
+static tofu_status posix_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
+    struct sockaddr_un un;
+    size_t n = strnlen(a->path, sizeof a->path);
+    if (n == 0 || n > tofu_uds_path_max() || (a->abstract && !tofu_uds_abstract_supported()))
+        return TOFU_INVALID_ADDRESS;
+    memset(&un, 0, sizeof un);
+    un.sun_family = AF_UNIX;
+    size_t off = a->abstract ? 1 : 0;
+    memcpy(un.sun_path + off, a->path, n);
+    size_t len = offsetof(struct sockaddr_un, sun_path) + off + n + (a->abstract ? 0 : 1);
+    posix_sock__store(out, &un, len, true, !a->abstract);
+    return TOFU_SUCCESS;
+}
+
+/* IPv4 or IPv6 literal, parsed without any lookup. */
+static bool posix_sock__parse_literal(const char *host, uint16_t port, tofui_sockaddr *out) {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(port);
+        posix_sock__store(out, &v4, sizeof v4, false, false);
+        return true;
+    }
+    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(port);
+        posix_sock__store(out, &v6, sizeof v6, false, false);
+        return true;
+    }
+    return false;
+}
+
+static void posix_sock__any_ipv4(uint16_t port, tofui_sockaddr *out) {
+    struct sockaddr_in v4;
+    memset(&v4, 0, sizeof v4);
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    v4.sin_addr.s_addr = htonl(INADDR_ANY);
+    posix_sock__store(out, &v4, sizeof v4, false, false);
+}
+
+/* Host names: getaddrinfo (blocks), results kept in the resolver's order. */
+static tofu_status posix_sock__lookup(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                                      size_t max, size_t *n) {
+    struct addrinfo hints, *res = NULL;
+    char service[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    snprintf(service, sizeof service, "%u", (unsigned)a->port);
+    if (getaddrinfo(a->host, service, &hints, &res) != 0)
+        return TOFU_INVALID_ADDRESS;
+    for (const struct addrinfo *ai = res; ai != NULL && *n < max; ai = ai->ai_next) {
+        bool inet = ai->ai_family == AF_INET || ai->ai_family == AF_INET6;
+        if (inet && ai->ai_addrlen <= sizeof out->storage)
+            posix_sock__store(&out[(*n)++], ai->ai_addr, ai->ai_addrlen, false, false);
+    }
+    freeaddrinfo(res);
+    return *n > 0 ? TOFU_SUCCESS : TOFU_INVALID_ADDRESS;
+}
+
+tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                               size_t max, size_t *n) {
+    *n = 0;
+    if (max == 0)
+        return TOFU_INVALID_ADDRESS;
+    if (a->transport == TOFU_TRANSPORT_UDS) {
+        tofu_status st = posix_sock__resolve_uds(a, out);
+        *n = st == TOFU_SUCCESS ? 1 : 0;
+        return st;
+    }
+    if (a->transport != TOFU_TRANSPORT_TCP)
+        return TOFU_INVALID_ADDRESS;
+    if (a->host[0] == '\0') {
+        if (!passive)
+            return TOFU_INVALID_ADDRESS;
+        posix_sock__any_ipv4(a->port, out);
+        *n = 1;
+        return TOFU_SUCCESS;
+    }
+    if (posix_sock__parse_literal(a->host, a->port, out)) {
+        *n = 1;
+        return TOFU_SUCCESS;
+    }
+    return posix_sock__lookup(a, passive, out, max, n);
+}
+
+/* UDS addresses and the empty "any" host never block either. */
+bool tofui_sock_is_literal(const tofu_address *a) {
+    unsigned char scratch[sizeof(struct in6_addr)];
+    if (a->transport == TOFU_TRANSPORT_UDS || a->host[0] == '\0')
+        return true;
+    return inet_pton(AF_INET, a->host, scratch) == 1 ||
+           inet_pton(AF_INET6, a->host, scratch) == 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* listening                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void posix_sock__uds_path(const tofui_sockaddr *sa, char *path, size_t cap) {
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof un);
+    memcpy(&un, sa->storage, sa->len < sizeof un ? sa->len : sizeof un);
+    snprintf(path, cap, "%.*s", (int)sizeof un.sun_path, un.sun_path);
+}
+
+/* A socket file nobody answers on: left behind by a listener that died
+ * without closing. Only socket files qualify, so a regular file that happens
+ * to sit at the path is never removed. */
+static bool posix_sock__uds_is_stale(const tofui_sockaddr *sa, const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return false;
+    int probe = posix_sock__socket(AF_UNIX);
+    if (probe < 0)
+        return false;
+    bool refused = connect(probe, posix_sock__sa(sa), (socklen_t)sa->len) != 0 &&
+                   errno == ECONNREFUSED;
+    posix_sock__close_fd(probe);
+    return refused;
+}
+
+static int posix_sock__bind(int fd, const tofui_sockaddr *sa) {
+    char path[TOFU_UDS_PATH_BUF + 1];
+    if (bind(fd, posix_sock__sa(sa), (socklen_t)sa->len) == 0)
+        return 0;
+    if (!sa->uds_filesystem || posix_sock__classify(errno) != POSIX_SOCK__ADDR_IN_USE)
+        return -1;
+    posix_sock__uds_path(sa, path, sizeof path);
+    if (!posix_sock__uds_is_stale(sa, path))
+        return -1;
+    unlink(path);
+    return bind(fd, posix_sock__sa(sa), (socklen_t)sa->len);
+}
+
+tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
+    *out = TOFUI_INVALID_SOCKET;
+    int fd = posix_sock__socket(posix_sock__family(sa));
+    if (fd < 0)
+        return TOFU_LISTEN_FAILED;
+    if (!sa->uds) {
+        /* Lets a restarted server bind while old connections sit in
+         * TIME_WAIT; unlike SO_REUSEPORT it never lets two listeners share
+         * the port. */
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    }
+    if (posix_sock__bind(fd, sa) != 0 || listen(fd, POSIX_SOCK__BACKLOG) != 0) {
+        posix_sock__close_fd(fd);
+        return TOFU_LISTEN_FAILED;
+    }
+    *out = fd;
+    return TOFU_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* connecting and accepting                                                 */
+/* ------------------------------------------------------------------------ */
+
+static tofu_status posix_sock__connect_status(posix_sock__kind kind, bool uds) {
+    if (kind == POSIX_SOCK__NO_PATH && uds)
+        return TOFU_UDS_PATH_NOT_FOUND;
+    return TOFU_CONNECT_FAILED;
+}
+
+tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool *in_progress) {
+    *out = TOFUI_INVALID_SOCKET;
+    *in_progress = false;
+    int fd = posix_sock__socket(posix_sock__family(sa));
+    if (fd < 0)
+        return TOFU_CONNECT_FAILED;
+    if (!sa->uds)
+        posix_sock__no_delay(fd);
+    if (connect(fd, posix_sock__sa(sa), (socklen_t)sa->len) != 0) {
+        posix_sock__kind kind = posix_sock__classify(errno);
+        /* An interrupted non-blocking connect goes on in the background,
+         * exactly like EINPROGRESS (POSIX connect(), EINTR). A UDS EAGAIN
+         * (listener backlog full) did not start anything: it fails. */
+        if (kind != POSIX_SOCK__IN_PROGRESS && kind != POSIX_SOCK__INTERRUPTED) {
+            posix_sock__close_fd(fd);
+            return posix_sock__connect_status(kind, sa->uds);
+        }
+        *in_progress = true;
+    }
+    *out = fd;
+    return TOFU_SUCCESS;
+}
+
+tofu_status tofui_sock_connect_result(tofui_socket s) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getsockopt(posix_sock__fd(s), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+        return TOFU_CONNECT_FAILED;
+    /* No pending error but no peer either: the connect did not complete. */
+    if (getpeername(posix_sock__fd(s), (struct sockaddr *)&peer, &plen) != 0)
+        return TOFU_CONNECT_FAILED;
+    return TOFU_SUCCESS;
+}
+
+static int posix_sock__accept_raw(int l, struct sockaddr_storage *peer, socklen_t *len) {
+#if defined(POSIX_SOCK__ATOMIC_FLAGS)
+    return accept4(l, (struct sockaddr *)peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(l, (struct sockaddr *)peer, len);
+    if (fd >= 0 && posix_sock__set_nonblocking_cloexec(fd) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+#endif
+}
+
+tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
+    *out = TOFUI_INVALID_SOCKET;
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        memset(&peer, 0, sizeof peer);
+        int fd = posix_sock__accept_raw(posix_sock__fd(l), &peer, &len);
+        if (fd >= 0) {
+            atomic_fetch_add(&posix_sock__open_sockets, 1);
+            posix_sock__no_sigpipe(fd);
+            if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)
+                posix_sock__no_delay(fd);
+            *out = fd;
+            return TOFU_SUCCESS;
+        }
+        posix_sock__kind kind = posix_sock__classify(errno);
+        if (kind == POSIX_SOCK__INTERRUPTED)
+            continue;
+        if (kind == POSIX_SOCK__WOULD_BLOCK || kind == POSIX_SOCK__TRANSIENT)
+            return TOFU_SUCCESS;
+        return TOFU_ACCEPT_FAILED;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* data                                                                     */
+/* ------------------------------------------------------------------------ */
+
+tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_t *written) {
+    struct iovec v[POSIX_SOCK__IOV_BATCH];
+    struct msghdr mh;
+    int count = n < POSIX_SOCK__IOV_BATCH ? n : POSIX_SOCK__IOV_BATCH;
+    *written = 0;
+    if (count <= 0)
+        return TOFU_SUCCESS;
+    for (int i = 0; i < count; i++) {
+        v[i].iov_base = (void *)iov[i].base; /* sendmsg only reads it */
+        v[i].iov_len = iov[i].len;
+    }
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = v;
+    mh.msg_iovlen = count;
+    for (;;) {
+        ssize_t r = sendmsg(posix_sock__fd(s), &mh, POSIX_SOCK__SEND_FLAGS);
+        if (r >= 0) {
+            *written = (size_t)r;
+            return TOFU_SUCCESS;
+        }
+        posix_sock__kind kind = posix_sock__classify(errno);
+        if (kind == POSIX_SOCK__INTERRUPTED)
+            continue;
+        return kind == POSIX_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_SEND_FAILED;
+    }
+}
+
+tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) {
+    *got = 0;
+    if (cap == 0)
+        return TOFU_SUCCESS;
+    for (;;) {
+        ssize_t r = recv(posix_sock__fd(s), buf, cap, 0);
+        if (r > 0) {
+            *got = (size_t)r;
+            return TOFU_SUCCESS;
+        }
+        if (r == 0)
+            return TOFU_PEER_DISCONNECTED;
+        posix_sock__kind kind = posix_sock__classify(errno);
+        if (kind == POSIX_SOCK__INTERRUPTED)
+            continue;
+        return kind == POSIX_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* closing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void tofui_sock_shutdown_write(tofui_socket s) {
+    shutdown(posix_sock__fd(s), SHUT_WR);
+}
+
+void tofui_sock_close(tofui_socket s) {
+    if (s != TOFUI_INVALID_SOCKET)
+        posix_sock__close_fd(posix_sock__fd(s));
+}
+
+void tofui_sock_abort(tofui_socket s) {
+    if (s == TOFUI_INVALID_SOCKET)
+        return;
+    /* Linger on with a zero timeout: close discards unsent data and sends a
+     * reset (TCP); on a UDS socket it is a plain close. */
+    struct linger lg = {1, 0};
+    setsockopt(posix_sock__fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    posix_sock__close_fd(posix_sock__fd(s));
+}
+
+void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound) {
+    char path[TOFU_UDS_PATH_BUF + 1];
+    if (s == TOFUI_INVALID_SOCKET)
+        return;
+    posix_sock__close_fd(posix_sock__fd(s));
+    if (bound != NULL && bound->uds_filesystem) {
+        posix_sock__uds_path(bound, path, sizeof path);
+        unlink(path);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* local address                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void posix_sock__inet_name(const struct sockaddr_storage *ss, tofu_address *out) {
+    out->transport = TOFU_TRANSPORT_TCP;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)ss;
+        inet_ntop(AF_INET, &v4->sin_addr, out->host, sizeof out->host);
+        out->port = ntohs(v4->sin_port);
+    } else {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
+        inet_ntop(AF_INET6, &v6->sin6_addr, out->host, sizeof out->host);
+        out->port = ntohs(v6->sin6_port);
+    }
+}
+
+/* A UDS name of n bytes after sun_family: a path (NUL-terminated or not), or
+ * for an abstract name a leading NUL followed by exactly n - 1 name bytes. */
+static bool posix_sock__un_name(const struct sockaddr_un *un, size_t n, tofu_address *out) {
+    if (n > sizeof un->sun_path)
+        n = sizeof un->sun_path;
+    if (n > 1 && un->sun_path[0] == '\0') {
+        size_t name = n - 1 < sizeof out->path ? n - 1 : sizeof out->path - 1;
+        memcpy(out->path, un->sun_path + 1, name);
+        out->path[name] = '\0';
+        out->abstract = true;
+        return true;
+    }
+    if (n > 0 && un->sun_path[0] != '\0') {
+        snprintf(out->path, sizeof out->path, "%.*s", (int)n, un->sun_path);
+        return true;
+    }
+    return false;
+}
+
+static void posix_sock__uds_name(const struct sockaddr_storage *ss, socklen_t len,
+                                 const tofui_sockaddr *requested, tofu_address *out) {
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    out->transport = TOFU_TRANSPORT_UDS;
+    if (posix_sock__un_name((const struct sockaddr_un *)(const void *)ss,
+                            (size_t)len > off ? (size_t)len - off : 0, out))
+        return;
+    /* Some systems report an empty name for a bound socket: the request
+     * knows it. */
+    if (requested != NULL && requested->uds && requested->len > off) {
+        struct sockaddr_un un;
+        memset(&un, 0, sizeof un);
+        memcpy(&un, requested->storage, requested->len < sizeof un ? requested->len : sizeof un);
+        posix_sock__un_name(&un, requested->len - off, out);
+    }
+}
+
+tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *requested,
+                                     tofu_address *out) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(out, 0, sizeof *out);
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(posix_sock__fd(s), (struct sockaddr *)&ss, &len) != 0)
+        return TOFU_COMMUNICATION_FAILED;
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+        posix_sock__inet_name(&ss, out);
+        return TOFU_SUCCESS;
+    }
+    if (ss.ss_family == AF_UNIX) {
+        posix_sock__uds_name(&ss, len, requested, out);
+        return TOFU_SUCCESS;
+    }
+    return TOFU_COMMUNICATION_FAILED;
+}
+
+/* ------------------------------------------------------------------------ */
+/* capabilities                                                             */
+/* ------------------------------------------------------------------------ */
+
+bool tofui_sock_uds_available(void) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+size_t tofu_uds_path_max(void) {
+    return sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+}
+
+bool tofu_uds_abstract_supported(void) {
+#if defined(__linux__)
+    return true;
+#else
+    return false;
+#endif
+}
