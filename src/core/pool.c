@@ -1,0 +1,124 @@
+/* The message pool (SPEC §7): a mutex-protected LIFO stack of reset
+ * messages. Allocation and freeing happen outside the lock so that other
+ * threads never wait on malloc. */
+#include <string.h>
+
+#include "pool.h"
+
+static void pool__push(tofui_pool *p, tofu_msg *m) {
+    m->next = p->top;
+    p->top = m;
+    p->count++;
+}
+
+static tofu_msg *pool__pop(tofui_pool *p) {
+    tofu_msg *m = p->top;
+    if (m != NULL) {
+        p->top = m->next;
+        p->count--;
+        m->next = NULL;
+    }
+    return m;
+}
+
+static void pool__free_list(tofu_msg *m) {
+    while (m != NULL) {
+        tofu_msg *next = m->next;
+        tofu_msg_destroy(m);
+        m = next;
+    }
+}
+
+tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
+    memset(p, 0, sizeof *p);
+    p->max = max == 0 ? TOFU_DEFAULT_MAX_POOL : max;
+    size_t want = initial == 0 ? TOFU_DEFAULT_INITIAL_POOL : initial;
+    if (p->max < want)
+        p->max = want;
+    tofui_mutex_init(&p->lock);
+    for (size_t i = 0; i < want; i++) {
+        tofu_msg *m;
+        if (tofu_msg_create(&m) != TOFU_SUCCESS) {
+            pool__free_list(p->top);
+            tofui_mutex_fini(&p->lock);
+            memset(p, 0, sizeof *p);
+            return TOFU_ALLOCATION_FAILED;
+        }
+        pool__push(p, m);
+    }
+    return TOFU_SUCCESS;
+}
+
+void tofui_pool_close(tofui_pool *p) {
+    tofui_mutex_lock(&p->lock);
+    p->closed = true;
+    tofu_msg *list = p->top;
+    p->top = NULL;
+    p->count = 0;
+    tofui_mutex_unlock(&p->lock);
+    pool__free_list(list);
+}
+
+void tofui_pool_fini(tofui_pool *p) {
+    tofui_pool_close(p);
+    tofui_mutex_fini(&p->lock);
+}
+
+static void pool__set_err(tofu_status *err, tofu_status st) {
+    if (err != NULL)
+        *err = st;
+}
+
+tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err) {
+    tofui_mutex_lock(&p->lock);
+    bool closed = p->closed;
+    tofu_msg *m = closed ? NULL : pool__pop(p);
+    if (!closed && m == NULL && strategy == TOFU_POOL_ONLY)
+        p->empty_handed_out = true; /* the next put must wake whoever starves */
+    tofui_mutex_unlock(&p->lock);
+
+    if (closed) {
+        pool__set_err(err, TOFU_NOT_ALLOWED);
+        return NULL;
+    }
+    if (m != NULL) {
+        tofui_msg_clear(m);
+    } else if (strategy == TOFU_POOL_ONLY) {
+        pool__set_err(err, TOFU_POOL_EMPTY);
+        return NULL;
+    } else if (tofu_msg_create(&m) != TOFU_SUCCESS) {
+        pool__set_err(err, TOFU_ALLOCATION_FAILED);
+        return NULL;
+    }
+    pool__set_err(err, TOFU_SUCCESS);
+    return m;
+}
+
+bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
+    if (mp == NULL || *mp == NULL)
+        return false;
+    tofu_msg *m = *mp;
+    *mp = NULL;
+    tofui_msg_clear(m);
+
+    bool refilled = false;
+    tofui_mutex_lock(&p->lock);
+    bool keep = !p->closed && p->count < p->max;
+    if (keep) {
+        pool__push(p, m);
+        refilled = p->empty_handed_out;
+        p->empty_handed_out = false;
+    }
+    tofui_mutex_unlock(&p->lock);
+
+    if (!keep)
+        tofu_msg_destroy(m);
+    return refilled;
+}
+
+size_t tofui_pool_count(tofui_pool *p) {
+    tofui_mutex_lock(&p->lock);
+    size_t n = p->count;
+    tofui_mutex_unlock(&p->lock);
+    return n;
+}
