@@ -1,8 +1,27 @@
 /* The harness runner: `prog` runs every case, `prog NAME` one, `prog --list`
  * lists them. */
+#if !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L /* getpid under -std=c11 */
+#endif
+
 #include "test.h"
 
+#include "platform/platform.h"
+
 #include <stdarg.h>
+#include <stdatomic.h>
+
+#if defined(_WIN32)
+#include <process.h>
+#define TOFU_T_PID() ((unsigned long)_getpid())
+#define TOFU_T_SEP "\\"
+#define TOFU_T_TEMP_FALLBACK "."
+#else
+#include <unistd.h>
+#define TOFU_T_PID() ((unsigned long)getpid())
+#define TOFU_T_SEP "/"
+#define TOFU_T_TEMP_FALLBACK "/tmp"
+#endif
 
 #define TOFU_T_MAX_CASES 512
 
@@ -12,6 +31,13 @@ static struct {
 } cases[TOFU_T_MAX_CASES];
 static int ncases;
 static const char *current = "?";
+static int saved_argc;
+static char **saved_argv;
+
+const char *tofu_t_arg(int i) {
+    /* argv[0] is the program, argv[1] the case name. */
+    return i >= 0 && i + 2 < saved_argc ? saved_argv[i + 2] : NULL;
+}
 
 void tofu_t_register(const char *name, tofu_t_fn fn) {
     if (ncases == TOFU_T_MAX_CASES) {
@@ -86,11 +112,49 @@ uint64_t tofu_t_rng_below(tofu_t_rng *r, uint64_t n) {
     return tofu_t_rng_next(r) % n;
 }
 
+/* ---- portability helpers ---- */
+
+unsigned long tofu_t_pid(void) {
+    return TOFU_T_PID();
+}
+
+static const char *tofu_t_env_dir(const char *name) {
+    const char *d = getenv(name);
+    return d != NULL && d[0] != '\0' && strlen(d) <= 60 ? d : NULL;
+}
+
+const char *tofu_t_temp_dir(void) {
+    const char *d = tofu_t_env_dir("TMPDIR");
+#if defined(_WIN32)
+    if (d == NULL)
+        d = tofu_t_env_dir("TEMP");
+    if (d == NULL)
+        d = tofu_t_env_dir("TMP");
+#endif
+    return d != NULL ? d : TOFU_T_TEMP_FALLBACK;
+}
+
+void tofu_t_temp_path(char *buf, size_t cap, const char *suffix) {
+    static atomic_uint counter;
+    unsigned n = atomic_fetch_add(&counter, 1);
+    int len = snprintf(buf, cap, "%s" TOFU_T_SEP "tofu_%lu_%u%s", tofu_t_temp_dir(), tofu_t_pid(),
+                       n, suffix != NULL ? suffix : "");
+    if (len < 0 || (size_t)len >= cap)
+        tofu_t_fail(__FILE__, __LINE__, "temporary path does not fit %zu bytes", cap);
+    remove(buf);
+}
+
 static int run_case(int i) {
     current = cases[i].name;
     printf("RUN  %s\n", current);
     fflush(stdout);
+    /* Platform and poller cases use sockets without an engine: Windows
+     * needs Winsock started for that (engines start it themselves; the
+     * count nests). A no-op on POSIX. */
+    if (tofui_plat_init() != TOFU_SUCCESS)
+        tofu_t_fail(__FILE__, __LINE__, "tofui_plat_init failed");
     cases[i].fn();
+    tofui_plat_fini();
     printf("PASS %s\n", current);
     fflush(stdout);
     return 0;
@@ -98,6 +162,8 @@ static int run_case(int i) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    saved_argc = argc;
+    saved_argv = argv;
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (int i = 0; i < ncases; i++)
             printf("%s\n", cases[i].name);

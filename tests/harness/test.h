@@ -20,6 +20,11 @@
 typedef void (*tofu_t_fn)(void);
 void tofu_t_register(const char *name, tofu_t_fn fn);
 
+/* The i-th command-line argument after the case name (i = 0 first), NULL
+ * when absent: parameterised suites (the transport suite is run once per
+ * transport) read their parameter here. */
+const char *tofu_t_arg(int i);
+
 /* TEST(name) must start a line: CMake finds the cases with a regex. */
 #define TEST(name)                                                                  \
     static void tofu_t_case_##name(void);                                           \
@@ -28,8 +33,16 @@ void tofu_t_register(const char *name, tofu_t_fn fn);
     }                                                                               \
     static void tofu_t_case_##name(void)
 
+/* MinGW's "printf" format checks msvcrt's dialect (no %zu); the harness is
+ * built with __USE_MINGW_ANSI_STDIO, i.e. the C99 dialect. */
+#if defined(__MINGW32__)
+#define TOFU_T_PRINTF_LIKE(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define TOFU_T_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#endif
+
 _Noreturn void tofu_t_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    TOFU_T_PRINTF_LIKE(3, 4);
 
 void tofu_t_check_u(uint64_t a, uint64_t b, bool want_equal, const char *ea, const char *eb,
                     const char *file, int line);
@@ -79,6 +92,23 @@ void tofu_t_check_mem(const void *a, size_t alen, const void *b, size_t blen, co
         ASSERT_EQ(tofu_live_messages(), 0);                                         \
         ASSERT_EQ(tofu_open_sockets(), 0);                                          \
     } while (0)
+
+/* ---- portability: the only OS-specific code of the tests lives behind these
+ * (test.c), so that test files include no OS header ---- */
+
+/* The id of this process (for unique temporary names). */
+unsigned long tofu_t_pid(void);
+
+/* A directory for temporary files, without a trailing separator: $TMPDIR,
+ * else on Windows %TEMP% or %TMP%, else "/tmp" (POSIX) or "." (Windows). One
+ * longer than 60 bytes is replaced by that fallback, so that a UDS path in it
+ * still fits sun_path. */
+const char *tofu_t_temp_dir(void);
+
+/* Writes "<temp dir><sep>tofu_<pid>_<n><suffix>" into buf, n being a
+ * process-wide counter, and removes a leftover file of that name. Nothing is
+ * created. Fails the test when it does not fit in cap. */
+void tofu_t_temp_path(char *buf, size_t cap, const char *suffix);
 
 /* Deterministic pseudo-random numbers for property tests (xorshift64*). */
 typedef struct tofu_t_rng {

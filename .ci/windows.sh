@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The Windows build: cross-compiles libtofu and its tests with MinGW-w64 and
+# runs the whole CTest suite under Wine (shared/WINDOWS-TESTING.md).
+# Works on a fresh Debian 12 as root; installs what is missing.
+# Usage: .ci/windows.sh [extra cmake args...]   (BUILD_DIR, default build-ci-windows)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# ---- tools ----
+want=(cmake make gcc-mingw-w64-x86-64 wine64)
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# Debian's wine64 puts no `wine` on PATH: the loader and server are called
+# by their full paths.
+wine=/usr/lib/wine/wine64
+wineserver=/usr/lib/wine/wineserver
+
+# ---- build ----
+build=${BUILD_DIR:-build-ci-windows}
+case $build in /*) ;; *) build=$root/$build ;; esac
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64-x86_64.cmake" "$@"
+cmake --build "$build" -j2
+
+# ---- Wine: a private prefix, headless, one persistent server ----
+export WINEPREFIX=$build/wineprefix
+export WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY
+stop_wine() { "$wineserver" -k 2>/dev/null || true; }
+trap stop_wine EXIT
+if [ ! -f "$WINEPREFIX/system.reg" ]; then
+  echo "creating Wine prefix $WINEPREFIX"
+  "$wine" wineboot --init </dev/null >/dev/null 2>&1
+  "$wineserver" -w
+fi
+"$wineserver" -p
+# Wine's background services start with the first program on a new server
+# and inherit its stderr: started here on /dev/null, so that no test's pipe
+# stays open after the test ended (ctest would report a timeout).
+"$wine" wineboot </dev/null >/dev/null 2>&1
+
+# ---- tests ----
+start=$(date +%s)
+log=$(mktemp)
+status=0
+ctest --test-dir "$build" -j2 --output-on-failure 2>&1 | tee "$log" || status=$?
+echo "windows (wine): $(grep -E 'tests passed|tests failed' "$log" | tail -n 1) in $(( $(date +%s) - start )) s"
+rm -f "$log"
+exit $status

@@ -1,0 +1,390 @@
+/*
+ * Channel records and their state machine (I/O thread only):
+ *
+ *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED      (HelloRequest)
+ *   RESOLVING -> LISTENER -> CLOSED                          (WelcomeRequest)
+ *   OPEN -> CLOSED                                           (accepted)
+ *
+ * Records live at stable heap addresses (the poller hands them back as event
+ * data) and are freed only before the next wait, after every event of the
+ * batch that may still name them was handled.
+ *
+ * Interest is not recomputed for every channel on every pass: a channel
+ * whose wishes may have changed puts itself on the ready list (touch), and
+ * the list is worked off just before the wait, applying only real changes.
+ */
+#include <stdlib.h>
+
+#include "engine_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* records                                                                  */
+/* ------------------------------------------------------------------------ */
+
+tofui_chan *tofui_chan_create(tofu_engine *e, tofu_group *g, uint16_t num, tofui_chan_state st) {
+    tofui_chan *ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        return NULL;
+    ch->eng = e;
+    ch->group = g;
+    ch->num = num;
+    ch->state = (uint8_t)st;
+    ch->serial = ++e->next_serial;
+    ch->sock = TOFUI_INVALID_SOCKET;
+    tofui_dec_init(&ch->dec);
+    tofui_list_push_back(&e->all_chans, &ch->all);
+    tofui_list_push_back(&g->chans, &ch->glink);
+    e->chans[num] = ch;
+    return ch;
+}
+
+tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g) {
+    if (num == 0 || num > TOFUI_CHAN_MAX)
+        return NULL;
+    tofui_chan *ch = e->chans[num];
+    /* Another group's channel means the number was recycled after the post:
+     * the channel it was meant for is gone. */
+    return ch != NULL && ch->group == g ? ch : NULL;
+}
+
+void tofui_chan_free_dead(tofu_engine *e) {
+    while (e->dead != NULL) {
+        tofui_chan *ch = e->dead;
+        e->dead = ch->dead_next;
+        free(ch);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* messages handed back to the application                                  */
+/* ------------------------------------------------------------------------ */
+
+static void chan__mark_returned(tofu_msg *m, tofu_status st) {
+    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
+    m->bhdr.status = tofu_status_to_byte(st);
+}
+
+void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st) {
+    chan__mark_returned(m, st);
+    tofui_group_deliver(g, m);
+}
+
+void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
+    m->bhdr.channel = ch->num;
+    tofui_chan_return_to(ch->group, m, st);
+}
+
+/* The last message of every channel: the close Signal with its ~reason. */
+static tofu_msg *chan__close_signal(const tofui_chan *ch, tofu_status reason) {
+    tofu_msg *m;
+    if (tofu_msg_create(&m) != TOFU_SUCCESS)
+        return NULL;
+    tofu_bhdr *h = &m->bhdr;
+    h->opcode = TOFU_OP_SIGNAL;
+    h->origin = TOFU_ORIGIN_ENGINE;
+    h->status = TOFU_CHANNEL_CLOSED;
+    h->channel = ch->num;
+    h->message_id = ch->remembered_id;
+    tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
+    h->thl = (uint16_t)m->thdrs.len;
+    return m;
+}
+
+static void chan__collect(tofui_chan *ch, tofui_mq *out, tofu_msg *m, tofu_status st) {
+    m->bhdr.channel = ch->num;
+    chan__mark_returned(m, st);
+    tofui_mq_push(out, m);
+}
+
+/* Every request of the application gets its answer: a pending Welcome comes
+ * back as WelcomeResponse, an unsent Hello as HelloResponse, then the unsent
+ * messages in posting order, then the close Signal. One delivery for all. */
+static void chan__return_all(tofui_chan *ch, tofu_status reason) {
+    tofui_mq out = {NULL, NULL};
+    tofu_msg *m;
+    if (ch->welcome != NULL) {
+        ch->welcome->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
+        chan__collect(ch, &out, ch->welcome, reason);
+        ch->welcome = NULL;
+    }
+    if (ch->hello != NULL) {
+        ch->hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
+        ch->hello = NULL;
+    }
+    while ((m = tofui_mq_pop(&ch->sendq)) != NULL)
+        chan__collect(ch, &out, m, reason);
+    while ((m = tofui_mq_pop(&ch->held)) != NULL)
+        chan__collect(ch, &out, m, reason);
+    /* An accepted channel the application never heard of ends as it began:
+     * unseen (a port scan does not flood the server with Signals). */
+    bool unseen = ch->accepted && !ch->id_learned;
+    if (!unseen && (m = chan__close_signal(ch, reason)) != NULL)
+        tofui_mq_push(&out, m);
+    tofui_group_deliver_list(ch->group, &out);
+}
+
+static void chan__free_all(tofui_chan *ch) {
+    tofu_msg *m;
+    if (ch->welcome != NULL)
+        tofui_engine_put(ch->eng, ch->welcome);
+    ch->welcome = NULL;
+    ch->hello = NULL;
+    while ((m = tofui_mq_pop(&ch->sendq)) != NULL)
+        tofui_engine_put(ch->eng, m);
+    while ((m = tofui_mq_pop(&ch->held)) != NULL)
+        tofui_engine_put(ch->eng, m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* close                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void chan__drop_socket(tofui_chan *ch, tofui_close_mode mode) {
+    if (ch->sock == TOFUI_INVALID_SOCKET)
+        return;
+    if (ch->registered)
+        tofui_poller_remove(ch->eng->poller, ch->sock);
+    ch->registered = false;
+    if (ch->state == TOFUI_CH_LISTENER)
+        tofui_sock_close_listener(ch->sock, &ch->bound);
+    else if (mode == TOFUI_CLOSE_GRACEFUL)
+        tofui_sock_close(ch->sock);
+    else
+        tofui_sock_abort(ch->sock);
+    ch->sock = TOFUI_INVALID_SOCKET;
+}
+
+/* The number leaves the table before the close Signal is delivered, so an
+ * application reacting to the Signal can never reach the old channel. */
+static void chan__forget(tofui_chan *ch) {
+    tofu_engine *e = ch->eng;
+    if (e->chans[ch->num] == ch)
+        e->chans[ch->num] = NULL;
+    tofui_chantab_release(&e->chantab, ch->num);
+    tofui_list_remove(&ch->all);
+    tofui_list_remove(&ch->glink);
+    tofui_list_remove(&ch->linger_link);
+}
+
+void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode) {
+    if (ch->state == TOFUI_CH_CLOSED)
+        return;
+    tofu_engine *e = ch->eng;
+    chan__drop_socket(ch, mode);
+    chan__forget(ch);
+    ch->state = TOFUI_CH_CLOSED;
+    tofui_io_release_recv(ch);
+    if (mode == TOFUI_CLOSE_SILENT)
+        chan__free_all(ch);
+    else
+        chan__return_all(ch, reason);
+    free(ch->addrs);
+    ch->addrs = NULL;
+    ch->dead_next = e->dead;
+    e->dead = ch;
+}
+
+/* ------------------------------------------------------------------------ */
+/* posts                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* After a ByeRequest only a ByeResponse may still go out (simultaneous
+ * Bye); after a ByeResponse nothing. What is held back comes back with the
+ * close reason when the channel closes. */
+static void chan__queue(tofui_chan *ch, tofu_msg *m) {
+    uint8_t op = m->bhdr.opcode;
+    if (ch->bye_resp_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE)) {
+        tofui_mq_push(&ch->held, m);
+        return;
+    }
+    if (op == TOFU_OP_BYE_REQUEST)
+        ch->bye_req_queued = true;
+    else if (op == TOFU_OP_BYE_RESPONSE)
+        ch->bye_resp_queued = true;
+    tofui_mq_push(&ch->sendq, m);
+    if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
+        tofui_chan_touch(ch); /* written just before the next wait */
+}
+
+/* ByeSignal: abort now, never transmitted (on a listener: stop listening). */
+static void chan__abort(tofui_chan *ch, tofu_msg *m) {
+    tofui_chan_return(ch, m, TOFU_CHANNEL_CLOSED);
+    tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_ABORT);
+}
+
+void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {
+    tofu_group *g = m->ctx;
+    switch (m->bhdr.opcode) {
+    case TOFU_OP_HELLO_REQUEST:
+        tofui_conn_hello(e, m);
+        return;
+    case TOFU_OP_WELCOME_REQUEST:
+        tofui_conn_welcome(e, m);
+        return;
+    case TOFU_OP_WELCOME_RESPONSE: /* only the engine answers a Welcome */
+        tofui_chan_return_to(g, m, TOFU_NOT_ALLOWED);
+        return;
+    default:
+        break;
+    }
+    tofui_chan *ch = tofui_chan_find(e, m->bhdr.channel, g);
+    if (ch == NULL)
+        tofui_chan_return_to(g, m, TOFU_CHANNEL_CLOSED); /* closed after the post */
+    else if (m->bhdr.opcode == TOFU_OP_BYE_SIGNAL)
+        chan__abort(ch, m);
+    else if (ch->listen)
+        tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
+    else
+        chan__queue(ch, m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* interest                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static unsigned chan__wanted(const tofui_chan *ch) {
+    unsigned in = ch->stalled || ch->read_done ? 0 : TOFUI_POLL_IN;
+    switch (ch->state) {
+    case TOFUI_CH_CONNECTING:
+        return TOFUI_POLL_OUT;
+    case TOFUI_CH_LISTENER:
+        return TOFUI_POLL_IN;
+    case TOFUI_CH_OPEN:
+        /* Writes are tried directly; OUT only after one stopped short. */
+        return in | (ch->sendq.head != NULL && ch->write_blocked ? TOFUI_POLL_OUT : 0);
+    case TOFUI_CH_LINGER:
+        return in; /* to see the peer's FIN */
+    default:
+        return 0;
+    }
+}
+
+tofu_status tofui_chan_register(tofui_chan *ch) {
+    unsigned want = chan__wanted(ch);
+    tofu_status st = tofui_poller_add(ch->eng->poller, ch->sock, ch, want);
+    if (st == TOFU_SUCCESS) {
+        ch->registered = true;
+        ch->interest = want;
+    }
+    return st;
+}
+
+static void chan__apply_interest(tofui_chan *ch) {
+    if (!ch->registered)
+        return;
+    unsigned want = chan__wanted(ch);
+    if (want == ch->interest)
+        return;
+    if (tofui_poller_modify(ch->eng->poller, ch->sock, ch, want) != TOFU_SUCCESS) {
+        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    ch->interest = want;
+}
+
+void tofui_chan_touch(tofui_chan *ch) {
+    tofu_engine *e = ch->eng;
+    if (ch->in_ready || ch->state == TOFUI_CH_CLOSED)
+        return;
+    ch->in_ready = true;
+    ch->ready_next = NULL;
+    if (e->ready_tail != NULL)
+        e->ready_tail->ready_next = ch;
+    else
+        e->ready_head = ch;
+    e->ready_tail = ch;
+}
+
+static tofui_chan *chan__pop_ready(tofu_engine *e) {
+    tofui_chan *ch = e->ready_head;
+    if (ch != NULL) {
+        e->ready_head = ch->ready_next;
+        if (e->ready_head == NULL)
+            e->ready_tail = NULL;
+        ch->in_ready = false;
+    }
+    return ch;
+}
+
+void tofui_chan_flush_ready(tofu_engine *e) {
+    tofui_chan *ch;
+    while ((ch = chan__pop_ready(e)) != NULL) {
+        if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL && !ch->write_blocked)
+            tofui_io_write(ch);
+        if (ch->state != TOFUI_CH_CLOSED)
+            chan__apply_interest(ch);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* events                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void chan__on_io_event(tofui_chan *ch, unsigned events) {
+    bool err = (events & (TOFUI_POLL_ERR | TOFUI_POLL_HUP)) != 0;
+    /* Read first: data that arrived before an error or a FIN is delivered,
+     * and the read tells EOF from reset. */
+    if (err || (events & TOFUI_POLL_IN))
+        tofui_io_read(ch, err);
+    if (ch->state == TOFUI_CH_OPEN && (events & TOFUI_POLL_OUT)) {
+        ch->write_blocked = false;
+        tofui_io_write(ch);
+        tofui_chan_touch(ch);
+    }
+}
+
+void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
+    switch (ch->state) {
+    case TOFUI_CH_LISTENER:
+        if (events & (TOFUI_POLL_ERR | TOFUI_POLL_HUP))
+            tofui_chan_close(ch, TOFU_ACCEPT_FAILED, TOFUI_CLOSE_ABORT);
+        else if (events & TOFUI_POLL_IN)
+            tofui_conn_accept(ch);
+        return;
+    case TOFUI_CH_CONNECTING:
+        tofui_conn_on_connect_event(ch);
+        return;
+    case TOFUI_CH_OPEN:
+    case TOFUI_CH_LINGER:
+        chan__on_io_event(ch, events);
+        return;
+    default: /* closed earlier in this batch */
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* linger after a ByeResponse                                               */
+/* ------------------------------------------------------------------------ */
+
+void tofui_chan_start_linger(tofui_chan *ch) {
+    tofu_engine *e = ch->eng;
+    tofui_sock_shutdown_write(ch->sock);
+    ch->state = TOFUI_CH_LINGER;
+    ch->linger_deadline = tofui_clock_ns() + TOFUI_LINGER_NS;
+    tofui_list_push_back(&e->lingering, &ch->linger_link);
+    tofui_chan_touch(ch);
+}
+
+int tofui_chan_linger_timeout(tofu_engine *e) {
+    if (tofui_list_empty(&e->lingering))
+        return -1;
+    tofui_chan *ch = TOFUI_CONTAINER(e->lingering.next, tofui_chan, linger_link);
+    uint64_t now = tofui_clock_ns();
+    if (ch->linger_deadline <= now)
+        return 0;
+    uint64_t ms = (ch->linger_deadline - now + 999999u) / 1000000u;
+    return ms > 60000u ? 60000 : (int)ms;
+}
+
+void tofui_chan_expire_lingers(tofu_engine *e) {
+    if (tofui_list_empty(&e->lingering))
+        return;
+    uint64_t now = tofui_clock_ns();
+    while (!tofui_list_empty(&e->lingering)) {
+        tofui_chan *ch = TOFUI_CONTAINER(e->lingering.next, tofui_chan, linger_link);
+        if (ch->linger_deadline > now)
+            return;
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    }
+}

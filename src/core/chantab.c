@@ -1,0 +1,89 @@
+/*
+ * The channel table: which numbers are in use and by which group.
+ *
+ * Numbers are assigned on app threads (post of a Hello/WelcomeRequest) and on
+ * the I/O thread (accept), and looked up on app threads (post validation), so
+ * the table has its own mutex. Every operation is O(1):
+ *   - owner[] maps a number to its group (NULL = free);
+ *   - numbers never used yet are handed out in order (fresh), which is the
+ *     front of the conceptual free FIFO;
+ *   - freed numbers go to the back of a ring, so a closed number is reused
+ *     only after every other free number was used (its quarantine);
+ *   - when neither has a number left, allocation fails (no endless search).
+ */
+#include <stdlib.h>
+
+#include "engine_int.h"
+
+tofu_status tofui_chantab_init(tofui_chantab *t) {
+    /* calloc: the kernel hands out zero pages lazily, so an engine with few
+     * channels touches only a few of these bytes. */
+    t->owner = calloc(TOFUI_CHAN_SLOTS, sizeof *t->owner);
+    t->ring = malloc(TOFUI_CHAN_MAX * sizeof *t->ring);
+    if (t->owner == NULL || t->ring == NULL) {
+        free(t->owner);
+        free(t->ring);
+        t->owner = NULL;
+        t->ring = NULL;
+        return TOFU_ALLOCATION_FAILED;
+    }
+    t->ring_head = 0;
+    t->ring_count = 0;
+    t->fresh = 1;
+    tofui_mutex_init(&t->lock);
+    return TOFU_SUCCESS;
+}
+
+void tofui_chantab_fini(tofui_chantab *t) {
+    if (t->owner == NULL)
+        return;
+    tofui_mutex_fini(&t->lock);
+    free(t->owner);
+    free(t->ring);
+    t->owner = NULL;
+    t->ring = NULL;
+}
+
+/* The next free number in FIFO order, or 0; called with the lock held. */
+static uint16_t chantab__take(tofui_chantab *t) {
+    if (t->fresh <= TOFUI_CHAN_MAX)
+        return (uint16_t)t->fresh++;
+    if (t->ring_count == 0)
+        return 0;
+    uint16_t num = t->ring[t->ring_head];
+    t->ring_head = (t->ring_head + 1) % TOFUI_CHAN_MAX;
+    t->ring_count--;
+    return num;
+}
+
+uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g) {
+    tofui_mutex_lock(&t->lock);
+    uint16_t num = chantab__take(t);
+    if (num != 0)
+        t->owner[num] = g;
+    tofui_mutex_unlock(&t->lock);
+    return num;
+}
+
+void tofui_chantab_release(tofui_chantab *t, uint16_t num) {
+    if (num == 0 || num > TOFUI_CHAN_MAX)
+        return;
+    tofui_mutex_lock(&t->lock);
+    if (t->owner[num] != NULL) {
+        t->owner[num] = NULL;
+        /* Cannot overflow: at most TOFUI_CHAN_MAX numbers are ever out. */
+        size_t tail = (t->ring_head + t->ring_count) % TOFUI_CHAN_MAX;
+        t->ring[tail] = num;
+        t->ring_count++;
+    }
+    tofui_mutex_unlock(&t->lock);
+}
+
+tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num) {
+    if (num == 0 || num > TOFUI_CHAN_MAX)
+        return NULL;
+    tofui_mutex_lock(&t->lock);
+    tofu_group *g = t->owner[num];
+    tofui_mutex_unlock(&t->lock);
+    return g;
+}

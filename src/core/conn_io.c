@@ -1,0 +1,312 @@
+/*
+ * Moving bytes for connected channels (I/O thread only).
+ *
+ * Sending gathers the queued frames into one writev of up to IO__MAX_IOV
+ * parts. Nothing points into a message between writes: a partial write is
+ * remembered as (head message, bytes already sent) and the parts are rebuilt
+ * from that before the next write.
+ *
+ * Receiving reads big chunks into the engine's buffer and decodes every
+ * complete frame in them. A pool message is taken only when the decoder has a
+ * header and needs somewhere to put the frame, so an idle channel holds none.
+ * When the pool is empty the channel stalls: it keeps what it could not
+ * decode (at most one chunk), stops reading, tells its group once, and
+ * resumes when a message is put back.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define IO__MAX_IOV 64
+#define IO__MAX_FRAMES (IO__MAX_IOV / 3)
+/* Writes / reads per channel and event: bounded so one busy channel cannot
+ * starve the others; the level-triggered poller brings it back. */
+#define IO__WRITE_ROUNDS 16
+#define IO__READ_ROUNDS 4
+
+/* ------------------------------------------------------------------------ */
+/* sending                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct io__batch {
+    tofui_frame frames[IO__MAX_FRAMES]; /* the iovecs point at their headers */
+    size_t left[IO__MAX_FRAMES];        /* bytes of each frame in this write */
+    tofui_iov iov[IO__MAX_IOV];
+    int n_iov;
+    int n_frames;
+    size_t total;
+} io__batch;
+
+static void io__build(const tofui_chan *ch, io__batch *b) {
+    b->n_iov = 0;
+    b->n_frames = 0;
+    b->total = 0;
+    for (const tofu_msg *m = ch->sendq.head; m != NULL && b->n_frames < IO__MAX_FRAMES;
+         m = m->next) {
+        tofui_frame *f = &b->frames[b->n_frames];
+        size_t skip = b->n_frames == 0 ? ch->sent_off : 0;
+        tofui_frame_encode(m, f);
+        b->n_iov += tofui_frame_iov(f, skip, &b->iov[b->n_iov]);
+        b->left[b->n_frames] = tofui_frame_size(f) - skip;
+        b->total += b->left[b->n_frames];
+        b->n_frames++;
+    }
+}
+
+/* A frame is on the wire: the message goes back to the pool. After a
+ * ByeResponse the responder half-closes and waits for the peer's FIN, unless
+ * the peer's own ByeResponse came already: then the Bye is complete. */
+static void io__sent(tofui_chan *ch, tofu_msg *m) {
+    uint8_t op = m->bhdr.opcode;
+    if (m == ch->hello)
+        ch->hello = NULL;
+    tofui_engine_put(ch->eng, m);
+    if (op != TOFU_OP_BYE_RESPONSE)
+        return;
+    if (ch->read_done)
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    else
+        tofui_chan_start_linger(ch);
+}
+
+static void io__consume(tofui_chan *ch, const io__batch *b, size_t written) {
+    for (int i = 0; i < b->n_frames; i++) {
+        if (written < b->left[i]) {
+            ch->sent_off += written;
+            return;
+        }
+        written -= b->left[i];
+        ch->sent_off = 0;
+        io__sent(ch, tofui_mq_pop(&ch->sendq));
+        if (ch->state != TOFUI_CH_OPEN)
+            return;
+    }
+}
+
+void tofui_io_write(tofui_chan *ch) {
+    io__batch b;
+    for (int round = 0; round < IO__WRITE_ROUNDS; round++) {
+        if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL)
+            return;
+        io__build(ch, &b);
+        size_t written = 0;
+        if (tofui_sock_writev(ch->sock, b.iov, b.n_iov, &written) != TOFU_SUCCESS) {
+            tofui_chan_close(ch, TOFU_SEND_FAILED, TOFUI_CLOSE_ABORT);
+            return;
+        }
+        io__consume(ch, &b, written);
+        if (written < b.total) {
+            ch->write_blocked = true; /* the socket is full: wait for writable */
+            return;
+        }
+    }
+    /* Out of rounds with more to send: writable comes back at once. */
+    if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
+        ch->write_blocked = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* receiving                                                                */
+/* ------------------------------------------------------------------------ */
+
+static bool io__attach(tofui_chan *ch) {
+    ch->rmsg = tofui_pool_get(&ch->eng->pool, TOFU_POOL_ONLY, NULL);
+    return ch->rmsg != NULL;
+}
+
+static void io__pool_empty_signal(tofui_chan *ch) {
+    tofu_msg *m;
+    if (tofu_msg_create(&m) != TOFU_SUCCESS)
+        return;
+    m->bhdr.opcode = TOFU_OP_SIGNAL;
+    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
+    m->bhdr.status = TOFU_POOL_EMPTY;
+    m->bhdr.channel = ch->num;
+    tofui_group_deliver(ch->group, m);
+}
+
+/* Keeps data[0..n) (it may lie inside the stash itself) and stops reading.
+ * One pool_empty Signal per episode (from the stall until a put lets the
+ * channel go on), sent by tofui_io_signal_stalls. Returns false: the caller
+ * stops decoding. */
+static bool io__stall(tofui_chan *ch, const unsigned char *data, size_t n) {
+    if (n > 0 && ch->stash == NULL && (ch->stash = malloc(TOFUI_READ_CHUNK)) == NULL) {
+        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+        return false;
+    }
+    if (n > 0)
+        memmove(ch->stash, data, n);
+    ch->stash_len = n;
+    if (!ch->stalled) {
+        ch->stalled = true;
+        tofui_list_push_back(&ch->eng->stalled, &ch->stall_link);
+        tofui_chan_touch(ch);
+    }
+    if (!ch->pool_signalled) {
+        ch->signal_due = true;
+        ch->eng->signals_due = true;
+        ch->eng->signal_deadline = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
+    }
+    return false;
+}
+
+/* The Signal waits for a short grace period and for the thread to be about
+ * to sleep: a stall that the application's own puts end at once (it is
+ * returning its messages one by one) is no episode worth telling. */
+int tofui_io_signal_stalls(tofu_engine *e) {
+    if (!e->signals_due)
+        return -1;
+    uint64_t now = tofui_clock_ns();
+    if (now < e->signal_deadline)
+        return (int)((e->signal_deadline - now + 999999u) / 1000000u);
+    e->signals_due = false;
+    for (tofui_link *l = e->stalled.next; l != &e->stalled; l = l->next) {
+        tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall_link);
+        if (ch->signal_due) {
+            ch->signal_due = false;
+            ch->pool_signalled = true;
+            io__pool_empty_signal(ch);
+        }
+    }
+    return -1;
+}
+
+/* A received frame carries the local number; an accepted channel remembers
+ * the id of its first message for its close Signal. */
+static void io__received(tofui_chan *ch, tofu_msg *m) {
+    m->bhdr.channel = ch->num;
+    if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
+        ch->peer_bye_req = true;
+    if (ch->accepted && !ch->id_learned) {
+        ch->remembered_id = m->bhdr.message_id;
+        ch->id_learned = true;
+    }
+}
+
+/* The peer answered our ByeRequest. If it also sent one that our application
+ * has not answered on the wire yet (simultaneous Bye), the channel stops
+ * reading and closes once our ByeResponse is written; otherwise at once. */
+static void io__bye_response_received(tofui_chan *ch) {
+    if (ch->peer_bye_req && ch->state == TOFUI_CH_OPEN) {
+        ch->read_done = true;
+        tofui_chan_touch(ch);
+        return;
+    }
+    tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+}
+
+/* Decodes data[0..n). Returns true when everything was consumed and the
+ * channel still reads; false when it closed or stalled. Frames are
+ * delivered to the group together, before anything that follows them. */
+static bool io__decode(tofui_chan *ch, const unsigned char *data, size_t n) {
+    tofui_mq got = {NULL, NULL};
+    for (;;) {
+        size_t used = 0;
+        tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, data, n, &used);
+        data += used;
+        n -= used;
+        if (rc == TOFUI_DEC_MORE)
+            break;
+        if (rc == TOFUI_DEC_NEED_MSG) {
+            if (io__attach(ch))
+                continue;
+            tofui_group_deliver_list(ch->group, &got);
+            return io__stall(ch, data, n);
+        }
+        if (rc == TOFUI_DEC_ERROR) { /* a hostile or broken peer loses its channel */
+            tofui_group_deliver_list(ch->group, &got);
+            tofui_chan_close(ch, ch->dec.error, TOFUI_CLOSE_ABORT);
+            return false;
+        }
+        tofu_msg *m = ch->rmsg;
+        ch->rmsg = NULL;
+        io__received(ch, m);
+        tofui_mq_push(&got, m);
+        if (m->bhdr.opcode == TOFU_OP_BYE_RESPONSE) { /* nothing after it is read */
+            tofui_group_deliver_list(ch->group, &got);
+            io__bye_response_received(ch);
+            return false;
+        }
+    }
+    tofui_group_deliver_list(ch->group, &got);
+    return true;
+}
+
+/* The connection ended or failed. A responder that already sent its
+ * ByeResponse was only waiting for exactly that: the Bye completed. */
+static void io__ended(tofui_chan *ch, tofu_status reason) {
+    if (ch->state == TOFUI_CH_LINGER)
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    else if (reason == TOFU_PEER_DISCONNECTED)
+        tofui_chan_close(ch, reason, TOFUI_CLOSE_GRACEFUL);
+    else
+        tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
+}
+
+void tofui_io_read(tofui_chan *ch, bool err_event) {
+    unsigned char *buf = ch->eng->rbuf;
+    if (ch->stalled || ch->read_done) { /* not reading; the poller reports a dead connection */
+        if (err_event)
+            io__ended(ch, TOFU_COMMUNICATION_FAILED);
+        return;
+    }
+    for (int round = 0; round < IO__READ_ROUNDS; round++) {
+        size_t got = 0;
+        tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
+        if (st == TOFU_PEER_DISCONNECTED) {
+            io__ended(ch, st);
+            return;
+        }
+        if (st != TOFU_SUCCESS) {
+            io__ended(ch, err_event ? TOFU_COMMUNICATION_FAILED : TOFU_RECV_FAILED);
+            return;
+        }
+        if (got == 0) {
+            /* Nothing to read yet an error flag: close rather than spin on a
+             * level-triggered error. */
+            if (err_event)
+                io__ended(ch, TOFU_COMMUNICATION_FAILED);
+            return;
+        }
+        if (!io__decode(ch, buf, got) || got < TOFUI_READ_CHUNK)
+            return;
+    }
+}
+
+/* One stalled channel got its message: the episode is over (the next stall
+ * is a new one, with its own Signal); decode what it kept. */
+static void io__resume(tofui_chan *ch) {
+    tofui_list_remove(&ch->stall_link);
+    ch->stalled = false;
+    ch->pool_signalled = false;
+    ch->signal_due = false;
+    size_t len = ch->stash_len;
+    ch->stash_len = 0;
+    if (!io__decode(ch, ch->stash, len))
+        return; /* stalled again or closed */
+    free(ch->stash);
+    ch->stash = NULL;
+    tofui_chan_touch(ch); /* read again */
+}
+
+void tofui_io_resume_stalled(tofu_engine *e) {
+    while (!tofui_list_empty(&e->stalled)) {
+        tofui_chan *ch = TOFUI_CONTAINER(e->stalled.next, tofui_chan, stall_link);
+        /* A failed get re-arms the pool's refill alert: no lost wake-up. */
+        if (!io__attach(ch))
+            return;
+        io__resume(ch);
+    }
+}
+
+void tofui_io_release_recv(tofui_chan *ch) {
+    if (ch->rmsg != NULL)
+        tofui_engine_put(ch->eng, ch->rmsg);
+    ch->rmsg = NULL;
+    free(ch->stash);
+    ch->stash = NULL;
+    ch->stash_len = 0;
+    tofui_list_remove(&ch->stall_link);
+    ch->stalled = false;
+}

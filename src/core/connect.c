@@ -1,0 +1,289 @@
+/*
+ * Opening channels (I/O thread only): HelloRequest (connect), WelcomeRequest
+ * (listen) and accept.
+ *
+ * The address comes from the first header of the matching name only
+ * (~connect_to for Hello, ~listen_on for Welcome). Literals and UDS paths
+ * are resolved right here; host names go to the resolver thread and the
+ * channel waits in RESOLVING. Every resolved address is tried in order.
+ * Any failure closes the channel with the specific status: the close path
+ * answers the pending Hello/Welcome with it, then sends the close Signal.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+/* Longest header value an address can format to, with room to spare. */
+#define CONN__VALUE_MAX 512
+
+static bool conn__address(const tofu_msg *m, const char *name, tofu_address *a) {
+    tofu_header h;
+    if (!tofu_msg_find_header(m, name, &h))
+        return false;
+    return tofu_address_parse(h.value, h.value_len, a) == TOFU_SUCCESS;
+}
+
+/* The channel record for a Hello/Welcome; without memory the request is
+ * answered at once and its number given back. */
+static tofui_chan *conn__open_record(tofu_engine *e, tofu_msg *m, bool listen) {
+    tofu_group *g = m->ctx;
+    tofui_chan *ch = tofui_chan_create(e, g, m->bhdr.channel, TOFUI_CH_RESOLVING);
+    if (ch == NULL) {
+        tofui_chantab_release(&e->chantab, m->bhdr.channel);
+        m->bhdr.opcode = listen ? TOFU_OP_WELCOME_RESPONSE : TOFU_OP_HELLO_RESPONSE;
+        tofui_chan_return_to(g, m, TOFU_ALLOCATION_FAILED);
+        return NULL;
+    }
+    ch->listen = listen;
+    ch->remembered_id = m->bhdr.message_id;
+    return ch;
+}
+
+/* ------------------------------------------------------------------------ */
+/* connecting                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void conn__connected(tofui_chan *ch) {
+    ch->state = TOFUI_CH_OPEN;
+    free(ch->addrs);
+    ch->addrs = NULL;
+    ch->naddrs = 0;
+    tofui_chan_touch(ch); /* the HelloRequest goes out before the next wait */
+}
+
+/* Tries the remaining addresses; `last` is the failure so far. */
+static void conn__try_next(tofui_chan *ch, tofu_status last) {
+    while (ch->next_addr < ch->naddrs) {
+        const tofui_sockaddr *sa = &ch->addrs[ch->next_addr++];
+        bool in_progress = false;
+        tofui_socket s;
+        tofu_status st = tofui_sock_connect(sa, &s, &in_progress);
+        if (st != TOFU_SUCCESS) {
+            last = st;
+            continue;
+        }
+        ch->sock = s;
+        ch->state = in_progress ? TOFUI_CH_CONNECTING : TOFUI_CH_OPEN;
+        if (tofui_chan_register(ch) != TOFU_SUCCESS) {
+            tofui_sock_abort(s);
+            ch->sock = TOFUI_INVALID_SOCKET;
+            last = TOFU_CONNECT_FAILED;
+            continue;
+        }
+        if (!in_progress)
+            conn__connected(ch);
+        return;
+    }
+    tofui_chan_close(ch, last, TOFUI_CLOSE_ABORT);
+}
+
+static void conn__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
+    ch->addrs = malloc(n * sizeof *addrs);
+    if (ch->addrs == NULL) {
+        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    memcpy(ch->addrs, addrs, n * sizeof *addrs);
+    ch->naddrs = n;
+    ch->next_addr = 0;
+    conn__try_next(ch, TOFU_CONNECT_FAILED);
+}
+
+void tofui_conn_on_connect_event(tofui_chan *ch) {
+    if (tofui_sock_connect_result(ch->sock) == TOFU_SUCCESS) {
+        conn__connected(ch);
+        return;
+    }
+    tofui_poller_remove(ch->eng->poller, ch->sock);
+    ch->registered = false;
+    tofui_sock_abort(ch->sock);
+    ch->sock = TOFUI_INVALID_SOCKET;
+    ch->state = TOFUI_CH_RESOLVING; /* between attempts: no socket */
+    conn__try_next(ch, TOFU_CONNECT_FAILED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* listening                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Replaces the value of the first ~listen_on header by what was really
+ * bound (the port the OS chose for port 0), keeping every other byte. */
+static void conn__rewrite_listen_on(tofui_chan *ch, tofu_msg *m) {
+    tofu_address a;
+    char v[CONN__VALUE_MAX];
+    size_t vlen = 0;
+    tofu_header h;
+    memset(&a, 0, sizeof a);
+    if (tofui_sock_local_address(ch->sock, &ch->bound, &a) != TOFU_SUCCESS ||
+        tofu_address_format(&a, v, sizeof v, &vlen) != TOFU_SUCCESS ||
+        !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h))
+        return;
+    size_t start = (size_t)(h.value - m->thdrs.data);
+    size_t end = start + h.value_len;
+    size_t tail = m->thdrs.len - end;
+    size_t len = start + vlen + tail;
+    if (len > TOFU_MAX_PART_LEN || tofui_buf_reserve(&m->thdrs, len) != TOFU_SUCCESS)
+        return;
+    memmove(m->thdrs.data + start + vlen, m->thdrs.data + end, tail);
+    memcpy(m->thdrs.data + start, v, vlen);
+    m->thdrs.len = len;
+    m->bhdr.thl = (uint16_t)len;
+}
+
+static void conn__answer_welcome(tofui_chan *ch) {
+    tofu_msg *m = ch->welcome;
+    ch->welcome = NULL;
+    conn__rewrite_listen_on(ch, m);
+    m->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
+    tofui_chan_return(ch, m, TOFU_SUCCESS);
+}
+
+static void conn__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
+    tofu_status st = TOFU_LISTEN_FAILED;
+    tofui_socket s = TOFUI_INVALID_SOCKET;
+    for (size_t i = 0; i < n; i++) {
+        st = tofui_sock_listen(&addrs[i], &s);
+        if (st == TOFU_SUCCESS) {
+            ch->bound = addrs[i];
+            break;
+        }
+    }
+    if (st != TOFU_SUCCESS) {
+        tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    ch->sock = s;
+    ch->state = TOFUI_CH_LISTENER;
+    if (tofui_chan_register(ch) != TOFU_SUCCESS) {
+        tofui_chan_close(ch, TOFU_LISTEN_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    conn__answer_welcome(ch);
+}
+
+/* ------------------------------------------------------------------------ */
+/* resolving                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void conn__with_addresses(tofui_chan *ch, tofu_status st, const tofui_sockaddr *addrs,
+                                 size_t n) {
+    if (st != TOFU_SUCCESS || n == 0)
+        tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
+    else if (ch->listen)
+        conn__start_listen(ch, addrs, n);
+    else
+        conn__start_connect(ch, addrs, n);
+}
+
+/* Host names block in getaddrinfo: they go to the resolver thread. */
+static void conn__resolve_async(tofui_chan *ch, const tofu_address *a, bool passive) {
+    tofui_resolve_req *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    r->cmd.kind = TOFUI_CMD_RESOLVED;
+    r->addr = *a;
+    r->passive = passive;
+    r->num = ch->num;
+    r->serial = ch->serial;
+    tofu_status st = tofui_resolver_submit(ch->eng, r);
+    if (st != TOFU_SUCCESS) {
+        free(r);
+        tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
+    }
+}
+
+static void conn__resolve(tofui_chan *ch, const tofu_address *a, bool passive) {
+    if (!tofui_sock_is_literal(a)) {
+        conn__resolve_async(ch, a, passive);
+        return;
+    }
+    tofui_sockaddr addrs[2];
+    size_t n = 0;
+    tofu_status st = tofui_sock_resolve(a, passive, addrs, 2, &n);
+    conn__with_addresses(ch, st, addrs, n);
+}
+
+void tofui_conn_resolved(tofu_engine *e, tofui_resolve_req *r) {
+    tofui_chan *ch = r->num != 0 ? e->chans[r->num] : NULL;
+    /* The channel may have been aborted or its group destroyed meanwhile. */
+    if (ch != NULL && ch->serial == r->serial && ch->state == TOFUI_CH_RESOLVING &&
+        ch->sock == TOFUI_INVALID_SOCKET && ch->addrs == NULL)
+        conn__with_addresses(ch, r->status, r->addrs, r->n);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the two requests                                                         */
+/* ------------------------------------------------------------------------ */
+
+void tofui_conn_hello(tofu_engine *e, tofu_msg *m) {
+    tofui_chan *ch = conn__open_record(e, m, false);
+    if (ch == NULL)
+        return;
+    /* First in the queue: whatever is posted meanwhile goes out after it. */
+    ch->hello = m;
+    tofui_mq_push(&ch->sendq, m);
+    tofu_address a;
+    if (!conn__address(m, TOFU_HDR_CONNECT_TO, &a)) {
+        tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    conn__resolve(ch, &a, false);
+}
+
+void tofui_conn_welcome(tofu_engine *e, tofu_msg *m) {
+    tofui_chan *ch = conn__open_record(e, m, true);
+    if (ch == NULL)
+        return;
+    ch->welcome = m;
+    tofu_address a;
+    if (!conn__address(m, TOFU_HDR_LISTEN_ON, &a)) {
+        tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    conn__resolve(ch, &a, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* accepting                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Accepted channels belong to the listener's group; the application hears
+ * of them with their first message. */
+static void conn__adopt(tofui_chan *l, tofui_socket s) {
+    tofu_engine *e = l->eng;
+    uint16_t num = tofui_chantab_alloc(&e->chantab, l->group);
+    if (num == 0) { /* all numbers in use: refuse the connection */
+        tofui_sock_abort(s);
+        return;
+    }
+    tofui_chan *ch = tofui_chan_create(e, l->group, num, TOFUI_CH_OPEN);
+    if (ch == NULL) {
+        tofui_chantab_release(&e->chantab, num);
+        tofui_sock_abort(s);
+        return;
+    }
+    ch->sock = s;
+    ch->accepted = true;
+    if (tofui_chan_register(ch) != TOFU_SUCCESS)
+        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+}
+
+/* Several per event: a burst of connections costs one wake-up. */
+#define CONN__ACCEPTS_PER_EVENT 64
+
+void tofui_conn_accept(tofui_chan *l) {
+    for (int i = 0; i < CONN__ACCEPTS_PER_EVENT; i++) {
+        tofui_socket s = TOFUI_INVALID_SOCKET;
+        if (tofui_sock_accept(l->sock, &s) != TOFU_SUCCESS) {
+            tofui_chan_close(l, TOFU_ACCEPT_FAILED, TOFUI_CLOSE_ABORT);
+            return;
+        }
+        if (s == TOFUI_INVALID_SOCKET)
+            return;
+        conn__adopt(l, s);
+    }
+}

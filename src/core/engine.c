@@ -1,0 +1,254 @@
+/*
+ * The engine: lifecycle, the pool API, and the reactor loop of its I/O
+ * thread.
+ *
+ * One loop pass:
+ *   1. work off the ready list (direct writes, interest changes), free the
+ *      records of channels closed since the last pass;
+ *   2. wait: forever when idle, or until the next linger deadline;
+ *   3. if woken: run every pending post and command, in posting order;
+ *   4. handle the events (records closed meanwhile are skipped);
+ *   5. if a message came back to a starved pool: resume stalled channels;
+ *   6. close lingering channels whose time is up.
+ * The cost of a pass follows the channels with activity, not their number.
+ */
+#include <stdlib.h>
+
+#include "engine_int.h"
+
+#define ENGINE__EVENTS 256
+
+/* ------------------------------------------------------------------------ */
+/* pool API                                                                 */
+/* ------------------------------------------------------------------------ */
+
+void tofu_options_init(tofu_options *opt) {
+    if (opt == NULL)
+        return;
+    opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
+    opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
+}
+
+tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
+    if (e == NULL)
+        return NULL;
+    return tofui_pool_get(&e->pool, strategy, NULL);
+}
+
+void tofu_put(tofu_engine *e, tofu_msg **m) {
+    if (m == NULL || *m == NULL)
+        return;
+    if (e == NULL) {
+        tofu_msg_destroy(*m);
+        *m = NULL;
+        return;
+    }
+    if (tofui_pool_put(&e->pool, m)) { /* a channel may be starving */
+        atomic_store(&e->pool_refilled, true);
+        tofui_submit_wake(e);
+    }
+}
+
+void tofui_engine_put(tofu_engine *e, tofu_msg *m) {
+    if (tofui_pool_put(&e->pool, &m))
+        e->refill_local = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the I/O thread                                                           */
+/* ------------------------------------------------------------------------ */
+
+static void engine__resume_if_refilled(tofu_engine *e) {
+    bool refilled = atomic_exchange(&e->pool_refilled, false) || e->refill_local;
+    e->refill_local = false;
+    if (refilled)
+        tofui_io_resume_stalled(e);
+}
+
+static int engine__min_timeout(int a, int b) {
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+/* The wait timeout. With stalled channels and a refill already noted (the
+ * thread's own put has no wake-up behind it) the wait only polls; pending
+ * pool_empty Signals may shorten it to their grace deadline. */
+static int engine__prepare_wait(tofu_engine *e) {
+    int timeout = tofui_chan_linger_timeout(e);
+    if (!tofui_list_empty(&e->stalled)) {
+        if (e->refill_local || atomic_load(&e->pool_refilled))
+            return 0;
+        timeout = engine__min_timeout(timeout, tofui_io_signal_stalls(e));
+    }
+    return timeout;
+}
+
+/* A poller error is fatal: stop taking work, wake every waiter. */
+static void engine__fail(tofu_engine *e) {
+    tofui_mutex_lock(&e->sub_lock);
+    e->failed = true;
+    tofui_mutex_unlock(&e->sub_lock);
+    tofui_group_wake_all(e);
+}
+
+static void engine__close_all(tofu_engine *e) {
+    while (!tofui_list_empty(&e->all_chans)) {
+        tofui_chan *ch = TOFUI_CONTAINER(e->all_chans.next, tofui_chan, all);
+        tofui_chan_close(ch, TOFU_SHUTDOWN_STARTED, TOFUI_CLOSE_SILENT);
+    }
+    /* A closed channel may still sit on the ready list: empty it first. */
+    tofui_chan_flush_ready(e);
+    tofui_chan_free_dead(e);
+}
+
+static void engine__run(void *arg) {
+    tofu_engine *e = arg;
+    tofui_event ev[ENGINE__EVENTS];
+    for (;;) {
+        tofui_chan_flush_ready(e);
+        tofui_chan_free_dead(e);
+        bool woken = false;
+        int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, engine__prepare_wait(e), &woken);
+        if (n < 0) {
+            engine__fail(e);
+            break;
+        }
+        /* Posts first: one made before the peer's answer arrived (the Bye
+         * posted after a ByeRequest, say) must be handled before it. */
+        if (woken && !tofui_submit_drain(e))
+            break;
+        for (int i = 0; i < n; i++)
+            tofui_chan_on_event(ev[i].data, ev[i].events);
+        engine__resume_if_refilled(e);
+        tofui_chan_expire_lingers(e);
+    }
+    engine__close_all(e);
+    tofui_submit_shutdown(e);
+    tofui_chan_free_dead(e);
+}
+
+/* ------------------------------------------------------------------------ */
+/* create / destroy                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* What engine__build got done, so a failed create undoes exactly that. */
+typedef struct engine__built {
+    bool plat, pool, chantab, sync, resolver;
+} engine__built;
+
+static void engine__free(tofu_engine *e, const engine__built *b) {
+    if (b->resolver)
+        tofui_resolver_fini(&e->resolver);
+    if (b->sync) {
+        tofui_cond_fini(&e->sub_cond);
+        tofui_mutex_fini(&e->sub_lock);
+    }
+    tofui_poller_destroy(e->poller);
+    if (b->chantab)
+        tofui_chantab_fini(&e->chantab);
+    if (b->pool)
+        tofui_pool_fini(&e->pool);
+    free(e->chans);
+    free(e->rbuf);
+    if (b->plat)
+        tofui_plat_fini();
+    free(e);
+}
+
+static void engine__init_state(tofu_engine *e) {
+    tofui_mutex_init(&e->sub_lock);
+    tofui_cond_init(&e->sub_cond);
+    tofui_resolver_init(&e->resolver);
+    tofui_list_init(&e->groups);
+    tofui_list_init(&e->all_chans);
+    tofui_list_init(&e->stalled);
+    tofui_list_init(&e->lingering);
+    atomic_init(&e->wake_pending, false);
+    atomic_init(&e->pool_refilled, false);
+}
+
+static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine__built *b) {
+    tofu_status st = tofui_plat_init();
+    if (st != TOFU_SUCCESS)
+        return st;
+    b->plat = true;
+    if (tofui_pool_init(&e->pool, opt->initial_pool_msgs, opt->max_pool_msgs) != TOFU_SUCCESS)
+        return TOFU_ALLOCATION_FAILED;
+    b->pool = true;
+    if (tofui_chantab_init(&e->chantab) != TOFU_SUCCESS)
+        return TOFU_ALLOCATION_FAILED;
+    b->chantab = true;
+    e->chans = calloc(TOFUI_CHAN_SLOTS, sizeof *e->chans);
+    e->rbuf = malloc(TOFUI_READ_CHUNK);
+    if (e->chans == NULL || e->rbuf == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    if (tofui_poller_create(&e->poller) != TOFU_SUCCESS)
+        return TOFU_COMMUNICATION_FAILED;
+    engine__init_state(e);
+    b->sync = true;
+    b->resolver = true;
+    return TOFU_SUCCESS;
+}
+
+tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    tofu_options defaults;
+    tofu_options_init(&defaults);
+    tofu_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    engine__built b = {false, false, false, false, false};
+    tofu_status st = engine__build(e, opt != NULL ? opt : &defaults, &b);
+    if (st == TOFU_SUCCESS && tofui_thread_create(&e->thread, engine__run, e) != TOFU_SUCCESS)
+        st = TOFU_ALLOCATION_FAILED;
+    if (st != TOFU_SUCCESS) {
+        engine__free(e, &b);
+        return st;
+    }
+    e->thread_started = true;
+    *out = e;
+    return TOFU_SUCCESS;
+}
+
+/* Groups still alive are destroyed here; a group that another thread is
+ * destroying right now is waited for (it unlinks itself when done). */
+static void engine__free_groups(tofu_engine *e) {
+    tofui_mutex_lock(&e->sub_lock);
+    while (!tofui_list_empty(&e->groups)) {
+        tofu_group *g = NULL;
+        for (tofui_link *l = e->groups.next; l != &e->groups && g == NULL; l = l->next) {
+            tofu_group *c = TOFUI_CONTAINER(l, tofu_group, elink);
+            if (!c->destroying)
+                g = c;
+        }
+        if (g == NULL) {
+            tofui_cond_wait(&e->sub_cond, &e->sub_lock);
+            continue;
+        }
+        tofui_list_remove(&g->elink);
+        tofui_mutex_unlock(&e->sub_lock);
+        tofui_group_free(g);
+        tofui_mutex_lock(&e->sub_lock);
+    }
+    tofui_mutex_unlock(&e->sub_lock);
+}
+
+void tofu_engine_destroy(tofu_engine *e) {
+    if (e == NULL)
+        return;
+    tofui_mutex_lock(&e->sub_lock);
+    e->stopping = true;
+    tofui_mutex_unlock(&e->sub_lock);
+    tofui_poller_wake(e->poller); /* always: the pending flag may be stale */
+    tofui_thread_join(&e->thread);
+    tofui_resolver_fini(&e->resolver); /* its answers can no longer arrive */
+    tofui_submit_free_leftovers(e);
+    engine__free_groups(e);
+    engine__built b = {true, true, true, true, false};
+    engine__free(e, &b);
+}

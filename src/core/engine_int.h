@@ -1,0 +1,404 @@
+/*
+ * Engine internals shared by engine.c, submit.c, group.c, chantab.c,
+ * channel.c, connect.c, conn_io.c and resolve.c.
+ *
+ * Threads and ownership, in one place:
+ *   - The I/O thread owns every channel record (tofui_chan), the per-number
+ *     channel array, the ready/stalled/linger lists and the read buffer.
+ *     Nothing else touches them.
+ *   - App threads and the I/O thread share: the submission queues (sub_lock),
+ *     the channel table (its own lock), the pool (its own lock), each group's
+ *     receive queue (the group's lock), and a few atomics.
+ * A message moves between threads only through one of those locked queues.
+ */
+#ifndef TOFUI_ENGINE_INT_H
+#define TOFUI_ENGINE_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "msg.h"
+#include "platform/platform.h"
+#include "platform/poller.h"
+#include "pool.h"
+#include "wire.h"
+
+/* Channel numbers 1..65534; 0 = unassigned, 65535 never used. */
+#define TOFUI_CHAN_SLOTS 65536u
+#define TOFUI_CHAN_MAX 65534u
+
+/* Bytes read from a socket at once; also the most a stalled channel keeps. */
+#define TOFUI_READ_CHUNK 65536u
+
+/* Resolved addresses tried for one Hello/WelcomeRequest. */
+#define TOFUI_MAX_ADDRS 16u
+
+/* How long a channel stays stalled before its group hears of it: an
+ * application that is putting messages back ends such a stall itself. */
+#define TOFUI_POOL_EMPTY_GRACE_NS (5ull * 1000000ull)
+
+/* How long the responder of a graceful close waits for the peer's FIN. */
+#define TOFUI_LINGER_NS (2ull * 1000000000ull)
+
+/* ---- intrusive doubly linked list (circular, with a head node) ---- */
+
+typedef struct tofui_link {
+    struct tofui_link *prev;
+    struct tofui_link *next;
+} tofui_link;
+
+#define TOFUI_CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+static inline void tofui_list_init(tofui_link *head) {
+    head->prev = head;
+    head->next = head;
+}
+
+static inline bool tofui_list_empty(const tofui_link *head) {
+    return head->next == head;
+}
+
+/* A node that is in no list has NULL links (zeroed records start that way). */
+static inline bool tofui_list_linked(const tofui_link *node) {
+    return node->next != NULL;
+}
+
+static inline void tofui_list_push_back(tofui_link *head, tofui_link *node) {
+    node->prev = head->prev;
+    node->next = head;
+    head->prev->next = node;
+    head->prev = node;
+}
+
+static inline void tofui_list_remove(tofui_link *node) {
+    if (!tofui_list_linked(node))
+        return;
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    node->prev = NULL;
+    node->next = NULL;
+}
+
+/* ---- message FIFO through msg->next ---- */
+
+typedef struct tofui_mq {
+    tofu_msg *head;
+    tofu_msg *tail;
+} tofui_mq;
+
+static inline void tofui_mq_push(tofui_mq *q, tofu_msg *m) {
+    m->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+}
+
+static inline tofu_msg *tofui_mq_pop(tofui_mq *q) {
+    tofu_msg *m = q->head;
+    if (m != NULL) {
+        q->head = m->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        m->next = NULL;
+    }
+    return m;
+}
+
+/* Moves every message of src to the end of dst; src becomes empty. */
+static inline void tofui_mq_append(tofui_mq *dst, tofui_mq *src) {
+    if (src->head == NULL)
+        return;
+    if (dst->tail != NULL)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    src->head = NULL;
+    src->tail = NULL;
+}
+
+/* ---- channel table (chantab.c): numbers, shared with app threads ---- */
+
+typedef struct tofui_chantab {
+    tofui_mutex lock;
+    tofu_group **owner; /* [TOFUI_CHAN_SLOTS]; NULL = number free */
+    uint16_t *ring;     /* freed numbers, FIFO: reused only after all others */
+    size_t ring_head;
+    size_t ring_count;
+    uint32_t fresh; /* next never-used number (numbers start in order) */
+} tofui_chantab;
+
+tofu_status tofui_chantab_init(tofui_chantab *t);
+void tofui_chantab_fini(tofui_chantab *t);
+/* A free number now owned by g, or 0 when all 65534 are in use. */
+uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g);
+/* Gives a number back; it goes to the back of the free FIFO. */
+void tofui_chantab_release(tofui_chantab *t, uint16_t num);
+/* The group owning num, or NULL. */
+tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num);
+
+/* ---- commands from other threads to the I/O thread (submit.c) ---- */
+
+typedef enum tofui_cmd_kind {
+    TOFUI_CMD_GROUP_DESTROY = 0, /* embedded in the group */
+    TOFUI_CMD_RESOLVED = 1       /* embedded in a tofui_resolve_req */
+} tofui_cmd_kind;
+
+typedef struct tofui_cmd {
+    struct tofui_cmd *next;
+    tofui_cmd_kind kind;
+} tofui_cmd;
+
+/* ---- resolver (resolve.c) ---- */
+
+typedef struct tofui_resolve_req {
+    tofui_cmd cmd; /* first: the answer travels back as a command */
+    struct tofui_resolve_req *next;
+    tofu_address addr;
+    bool passive;
+    uint16_t num;    /* the channel waiting for it... */
+    uint64_t serial; /* ...if it is still that channel */
+    tofu_status status;
+    size_t n;
+    tofui_sockaddr addrs[TOFUI_MAX_ADDRS];
+} tofui_resolve_req;
+
+typedef struct tofui_resolver {
+    tofui_mutex lock;
+    tofui_cond cond;
+    tofui_resolve_req *head;
+    tofui_resolve_req *tail;
+    bool started;
+    bool stop;
+    tofui_thread thread;
+} tofui_resolver;
+
+/* ---- groups (group.c) ---- */
+
+struct tofu_group {
+    tofu_engine *eng;
+    /* receive side, under lock */
+    tofui_mutex lock;
+    tofui_cond cond;
+    tofui_mq queue;
+    int waiters;  /* threads inside tofu_wait_receive */
+    bool closed;  /* destroy started: waiters get shutdown_started */
+    bool io_done; /* the I/O thread let go of the group */
+    bool engine_failed; /* the I/O thread died: waiters get shutdown_started */
+    /* under eng->sub_lock */
+    bool destroying;
+    tofui_link elink; /* engine's list of groups */
+    tofui_cmd destroy_cmd;
+    /* I/O thread only */
+    tofui_link chans; /* channels of this group */
+};
+
+/* ---- channels (channel.c, connect.c, conn_io.c): I/O thread only ---- */
+
+typedef enum tofui_chan_state {
+    TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
+    TOFUI_CH_CONNECTING,    /* non-blocking connect under way */
+    TOFUI_CH_OPEN,          /* connected: sends and receives */
+    TOFUI_CH_LINGER,        /* ByeResponse sent, FIN sent: waits for the peer's */
+    TOFUI_CH_LISTENER,      /* listening */
+    TOFUI_CH_CLOSED         /* gone; the record is freed after the event batch */
+} tofui_chan_state;
+
+typedef enum tofui_close_mode {
+    TOFUI_CLOSE_GRACEFUL = 0, /* FIN; unsent messages and the close Signal go to the group */
+    TOFUI_CLOSE_ABORT,        /* reset; same deliveries */
+    TOFUI_CLOSE_SILENT        /* reset; nothing delivered (group or engine destroyed) */
+} tofui_close_mode;
+
+typedef struct tofui_chan {
+    tofu_engine *eng;
+    tofu_group *group;
+    uint64_t serial; /* tells a recycled number's new channel from the old */
+    uint16_t num;
+    uint8_t state;
+    bool listen;      /* created by a WelcomeRequest */
+    bool accepted;    /* created by accept: learns its id from the first message */
+    bool id_learned;
+    uint64_t remembered_id;
+    tofui_socket sock;
+    /* poller registration */
+    bool registered;
+    unsigned interest;
+    /* ready list: interest to recompute, writes to try */
+    bool in_ready;
+    struct tofui_chan *ready_next;
+    struct tofui_chan *dead_next;
+    /* sending */
+    tofui_mq sendq;    /* head may be partly written */
+    size_t sent_off;   /* bytes of the head already written */
+    bool write_blocked; /* last write stopped short: wait for writable */
+    tofui_mq held;     /* posted after a Bye: returned when the channel closes */
+    bool bye_req_queued;
+    bool bye_resp_queued;
+    tofu_msg *hello;   /* the HelloRequest until it is written */
+    tofu_msg *welcome; /* the WelcomeRequest until it is answered */
+    /* receiving */
+    tofui_dec dec;
+    tofu_msg *rmsg;      /* pool message taken for the frame in progress */
+    bool peer_bye_req;   /* the peer sent a ByeRequest */
+    bool read_done;      /* got the ByeResponse; our own answer still to go out */
+    bool stalled;        /* waits for a pool message */
+    bool pool_signalled; /* pool_empty sent for this episode */
+    bool signal_due;     /* pool_empty to send if still stalled before the wait */
+    unsigned char *stash; /* unconsumed bytes while stalled */
+    size_t stash_len;
+    /* connecting / listening */
+    tofui_sockaddr *addrs;
+    size_t naddrs;
+    size_t next_addr;
+    tofui_sockaddr bound;
+    uint64_t linger_deadline;
+    /* memberships */
+    tofui_link all;     /* engine's channel list */
+    tofui_link glink;   /* group's channel list */
+    tofui_link stall_link;
+    tofui_link linger_link;
+} tofui_chan;
+
+/* ---- the engine ---- */
+
+struct tofu_engine {
+    tofui_pool pool;
+    tofui_poller *poller;
+    tofui_thread thread;
+    bool thread_started;
+    tofui_chantab chantab;
+    tofui_resolver resolver;
+
+    /* submission: under sub_lock */
+    tofui_mutex sub_lock;
+    tofui_cond sub_cond; /* engine destroy waits here for group destroys */
+    tofui_mq posts;
+    tofui_cmd *cmd_head;
+    tofui_cmd *cmd_tail;
+    bool stopping;  /* engine destroy started */
+    bool failed;    /* the I/O thread hit a fatal poller error */
+    bool io_exited; /* the I/O thread let go of every group */
+    tofui_link groups;
+
+    atomic_bool wake_pending;  /* a wake-up is on its way: don't send another */
+    atomic_bool pool_refilled; /* an app put refilled a starved pool */
+
+    /* I/O thread only */
+    tofui_chan **chans; /* [TOFUI_CHAN_SLOTS] by number */
+    tofui_link all_chans;
+    tofui_link stalled;
+    tofui_link lingering; /* by deadline (all lingers are equally long) */
+    tofui_chan *ready_head;
+    tofui_chan *ready_tail;
+    tofui_chan *dead; /* closed, freed before the next wait */
+    uint64_t next_serial;
+    bool refill_local; /* the I/O thread's own put refilled the pool */
+    bool signals_due;  /* some stalled channel has signal_due */
+    uint64_t signal_deadline; /* when the due pool_empty Signals go out */
+    unsigned char *rbuf;
+};
+
+/* ---- engine.c ---- */
+
+/* Returns a message to the pool from the I/O thread, noting a refill. */
+void tofui_engine_put(tofu_engine *e, tofu_msg *m);
+
+/* ---- submit.c ---- */
+
+/* Queues a validated post; fails with notification_disabled /
+ * notification_failed / shutdown_started (caller keeps the message). */
+tofu_status tofui_submit_post(tofu_engine *e, tofu_group *g, tofu_msg *m);
+/* Queues a command; false when the I/O thread is gone. */
+bool tofui_submit_cmd(tofu_engine *e, tofui_cmd *c);
+/* Wakes the I/O thread unless a wake-up is already pending. */
+void tofui_submit_wake(tofu_engine *e);
+/* I/O thread: processes every pending post and command in order. Returns
+ * false when the engine is stopping. */
+bool tofui_submit_drain(tofu_engine *e);
+/* I/O thread on exit: frees or returns what is still queued and marks the
+ * thread gone, so later submissions fail. */
+void tofui_submit_shutdown(tofu_engine *e);
+/* Frees commands left after the I/O thread and the resolver ended. */
+void tofui_submit_free_leftovers(tofu_engine *e);
+
+/* ---- group.c ---- */
+
+/* Delivers one message (ctx cleared) to g's queue; a closed group frees it. */
+void tofui_group_deliver(tofu_group *g, tofu_msg *m);
+/* Delivers a whole list at once (one lock, one wake-up). */
+void tofui_group_deliver_list(tofu_group *g, tofui_mq *q);
+/* I/O thread: closes g's channels silently and lets the destroyer go on. */
+void tofui_group_io_release(tofu_group *g);
+/* Engine destroy: wakes waiters, frees the queue, frees the group. */
+void tofui_group_free(tofu_group *g);
+/* Wakes every waiter of every group (the I/O thread failed). */
+void tofui_group_wake_all(tofu_engine *e);
+
+/* ---- channel.c ---- */
+
+tofui_chan *tofui_chan_create(tofu_engine *e, tofu_group *g, uint16_t num, tofui_chan_state st);
+/* The open channel num of group g, or NULL. */
+tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g);
+/* Handles one posted message on the I/O thread. */
+void tofui_chan_on_post(tofu_engine *e, tofu_msg *m);
+/* Hands a message back to the channel's group with origin engine. */
+void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
+/* Returns m to group g with origin engine and status st. */
+void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
+/* Closes a channel (see tofui_close_mode). Safe to call twice. */
+void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode);
+/* Registers the channel's socket with the poller. */
+tofu_status tofui_chan_register(tofui_chan *ch);
+/* Queues the channel for interest recomputation before the next wait. */
+void tofui_chan_touch(tofui_chan *ch);
+/* Before each wait: tries pending writes, applies interest changes. */
+void tofui_chan_flush_ready(tofu_engine *e);
+/* Frees channel records closed since the last call. */
+void tofui_chan_free_dead(tofu_engine *e);
+/* Dispatches one poller event. */
+void tofui_chan_on_event(tofui_chan *ch, unsigned events);
+/* Half-closes after a ByeResponse and starts the linger timer. */
+void tofui_chan_start_linger(tofui_chan *ch);
+/* Wait timeout for the next linger deadline: -1 when none. */
+int tofui_chan_linger_timeout(tofu_engine *e);
+/* Closes lingering channels whose deadline passed. */
+void tofui_chan_expire_lingers(tofu_engine *e);
+
+/* ---- connect.c ---- */
+
+void tofui_conn_hello(tofu_engine *e, tofu_msg *m);
+void tofui_conn_welcome(tofu_engine *e, tofu_msg *m);
+void tofui_conn_resolved(tofu_engine *e, tofui_resolve_req *r);
+/* Completes a connect after the socket became writable or failed. */
+void tofui_conn_on_connect_event(tofui_chan *ch);
+/* Accepts pending connections on a listener. */
+void tofui_conn_accept(tofui_chan *ch);
+
+/* ---- conn_io.c ---- */
+
+/* Writes as much of the send queue as the socket takes. */
+void tofui_io_write(tofui_chan *ch);
+/* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
+void tofui_io_read(tofui_chan *ch, bool err_event);
+/* A pool message came back: resumes stalled channels in stall order. */
+void tofui_io_resume_stalled(tofu_engine *e);
+/* Just before a wait with no refill pending: once the grace period is over,
+ * tells the groups of channels that are still stalled (one pool_empty
+ * Signal per episode). Returns the wait timeout it needs (-1: none). */
+int tofui_io_signal_stalls(tofu_engine *e);
+/* Frees the receive state (message in progress, stash). */
+void tofui_io_release_recv(tofui_chan *ch);
+
+/* ---- resolve.c ---- */
+
+void tofui_resolver_init(tofui_resolver *r);
+/* Stops and joins the resolver thread; frees unanswered requests. */
+void tofui_resolver_fini(tofui_resolver *r);
+/* Queues a lookup (starting the thread on first use); the answer arrives
+ * as a TOFUI_CMD_RESOLVED command. */
+tofu_status tofui_resolver_submit(tofu_engine *e, tofui_resolve_req *r);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * Channel groups: post (validation on the caller's thread), wait_receive,
+ * update_receiver, create and destroy.
+ *
+ * A group's receive queue is shared by the I/O thread (which delivers) and
+ * app threads (which wait, update the receiver, destroy), under the group's
+ * own lock. The group's channel list belongs to the I/O thread.
+ */
+#include <stdlib.h>
+
+#include "engine_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* post                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static tofu_status group__fail(tofu_msg *m, tofu_status st) {
+    m->bhdr.status = tofu_status_to_byte(st);
+    return st;
+}
+
+static bool group__is_open_request(uint8_t op) {
+    return op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST;
+}
+
+/* SPEC §3.1, in its exact order. */
+static tofu_status group__check(tofu_msg *m) {
+    tofu_bhdr *h = &m->bhdr;
+    if (!tofu_op_valid(h->opcode))
+        return TOFU_INVALID_OP_CODE; /* status byte left alone, as the original */
+    h->origin = TOFU_ORIGIN_APPLICATION;
+    h->status = 0;
+    h->thl = 0;
+    h->bl = 0;
+    tofu_opcode op = (tofu_opcode)h->opcode;
+    if (tofu_op_role(op) == TOFU_ROLE_RESPONSE && h->message_id == 0)
+        return group__fail(m, TOFU_INVALID_MESSAGE_ID);
+    if (tofu_op_type(op) != TOFU_TYPE_REGULAR && h->more)
+        return group__fail(m, TOFU_INVALID_MORE_USAGE);
+    if (h->channel == 0 && !group__is_open_request(h->opcode))
+        return group__fail(m, TOFU_INVALID_CHANNEL_NUMBER);
+    if (m->thdrs.len > TOFU_MAX_PART_LEN)
+        return group__fail(m, TOFU_INVALID_HEADERS_LEN);
+    h->thl = (uint16_t)m->thdrs.len;
+    if (h->thl == 0 && group__is_open_request(h->opcode))
+        return group__fail(m, TOFU_WRONG_ADDRESS);
+    if (m->body.len > TOFU_MAX_PART_LEN)
+        return group__fail(m, TOFU_INVALID_BODY_LEN);
+    h->bl = (uint16_t)m->body.len;
+    if (h->message_id == 0)
+        h->message_id = tofu_next_message_id();
+    return TOFU_SUCCESS;
+}
+
+/* SPEC §3.2 step 4 with libtofu's rule: a Hello/WelcomeRequest always opens a
+ * new channel, so it must come with channel 0. */
+static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocated) {
+    tofui_chantab *t = &g->eng->chantab;
+    uint16_t num = m->bhdr.channel;
+    *allocated = false;
+    if (group__is_open_request(m->bhdr.opcode)) {
+        if (num != 0)
+            return TOFU_INVALID_CHANNEL_NUMBER;
+        num = tofui_chantab_alloc(t, g);
+        if (num == 0)
+            return TOFU_INVALID_CHANNEL_NUMBER; /* all 65534 in use */
+        m->bhdr.channel = num;
+        *allocated = true;
+        return TOFU_SUCCESS;
+    }
+    tofu_group *owner = tofui_chantab_owner(t, num);
+    if (owner == NULL)
+        return TOFU_INVALID_CHANNEL_NUMBER;
+    return owner == g ? TOFU_SUCCESS : TOFU_INVALID_MCHN_GROUP;
+}
+
+static void group__unbind_channel(tofu_group *g, tofu_msg *m) {
+    tofui_chantab_release(&g->eng->chantab, m->bhdr.channel);
+    m->bhdr.channel = 0;
+}
+
+tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
+    if (mp == NULL || *mp == NULL)
+        return TOFU_NULL_MESSAGE;
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    tofu_msg *m = *mp;
+    tofu_status st = group__check(m);
+    if (st != TOFU_SUCCESS)
+        return st;
+    bool allocated;
+    st = group__bind_channel(g, m, &allocated);
+    if (st != TOFU_SUCCESS)
+        return group__fail(m, st);
+    if (out != NULL)
+        *out = m->bhdr; /* before the I/O thread owns the message */
+    m->ctx = g;
+    st = tofui_submit_post(g->eng, g, m);
+    if (st != TOFU_SUCCESS) {
+        m->ctx = NULL;
+        if (allocated)
+            group__unbind_channel(g, m);
+        return group__fail(m, st);
+    }
+    *mp = NULL;
+    return TOFU_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* receive queue                                                            */
+/* ------------------------------------------------------------------------ */
+
+void tofui_group_deliver(tofu_group *g, tofu_msg *m) {
+    tofui_mq q = {NULL, NULL};
+    tofui_mq_push(&q, m);
+    tofui_group_deliver_list(g, &q);
+}
+
+void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
+    if (q->head == NULL)
+        return;
+    for (tofu_msg *m = q->head; m != NULL; m = m->next)
+        m->ctx = NULL;
+    tofui_mutex_lock(&g->lock);
+    bool closed = g->closed;
+    if (!closed) {
+        tofui_mq_append(&g->queue, q);
+        if (g->waiters > 0)
+            tofui_cond_signal(&g->cond);
+    }
+    tofui_mutex_unlock(&g->lock);
+    if (closed) { /* nobody will ever read them */
+        tofu_msg *m;
+        while ((m = tofui_mq_pop(q)) != NULL)
+            tofui_engine_put(g->eng, m);
+    }
+}
+
+/* now + timeout, saturating (a huge timeout is "forever" in practice). */
+static uint64_t group__deadline(uint64_t timeout_ns) {
+    uint64_t now = tofui_clock_ns();
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
+/* One wait for something to happen; false when the deadline passed. */
+static bool group__wait(tofu_group *g, bool forever, uint64_t deadline) {
+    if (!forever && tofui_clock_ns() >= deadline)
+        return false;
+    g->waiters++;
+    if (forever)
+        tofui_cond_wait(&g->cond, &g->lock);
+    else
+        tofui_cond_wait_until(&g->cond, &g->lock, deadline);
+    g->waiters--;
+    return true;
+}
+
+tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    bool forever = timeout_ns == TOFU_WAIT_INFINITE;
+    uint64_t deadline = forever ? 0 : group__deadline(timeout_ns);
+    tofu_status st = TOFU_SUCCESS;
+    tofui_mutex_lock(&g->lock);
+    for (;;) {
+        if (g->closed) { /* destroy wins over queued messages: they are freed */
+            st = TOFU_SHUTDOWN_STARTED;
+            break;
+        }
+        if ((*out = tofui_mq_pop(&g->queue)) != NULL)
+            break;
+        if (g->engine_failed) {
+            st = TOFU_SHUTDOWN_STARTED;
+            break;
+        }
+        if (!group__wait(g, forever, deadline))
+            break;
+    }
+    if (g->closed)
+        tofui_cond_broadcast(&g->cond); /* the destroyer waits for us to leave */
+    tofui_mutex_unlock(&g->lock);
+    return st;
+}
+
+static tofu_status group__engine_signal(tofu_msg **out) {
+    if (tofu_msg_create(out) != TOFU_SUCCESS)
+        return TOFU_ALLOCATION_FAILED;
+    tofu_bhdr *h = &(*out)->bhdr;
+    h->opcode = TOFU_OP_SIGNAL;
+    h->origin = TOFU_ORIGIN_ENGINE;
+    h->status = TOFU_RECEIVER_UPDATE;
+    return TOFU_SUCCESS;
+}
+
+tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **mp) {
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    tofu_msg *m = mp != NULL ? *mp : NULL;
+    bool own = m == NULL;
+    if (own && group__engine_signal(&m) != TOFU_SUCCESS)
+        return TOFU_ALLOCATION_FAILED;
+    tofui_mutex_lock(&g->lock);
+    bool closed = g->closed;
+    if (!closed) {
+        if (!own) {
+            m->bhdr.origin = TOFU_ORIGIN_APPLICATION;
+            m->bhdr.status = TOFU_RECEIVER_UPDATE;
+            m->ctx = NULL;
+        }
+        tofui_mq_push(&g->queue, m);
+        if (g->waiters > 0)
+            tofui_cond_signal(&g->cond);
+    }
+    tofui_mutex_unlock(&g->lock);
+    if (closed) {
+        if (own)
+            tofu_msg_destroy(m);
+        return TOFU_SHUTDOWN_STARTED;
+    }
+    if (!own)
+        *mp = NULL;
+    return TOFU_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* create / destroy                                                         */
+/* ------------------------------------------------------------------------ */
+
+tofu_status tofu_group_create(tofu_engine *e, tofu_group **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (e == NULL)
+        return TOFU_NOT_ALLOWED;
+    tofu_group *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    g->eng = e;
+    tofui_mutex_init(&g->lock);
+    tofui_cond_init(&g->cond);
+    tofui_list_init(&g->chans);
+    g->destroy_cmd.kind = TOFUI_CMD_GROUP_DESTROY;
+    tofui_mutex_lock(&e->sub_lock);
+    bool refused = e->stopping || e->io_exited;
+    if (!refused)
+        tofui_list_push_back(&e->groups, &g->elink);
+    tofui_mutex_unlock(&e->sub_lock);
+    if (refused) {
+        tofui_cond_fini(&g->cond);
+        tofui_mutex_fini(&g->lock);
+        free(g);
+        return TOFU_SHUTDOWN_STARTED;
+    }
+    *out = g;
+    return TOFU_SUCCESS;
+}
+
+/* Refuses further deliveries and wakes a waiter with shutdown_started. */
+static void group__close(tofu_group *g) {
+    tofui_mutex_lock(&g->lock);
+    g->closed = true;
+    tofui_cond_broadcast(&g->cond);
+    tofui_mutex_unlock(&g->lock);
+}
+
+static void group__wait_io_done(tofu_group *g) {
+    tofui_mutex_lock(&g->lock);
+    while (!g->io_done)
+        tofui_cond_wait(&g->cond, &g->lock);
+    tofui_mutex_unlock(&g->lock);
+}
+
+/* Frees the queued messages and waits until no thread is inside
+ * tofu_wait_receive, so the group can be freed under nobody's feet. */
+static void group__drain(tofu_group *g) {
+    tofui_mq q;
+    tofui_mutex_lock(&g->lock);
+    q = g->queue;
+    g->queue.head = g->queue.tail = NULL;
+    while (g->waiters > 0)
+        tofui_cond_wait(&g->cond, &g->lock);
+    tofui_mutex_unlock(&g->lock);
+    tofu_msg *m;
+    while ((m = tofui_mq_pop(&q)) != NULL)
+        tofu_put(g->eng, &m);
+}
+
+static void group__release(tofu_group *g) {
+    tofui_cond_fini(&g->cond);
+    tofui_mutex_fini(&g->lock);
+    free(g);
+}
+
+tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g) {
+    if (e == NULL || g == NULL || g->eng != e)
+        return TOFU_INVALID_ADDRESS; /* the original's answer to a null group */
+    group__close(g);
+    tofui_mutex_lock(&e->sub_lock);
+    g->destroying = true;
+    bool stopping = e->stopping;
+    tofui_mutex_unlock(&e->sub_lock);
+    /* Without an I/O thread nobody holds the group's channels any more. */
+    if (tofui_submit_cmd(e, &g->destroy_cmd))
+        group__wait_io_done(g);
+    group__drain(g);
+    tofui_mutex_lock(&e->sub_lock);
+    tofui_list_remove(&g->elink);
+    tofui_cond_broadcast(&e->sub_cond); /* engine destroy may wait for us */
+    tofui_mutex_unlock(&e->sub_lock);
+    group__release(g);
+    return stopping ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
+}
+
+void tofui_group_io_release(tofu_group *g) {
+    while (!tofui_list_empty(&g->chans)) {
+        tofui_chan *ch = TOFUI_CONTAINER(g->chans.next, tofui_chan, glink);
+        tofui_chan_close(ch, TOFU_SHUTDOWN_STARTED, TOFUI_CLOSE_SILENT);
+    }
+    tofui_mutex_lock(&g->lock);
+    g->io_done = true;
+    tofui_cond_broadcast(&g->cond);
+    tofui_mutex_unlock(&g->lock);
+}
+
+void tofui_group_free(tofu_group *g) {
+    group__close(g);
+    group__drain(g);
+    group__release(g);
+}
+
+void tofui_group_wake_all(tofu_engine *e) {
+    tofui_mutex_lock(&e->sub_lock);
+    for (tofui_link *l = e->groups.next; l != &e->groups; l = l->next) {
+        tofu_group *g = TOFUI_CONTAINER(l, tofu_group, elink);
+        tofui_mutex_lock(&g->lock);
+        g->engine_failed = true;
+        tofui_cond_broadcast(&g->cond);
+        tofui_mutex_unlock(&g->lock);
+    }
+    tofui_mutex_unlock(&e->sub_lock);
+}

@@ -1,0 +1,349 @@
+/*
+ * Engine smoke tests: the end-to-end basics over TCP and UDS. Each case
+ * destroys its engines and proves that no message and no socket leaked.
+ * Waits have a generous limit only to turn a hang into a failure.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define SMOKE_WAIT_NS (30ull * TOFU_WAIT_SECOND)
+
+/* ---- helpers ---- */
+
+static tofu_engine *smoke_engine(void) {
+    tofu_engine *e = NULL;
+    ASSERT_OK(tofu_engine_create(NULL, &e));
+    ASSERT_NOT_NULL(e);
+    return e;
+}
+
+static tofu_group *smoke_group(tofu_engine *e) {
+    tofu_group *g = NULL;
+    ASSERT_OK(tofu_group_create(e, &g));
+    ASSERT_NOT_NULL(g);
+    return g;
+}
+
+static tofu_msg *smoke_wait(tofu_group *g) {
+    tofu_msg *m = NULL;
+    ASSERT_OK(tofu_wait_receive(g, SMOKE_WAIT_NS, &m));
+    if (m == NULL)
+        tofu_t_fail(__FILE__, __LINE__, "no message within 30 s");
+    return m;
+}
+
+static tofu_msg *smoke_expect(tofu_group *g, tofu_opcode op, tofu_status st) {
+    tofu_msg *m = smoke_wait(g);
+    if (tofu_msg_opcode(m) != op || tofu_msg_status(m) != st)
+        tofu_t_fail(__FILE__, __LINE__, "expected %s/%s, got %s/%s ch=%u", tofu_op_name(op),
+                    tofu_status_name(st), tofu_op_name(tofu_msg_opcode(m)),
+                    tofu_status_name(tofu_msg_status(m)), tofu_msg_channel(m));
+    return m;
+}
+
+static tofu_status smoke_reason(const tofu_msg *m) {
+    tofu_header h;
+    char name[64];
+    tofu_status st = TOFU_UNKNOWN_ERROR;
+    if (!tofu_msg_find_header(m, TOFU_HDR_REASON, &h) || h.value_len >= sizeof name)
+        return st;
+    memcpy(name, h.value, h.value_len);
+    name[h.value_len] = '\0';
+    tofu_status_from_name(name, &st);
+    return st;
+}
+
+/* Checks the close Signal of `channel` and returns its reason. */
+static tofu_status smoke_close(tofu_engine *e, tofu_group *g, uint16_t channel) {
+    tofu_msg *m = smoke_expect(g, TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), channel);
+    tofu_status reason = smoke_reason(m);
+    tofu_put(e, &m);
+    return reason;
+}
+
+static void smoke_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out) {
+    ASSERT_OK(tofu_post(g, m, out));
+    ASSERT_NULL(*m);
+}
+
+/* Listens and returns the listener channel; `addr` receives the bound
+ * address from the WelcomeResponse. */
+static uint16_t smoke_listen(tofu_engine *e, tofu_group *g, bool uds, const char *path,
+                             tofu_address *addr) {
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    if (uds)
+        ASSERT_OK(tofu_msg_listen_uds(m, path));
+    else
+        ASSERT_OK(tofu_msg_listen_tcp(m, "127.0.0.1", 0));
+    tofu_bhdr h;
+    smoke_post(g, &m, &h);
+    ASSERT_NE(h.channel, 0);
+    m = smoke_expect(g, TOFU_OP_WELCOME_RESPONSE, TOFU_SUCCESS);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), h.channel);
+    ASSERT_EQ(tofu_msg_id(m), h.message_id);
+    tofu_header lh;
+    ASSERT_TRUE(tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &lh));
+    ASSERT_OK(tofu_address_parse(lh.value, lh.value_len, addr));
+    tofu_put(e, &m);
+    return h.channel;
+}
+
+static tofu_msg *smoke_hello_msg(tofu_engine *e, const tofu_address *a) {
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    ASSERT_OK(tofu_msg_connect(m, a));
+    return m;
+}
+
+typedef struct smoke_pair {
+    tofu_engine *ce, *se;
+    tofu_group *cg, *sg;
+    uint16_t listener, client, server;
+} smoke_pair;
+
+static void smoke_uds_path(char *buf, size_t cap, const char *tag) {
+    snprintf(buf, cap, "/tmp/tofu-smoke-%ld-%s.sock", (long)getpid(), tag);
+    unlink(buf);
+}
+
+/* Two engines; the client connects and the Hello exchange completes. */
+static void smoke_connect(smoke_pair *p, bool uds, const char *path) {
+    tofu_address addr;
+    p->ce = smoke_engine();
+    p->se = smoke_engine();
+    p->cg = smoke_group(p->ce);
+    p->sg = smoke_group(p->se);
+    p->listener = smoke_listen(p->se, p->sg, uds, path, &addr);
+    if (!uds)
+        ASSERT_NE(addr.port, 0); /* the real port, not the 0 asked for */
+
+    tofu_msg *m = smoke_hello_msg(p->ce, &addr);
+    tofu_bhdr hello;
+    smoke_post(p->cg, &m, &hello);
+    p->client = hello.channel;
+
+    m = smoke_expect(p->sg, TOFU_OP_HELLO_REQUEST, TOFU_SUCCESS);
+    ASSERT_FALSE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_id(m), hello.message_id);
+    ASSERT_TRUE(tofu_msg_find_header(m, TOFU_HDR_CONNECT_TO, NULL));
+    p->server = tofu_msg_channel(m);
+    ASSERT_NE(p->server, p->listener);
+    tofu_msg_set_opcode(m, TOFU_OP_HELLO_RESPONSE);
+    smoke_post(p->sg, &m, NULL);
+
+    m = smoke_expect(p->cg, TOFU_OP_HELLO_RESPONSE, TOFU_SUCCESS);
+    ASSERT_FALSE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), p->client);
+    ASSERT_EQ(tofu_msg_id(m), hello.message_id);
+    tofu_put(p->ce, &m);
+}
+
+static void smoke_destroy(smoke_pair *p) {
+    ASSERT_OK(tofu_group_destroy(p->ce, p->cg));
+    ASSERT_OK(tofu_group_destroy(p->se, p->sg));
+    tofu_engine_destroy(p->ce);
+    tofu_engine_destroy(p->se);
+}
+
+/* A Request with a body goes to the server, which answers with it. */
+static void smoke_echo(smoke_pair *p, size_t body_len) {
+    static unsigned char body[60000];
+    for (size_t i = 0; i < body_len; i++)
+        body[i] = (unsigned char)(i * 7 + 3);
+    tofu_msg *m = tofu_get(p->ce, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_REQUEST);
+    tofu_msg_set_channel(m, p->client);
+    ASSERT_OK(tofu_msg_add_header(m, "kind", "echo"));
+    ASSERT_OK(tofu_msg_append_body(m, body, body_len));
+    tofu_bhdr req;
+    smoke_post(p->cg, &m, &req);
+
+    m = smoke_expect(p->sg, TOFU_OP_REQUEST, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_channel(m), p->server);
+    tofu_msg_set_opcode(m, TOFU_OP_RESPONSE);
+    smoke_post(p->sg, &m, NULL);
+
+    m = smoke_expect(p->cg, TOFU_OP_RESPONSE, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_id(m), req.message_id);
+    ASSERT_EQ(tofu_msg_channel(m), p->client);
+    size_t len = 0;
+    const void *got = tofu_msg_body(m, &len);
+    ASSERT_MEM_EQ(got, len, body, body_len);
+    tofu_header h;
+    ASSERT_TRUE(tofu_msg_find_header(m, "kind", &h));
+    ASSERT_MEM_EQ(h.value, h.value_len, "echo", 4);
+    tofu_put(p->ce, &m);
+}
+
+/* ByeRequest from the client, ByeResponse from the server: both channels
+ * close with ~reason channel_closed. */
+static void smoke_graceful_close(smoke_pair *p) {
+    tofu_msg *m = tofu_get(p->ce, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_REQUEST);
+    tofu_msg_set_channel(m, p->client);
+    smoke_post(p->cg, &m, NULL);
+
+    m = smoke_expect(p->sg, TOFU_OP_BYE_REQUEST, TOFU_SUCCESS);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_RESPONSE);
+    smoke_post(p->sg, &m, NULL);
+
+    m = smoke_expect(p->cg, TOFU_OP_BYE_RESPONSE, TOFU_SUCCESS);
+    ASSERT_FALSE(tofu_msg_from_engine(m));
+    tofu_put(p->ce, &m);
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, smoke_close(p->ce, p->cg, p->client));
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, smoke_close(p->se, p->sg, p->server));
+}
+
+static void smoke_full_exchange(bool uds, const char *path) {
+    smoke_pair p;
+    smoke_connect(&p, uds, path);
+    smoke_echo(&p, 0);
+    smoke_echo(&p, 100);
+    smoke_echo(&p, 60000);
+    smoke_graceful_close(&p);
+    smoke_destroy(&p);
+    ASSERT_NO_LEAKS();
+}
+
+/* ---- cases ---- */
+
+TEST(create_and_destroy) {
+    tofu_engine *a = smoke_engine();
+    tofu_engine *b = smoke_engine();
+    tofu_group *g = smoke_group(a);
+    smoke_group(b); /* left for engine destroy */
+    tofu_msg *m = tofu_get(a, TOFU_POOL_ONLY);
+    ASSERT_NOT_NULL(m);
+    tofu_put(a, &m);
+    ASSERT_NULL(m);
+    ASSERT_OK(tofu_group_destroy(a, g));
+    tofu_engine_destroy(a);
+    tofu_engine_destroy(b);
+    ASSERT_NO_LEAKS();
+}
+
+TEST(tcp_listen_on_port_0_reports_the_real_port) {
+    tofu_engine *e = smoke_engine();
+    tofu_group *g = smoke_group(e);
+    tofu_address a;
+    smoke_listen(e, g, false, NULL, &a);
+    ASSERT_EQ(a.transport, TOFU_TRANSPORT_TCP);
+    ASSERT_STR_EQ(a.host, "127.0.0.1");
+    ASSERT_NE(a.port, 0);
+    tofu_engine_destroy(e); /* the group and the listener go with it */
+    ASSERT_NO_LEAKS();
+}
+
+TEST(tcp_hello_echo_and_graceful_bye) {
+    smoke_full_exchange(false, NULL);
+}
+
+TEST(uds_hello_echo_and_graceful_bye) {
+    char path[108];
+    smoke_uds_path(path, sizeof path, "bye");
+    smoke_full_exchange(true, path);
+    ASSERT_TRUE(access(path, F_OK) != 0); /* the listener removed its file */
+}
+
+static void smoke_abort(bool uds, const char *path) {
+    smoke_pair p;
+    smoke_connect(&p, uds, path);
+    tofu_msg *m = tofu_get(p.ce, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(m, p.client);
+    tofu_bhdr bye;
+    smoke_post(p.cg, &m, &bye);
+    m = smoke_expect(p.cg, TOFU_OP_BYE_SIGNAL, TOFU_CHANNEL_CLOSED);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_id(m), bye.message_id);
+    tofu_put(p.ce, &m);
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, smoke_close(p.ce, p.cg, p.client));
+    /* The peer sees a reset (TCP) or an end of stream (UDS). */
+    tofu_status why = smoke_close(p.se, p.sg, p.server);
+    ASSERT_TRUE(why == TOFU_COMMUNICATION_FAILED || why == TOFU_PEER_DISCONNECTED ||
+                why == TOFU_RECV_FAILED);
+    /* The number is gone: posting to it fails synchronously. */
+    m = tofu_get(p.ce, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_SIGNAL);
+    tofu_msg_set_channel(m, p.client);
+    ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(p.cg, &m, NULL));
+    tofu_put(p.ce, &m);
+    smoke_destroy(&p);
+    ASSERT_NO_LEAKS();
+}
+
+TEST(tcp_bye_signal_aborts) {
+    smoke_abort(false, NULL);
+}
+
+TEST(uds_bye_signal_aborts) {
+    char path[108];
+    smoke_uds_path(path, sizeof path, "abort");
+    smoke_abort(true, path);
+}
+
+/* A port that nobody listens on any more: the listener is closed first. */
+TEST(tcp_connect_refused) {
+    tofu_engine *e = smoke_engine();
+    tofu_group *g = smoke_group(e);
+    tofu_address a;
+    uint16_t l = smoke_listen(e, g, false, NULL, &a);
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(m, l);
+    smoke_post(g, &m, NULL);
+    m = smoke_expect(g, TOFU_OP_BYE_SIGNAL, TOFU_CHANNEL_CLOSED);
+    tofu_put(e, &m);
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, smoke_close(e, g, l));
+
+    m = smoke_hello_msg(e, &a);
+    tofu_bhdr hello;
+    smoke_post(g, &m, &hello);
+    m = smoke_expect(g, TOFU_OP_HELLO_RESPONSE, TOFU_CONNECT_FAILED);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), hello.channel);
+    ASSERT_EQ(tofu_msg_id(m), hello.message_id);
+    tofu_put(e, &m);
+    ASSERT_STATUS(TOFU_CONNECT_FAILED, smoke_close(e, g, hello.channel));
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    ASSERT_NO_LEAKS();
+}
+
+TEST(uds_connect_to_missing_path) {
+    tofu_engine *e = smoke_engine();
+    tofu_group *g = smoke_group(e);
+    char path[108];
+    smoke_uds_path(path, sizeof path, "missing");
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    ASSERT_OK(tofu_msg_connect_uds(m, path));
+    tofu_bhdr hello;
+    smoke_post(g, &m, &hello);
+    m = smoke_expect(g, TOFU_OP_HELLO_RESPONSE, TOFU_UDS_PATH_NOT_FOUND);
+    ASSERT_EQ(tofu_msg_channel(m), hello.channel);
+    tofu_put(e, &m);
+    ASSERT_STATUS(TOFU_UDS_PATH_NOT_FOUND, smoke_close(e, g, hello.channel));
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    ASSERT_NO_LEAKS();
+}
+
+/* Engine destroy with live channels, queued messages and groups left. */
+TEST(destroy_with_open_channels) {
+    smoke_pair p;
+    smoke_connect(&p, false, NULL);
+    for (int i = 0; i < 10; i++) {
+        tofu_msg *m = tofu_get(p.ce, TOFU_ALWAYS);
+        tofu_msg_set_opcode(m, TOFU_OP_SIGNAL);
+        tofu_msg_set_channel(m, p.client);
+        smoke_post(p.cg, &m, NULL);
+    }
+    tofu_engine_destroy(p.se);
+    tofu_engine_destroy(p.ce);
+    ASSERT_NO_LEAKS();
+}
