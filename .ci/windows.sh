@@ -34,14 +34,15 @@ cmake --build "$build" -j2
 export WINEPREFIX=$build/wineprefix
 export WINEDEBUG=-all WINEARCH=win64 WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY
-stop_wine() { "$wineserver" -k 2>/dev/null || true; }
+stop_wine() { "$wineserver" -k >/dev/null 2>&1 || true; }
 trap stop_wine EXIT
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "creating Wine prefix $WINEPREFIX"
   "$wine" wineboot --init </dev/null >/dev/null 2>&1
   "$wineserver" -w
 fi
-"$wineserver" -p
+# Its own output (object dumps when it is killed) is not the tests'.
+"$wineserver" -p </dev/null >/dev/null 2>&1
 # Wine's background services start with the first program on a new server
 # and inherit its stderr: started here on /dev/null, so that no test's pipe
 # stays open after the test ended (ctest would report a timeout).

@@ -422,8 +422,11 @@ TOFU_API tofu_status tofu_group_create(tofu_engine *e, tofu_group **out);
 
 /* Destroys a group: closes its channels (peers see them go), wakes a thread
  * blocked in tofu_wait_receive with TOFU_SHUTDOWN_STARTED, frees every message
- * still queued for it. Blocks until the I/O thread has let go of the group.
- * The group must not be used afterwards. */
+ * still queued for it. Blocks until the I/O thread has let go of the group
+ * and no thread is inside tofu_wait_receive on it. The group must not be used
+ * afterwards. Returns TOFU_SUCCESS, TOFU_SHUTDOWN_STARTED when the engine is
+ * being destroyed (the group is destroyed all the same), or
+ * TOFU_INVALID_ADDRESS for a NULL engine or group (as the original). */
 TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
 
 /* Posts a message: validates it (SPEC §3.1), assigns a channel number to a
@@ -434,15 +437,18 @@ TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
  * errors: TOFU_NULL_MESSAGE, TOFU_INVALID_OP_CODE, TOFU_INVALID_MESSAGE_ID,
  * TOFU_INVALID_MORE_USAGE, TOFU_INVALID_CHANNEL_NUMBER, TOFU_INVALID_MCHN_GROUP,
  * TOFU_INVALID_HEADERS_LEN, TOFU_WRONG_ADDRESS, TOFU_INVALID_BODY_LEN,
- * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_SHUTDOWN_STARTED
- * (group destroyed). Everything after that comes back asynchronously through
- * tofu_wait_receive. */
+ * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_NOTIFICATION_FAILED
+ * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (group destroyed),
+ * TOFU_NOT_ALLOWED (NULL group). Everything after that comes back
+ * asynchronously through tofu_wait_receive. */
 TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
 
 /* Waits up to timeout_ns (TOFU_WAIT_INFINITE: forever) for the next message
  * of the group. Returns TOFU_SUCCESS with *out set, TOFU_SUCCESS with *out NULL
  * on timeout, or TOFU_SHUTDOWN_STARTED when the group or engine is being
- * destroyed. Only one thread at a time may wait on a group. */
+ * destroyed (queued messages are then dropped), or when the engine's I/O
+ * thread died and nothing is queued any more. Only one thread at a time may
+ * wait on a group. */
 TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
 
 /* Puts a message into the group's receive queue from any thread. With m or *m

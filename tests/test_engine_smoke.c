@@ -5,8 +5,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "core/engine_int.h" /* tofui_engine_inject_fault */
+#include "engine_util.h"
 #include "test.h"
 
 #define SMOKE_WAIT_NS (30ull * TOFU_WAIT_SECOND)
@@ -106,9 +107,11 @@ typedef struct smoke_pair {
     uint16_t listener, client, server;
 } smoke_pair;
 
-static void smoke_uds_path(char *buf, size_t cap, const char *tag) {
-    snprintf(buf, cap, "/tmp/tofu-smoke-%ld-%s.sock", (long)getpid(), tag);
-    unlink(buf);
+/* A fresh socket-file path; the case is skipped where AF_UNIX is missing. */
+static void smoke_uds_path(char *buf, size_t cap) {
+    if (!tofui_sock_uds_available())
+        tofu_t_skip("no AF_UNIX on this system");
+    tofu_t_uds_path(buf, cap);
 }
 
 /* Two engines; the client connects and the Hello exchange completes. */
@@ -243,11 +246,31 @@ TEST(tcp_hello_echo_and_graceful_bye) {
     smoke_full_exchange(false, NULL);
 }
 
+/* Connecting to path must fail with `want` (the file is gone). */
+static void smoke_connect_fails(const char *path, tofu_status want) {
+    tofu_engine *e = smoke_engine();
+    tofu_group *g = smoke_group(e);
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    ASSERT_OK(tofu_msg_connect_uds(m, path));
+    tofu_bhdr hello;
+    smoke_post(g, &m, &hello);
+    m = smoke_expect(g, TOFU_OP_HELLO_RESPONSE, want);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), hello.channel);
+    ASSERT_EQ(tofu_msg_id(m), hello.message_id);
+    tofu_put(e, &m);
+    ASSERT_STATUS(want, smoke_close(e, g, hello.channel));
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+}
+
 TEST(uds_hello_echo_and_graceful_bye) {
-    char path[108];
-    smoke_uds_path(path, sizeof path, "bye");
+    char path[TOFU_UDS_PATH_BUF];
+    smoke_uds_path(path, sizeof path);
     smoke_full_exchange(true, path);
-    ASSERT_TRUE(access(path, F_OK) != 0); /* the listener removed its file */
+    /* The listener went with its engine and removed its socket file. */
+    smoke_connect_fails(path, TOFU_UDS_PATH_NOT_FOUND);
+    ASSERT_NO_LEAKS();
 }
 
 static void smoke_abort(bool uds, const char *path) {
@@ -282,8 +305,8 @@ TEST(tcp_bye_signal_aborts) {
 }
 
 TEST(uds_bye_signal_aborts) {
-    char path[108];
-    smoke_uds_path(path, sizeof path, "abort");
+    char path[TOFU_UDS_PATH_BUF];
+    smoke_uds_path(path, sizeof path);
     smoke_abort(true, path);
 }
 
@@ -316,20 +339,9 @@ TEST(tcp_connect_refused) {
 }
 
 TEST(uds_connect_to_missing_path) {
-    tofu_engine *e = smoke_engine();
-    tofu_group *g = smoke_group(e);
-    char path[108];
-    smoke_uds_path(path, sizeof path, "missing");
-    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
-    ASSERT_OK(tofu_msg_connect_uds(m, path));
-    tofu_bhdr hello;
-    smoke_post(g, &m, &hello);
-    m = smoke_expect(g, TOFU_OP_HELLO_RESPONSE, TOFU_UDS_PATH_NOT_FOUND);
-    ASSERT_EQ(tofu_msg_channel(m), hello.channel);
-    tofu_put(e, &m);
-    ASSERT_STATUS(TOFU_UDS_PATH_NOT_FOUND, smoke_close(e, g, hello.channel));
-    ASSERT_OK(tofu_group_destroy(e, g));
-    tofu_engine_destroy(e);
+    char path[TOFU_UDS_PATH_BUF];
+    smoke_uds_path(path, sizeof path);
+    smoke_connect_fails(path, TOFU_UDS_PATH_NOT_FOUND);
     ASSERT_NO_LEAKS();
 }
 
@@ -345,5 +357,26 @@ TEST(destroy_with_open_channels) {
     }
     tofu_engine_destroy(p.se);
     tofu_engine_destroy(p.ce);
+    ASSERT_NO_LEAKS();
+}
+
+/* A fatal I/O-thread error: what was in the engine comes back, waiters are
+ * woken, posts fail instead of hanging, destroy still cleans up. */
+TEST(failed_io_thread_makes_posts_fail) {
+    tofu_engine *e = smoke_engine();
+    tofu_group *g = smoke_group(e);
+    tofu_address a;
+    uint16_t l = smoke_listen(e, g, false, NULL, &a);
+    tofui_engine_inject_fault(e);
+    ASSERT_STATUS(TOFU_NOTIFICATION_FAILED, smoke_close(e, g, l));
+    tofu_msg *m = NULL;
+    ASSERT_STATUS(TOFU_SHUTDOWN_STARTED, tofu_wait_receive(g, TOFU_WAIT_INFINITE, &m));
+    ASSERT_NULL(m);
+    m = smoke_hello_msg(e, &a);
+    ASSERT_STATUS(TOFU_NOTIFICATION_FAILED, tofu_post(g, &m, NULL));
+    ASSERT_EQ(tofu_msg_channel(m), 0); /* the number was given back */
+    tofu_put(e, &m);
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
     ASSERT_NO_LEAKS();
 }

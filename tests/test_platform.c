@@ -1,20 +1,12 @@
 /* The platform layer (src/platform/platform.h): threads, locks, clock,
  * address resolution and the socket calls, against real sockets. Written
- * once for every platform: it uses only the contract, never an OS header
- * (except to learn the process id for unique temporary paths). Every case
- * checks at its end that it left no socket open. */
+ * once for every platform: it uses only the contract and the harness,
+ * never an OS header. Every case checks at its end that it left no socket
+ * open. */
 #include "test.h"
 
 #include "platform/platform.h"
 #include "platform/poller.h"
-
-#if defined(_WIN32)
-#include <process.h>
-#define T_PID() ((unsigned)_getpid())
-#else
-#include <unistd.h>
-#define T_PID() ((unsigned)getpid())
-#endif
 
 #define T_PAYLOAD 1000
 #define T_PATIENCE_MS 5000
@@ -54,22 +46,15 @@ static tofu_address t_uds(const char *path, bool abstract) {
 
 /* A fresh UDS path, unique per process and call; nothing is created. */
 static tofu_address t_temp_uds(void) {
-    static unsigned n;
     char path[TOFU_UDS_PATH_BUF];
-#if defined(_WIN32)
-    const char *dir = getenv("TEMP") ? getenv("TEMP") : ".";
-    snprintf(path, sizeof path, "%s\\tofu_%u_%u.sock", dir, T_PID(), n++);
-#else
-    snprintf(path, sizeof path, "/tmp/tofu_%u_%u.sock", T_PID(), n++);
-#endif
-    remove(path);
+    tofu_t_temp_path(path, sizeof path, ".sock");
     return t_uds(path, false);
 }
 
 static tofu_address t_abstract_name(void) {
     static unsigned n;
     char name[64];
-    snprintf(name, sizeof name, "tofu_test_%u_%u", T_PID(), n++);
+    snprintf(name, sizeof name, "tofu_test_%lu_%u", tofu_t_pid(), n++);
     return t_uds(name, true);
 }
 

@@ -11,6 +11,7 @@
  * simultaneous test (8) can run them again; they leave the leak check to the
  * TEST that runs them, because concurrent runs share the process counters.
  */
+#include "core/engine_int.h" /* only to see a waiter inside tofu_wait_receive */
 #include "engine_util.h"
 
 #define ADDR_CAP 160
@@ -103,9 +104,11 @@ TEST(illegal_hello_to_unresolvable_host) {
 TEST(illegal_hello_to_closed_port) {
     tofu_engine *e = tofu_t_engine(16, 64);
     tofu_group *g = tofu_t_group(e);
+    tofu_t_port_hold hold;
     char value[ADDR_CAP];
-    snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)tofu_t_free_tcp_port());
+    snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
     CONNECT_FAILS(e, g, value, TOFU_CONNECT_FAILED);
+    tofu_t_port_release(&hold);
     finish(e, g);
 }
 
@@ -267,11 +270,27 @@ static void waiter_main(void *arg) {
     ASSERT_NULL(m);
 }
 
+/* Destroying a group a thread has not entered yet would leave that thread
+ * with a freed group: wait until it is inside tofu_wait_receive. The public
+ * API cannot tell, so this peeks at the group's waiter count. */
+static void wait_for_waiter(tofu_group *g) {
+    uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * 1000000000ull;
+    for (;;) {
+        tofui_mutex_lock(&g->lock);
+        int inside = g->waiters;
+        tofui_mutex_unlock(&g->lock);
+        if (inside > 0)
+            return;
+        ASSERT_TRUE(tofui_clock_ns() < deadline);
+        tofui_sleep_ms(1);
+    }
+}
+
 TEST(group_destroy_wakes_its_waiter) {
     tofu_engine *e = tofu_t_engine(0, 0);
     waiter w = {.g = tofu_t_group(e), .got = TOFU_SUCCESS};
     tofu_t_thread_start(&w.t, waiter_main, &w);
-    tofui_sleep_ms(50); /* usually inside wait_receive by now; either way it must end */
+    wait_for_waiter(w.g);
     ASSERT_OK(tofu_group_destroy(e, w.g));
     tofu_t_thread_join(&w.t);
     ASSERT_STATUS(TOFU_SHUTDOWN_STARTED, w.got);
@@ -285,9 +304,10 @@ TEST(engine_destroy_wakes_waiters_of_remaining_groups) {
         w[i] = (waiter){.g = tofu_t_group(e), .got = TOFU_SUCCESS};
     uint16_t lch = 0;
     LISTEN_TCP(e, w[0].g, "127.0.0.1", &lch); /* a channel the engine must close too */
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
         tofu_t_thread_start(&w[i].t, waiter_main, &w[i]);
-    tofui_sleep_ms(50);
+        wait_for_waiter(w[i].g);
+    }
     tofu_engine_destroy(e);
     for (int i = 0; i < 2; i++) {
         tofu_t_thread_join(&w[i].t);
@@ -515,10 +535,11 @@ static void reconnect_single_threaded(bool uds) {
     tofu_engine *ea = tofu_t_engine(16, 32), *eb = tofu_t_engine(16, 32);
     tofu_group *ga = tofu_t_group(ea), *gb = tofu_t_group(eb);
     char value[ADDR_CAP];
+    tofu_t_port_hold hold = {TOFUI_INVALID_SOCKET, TOFUI_INVALID_SOCKET, 0};
     if (uds)
         uds_value(value, sizeof value);
     else
-        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)tofu_t_free_tcp_port());
+        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
     tofu_status no_server = uds ? TOFU_UDS_PATH_NOT_FOUND : TOFU_CONNECT_FAILED;
 
     for (int i = 0; i < RECONNECT_TRIES; i++) {
@@ -526,6 +547,8 @@ static void reconnect_single_threaded(bool uds) {
         tofui_sleep_ms(1);
     }
 
+    if (!uds)
+        tofu_t_port_release(&hold);
     uint16_t lch = LISTEN(eb, gb, value, NULL);
     chan_pair l = {0, 0};
     int tries = 0;
@@ -619,14 +642,17 @@ static void reconnect_multithreaded(bool uds) {
     tofu_engine *e = tofu_t_engine(1024, 1024);
     tofu_group *cg = tofu_t_group(e), *sg = tofu_t_group(e);
     char value[ADDR_CAP];
+    tofu_t_port_hold hold = {TOFUI_INVALID_SOCKET, TOFUI_INVALID_SOCKET, 0};
     if (uds)
         uds_value(value, sizeof value);
     else
-        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)tofu_t_free_tcp_port());
+        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
 
     mt_client c = {.e = e, .g = cg, .value = value, .uds = uds};
     tofu_t_thread_start(&c.t, mt_client_main, &c);
     tofui_sleep_ms(1000); /* the client retries against nothing meanwhile */
+    if (!uds)
+        tofu_t_port_release(&hold);
     LISTEN(e, sg, value, NULL);
     tofu_t_echo server;
     tofu_t_echo_start(&server, e, sg);
@@ -659,7 +685,7 @@ TEST(reconnect_multithreaded) {
 
 typedef void (*scenario_fn)(void);
 
-static const scenario_fn scenarios_3_to_6[] = {
+static scenario_fn scenarios_3_to_6[] = {
     scenario_create_destroy,
     scenario_connect_disconnect,
     scenario_reconnect_single_threaded,
@@ -679,22 +705,17 @@ TEST(loop) {
 #define SIMM_OUTER 4
 #define SIMM_INNER 8
 
+/* arg points at an entry of scenarios_3_to_6. */
 static void simm_inner_main(void *arg) {
-    ((scenario_fn)arg)();
+    (*(scenario_fn *)arg)();
 }
 
 static void simm_outer_main(void *arg) {
     (void)arg;
     tofu_t_thread inner[SIMM_INNER];
     memset(inner, 0, sizeof inner);
-    for (int i = 0; i < SIMM_INNER; i++) {
-        /* function pointers travel through void * (POSIX guarantees it) */
-        union {
-            scenario_fn fn;
-            void *p;
-        } u = {.fn = scenarios_3_to_6[i % N_SCENARIOS]};
-        tofu_t_thread_start(&inner[i], simm_inner_main, u.p);
-    }
+    for (int i = 0; i < SIMM_INNER; i++)
+        tofu_t_thread_start(&inner[i], simm_inner_main, &scenarios_3_to_6[i % N_SCENARIOS]);
     for (int i = 0; i < SIMM_INNER; i++)
         tofu_t_thread_join(&inner[i]);
 }

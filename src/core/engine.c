@@ -86,18 +86,21 @@ static int engine__prepare_wait(tofu_engine *e) {
     return timeout;
 }
 
-/* A poller error is fatal: stop taking work, wake every waiter. */
+/* A poller error is fatal: posts fail from now on. */
 static void engine__fail(tofu_engine *e) {
     tofui_mutex_lock(&e->sub_lock);
     e->failed = true;
     tofui_mutex_unlock(&e->sub_lock);
-    tofui_group_wake_all(e);
 }
 
-static void engine__close_all(tofu_engine *e) {
+/* At engine destroy the channels go silently; after a fatal error their
+ * groups still live and get everything back (no silent loss). */
+static void engine__close_all(tofu_engine *e, bool failed) {
+    tofui_close_mode mode = failed ? TOFUI_CLOSE_ABORT : TOFUI_CLOSE_SILENT;
+    tofu_status why = failed ? TOFU_NOTIFICATION_FAILED : TOFU_SHUTDOWN_STARTED;
     while (!tofui_list_empty(&e->all_chans)) {
         tofui_chan *ch = TOFUI_CONTAINER(e->all_chans.next, tofui_chan, all);
-        tofui_chan_close(ch, TOFU_SHUTDOWN_STARTED, TOFUI_CLOSE_SILENT);
+        tofui_chan_close(ch, why, mode);
     }
     /* A closed channel may still sit on the ready list: empty it first. */
     tofui_chan_flush_ready(e);
@@ -107,13 +110,14 @@ static void engine__close_all(tofu_engine *e) {
 static void engine__run(void *arg) {
     tofu_engine *e = arg;
     tofui_event ev[ENGINE__EVENTS];
+    bool failed = false;
     for (;;) {
         tofui_chan_flush_ready(e);
         tofui_chan_free_dead(e);
         bool woken = false;
         int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, engine__prepare_wait(e), &woken);
-        if (n < 0) {
-            engine__fail(e);
+        if (n < 0 || atomic_load_explicit(&e->fault, memory_order_relaxed)) {
+            failed = true;
             break;
         }
         /* Posts first: one made before the peer's answer arrived (the Bye
@@ -125,9 +129,20 @@ static void engine__run(void *arg) {
         engine__resume_if_refilled(e);
         tofui_chan_expire_lingers(e);
     }
-    engine__close_all(e);
+    if (failed)
+        engine__fail(e);
+    engine__close_all(e, failed);
     tofui_submit_shutdown(e);
     tofui_chan_free_dead(e);
+    /* Only now, with everything delivered: waiters that find their queue
+     * empty get shutdown_started instead of waiting forever. */
+    if (failed)
+        tofui_group_wake_all(e);
+}
+
+void tofui_engine_inject_fault(tofu_engine *e) {
+    atomic_store(&e->fault, true);
+    tofui_poller_wake(e->poller);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -168,6 +183,7 @@ static void engine__init_state(tofu_engine *e) {
     tofui_list_init(&e->lingering);
     atomic_init(&e->wake_pending, false);
     atomic_init(&e->pool_refilled, false);
+    atomic_init(&e->fault, false);
 }
 
 static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine__built *b) {

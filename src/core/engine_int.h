@@ -285,6 +285,7 @@ struct tofu_engine {
 
     atomic_bool wake_pending;  /* a wake-up is on its way: don't send another */
     atomic_bool pool_refilled; /* an app put refilled a starved pool */
+    atomic_bool fault;         /* tests: act as if the poller failed */
 
     /* I/O thread only */
     tofui_chan **chans; /* [TOFUI_CHAN_SLOTS] by number */
@@ -305,6 +306,9 @@ struct tofu_engine {
 
 /* Returns a message to the pool from the I/O thread, noting a refill. */
 void tofui_engine_put(tofu_engine *e, tofu_msg *m);
+
+/* Tests only: the I/O thread behaves as after a fatal poller error. */
+void tofui_engine_inject_fault(tofu_engine *e);
 
 /* ---- submit.c ---- */
 

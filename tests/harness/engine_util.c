@@ -306,6 +306,37 @@ uint16_t tofu_t_free_tcp_port(void) {
     return port;
 }
 
+/* The raw-socket helpers are defined further down. */
+static void engine_util__raw_wait(tofui_socket s, unsigned interest, const char *file, int line);
+
+uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line) {
+    tofu_address a;
+    tofui_sockaddr sa;
+    size_t n = 0;
+    tofui_socket listener = TOFUI_INVALID_SOCKET;
+    ASSERT_OK(tofu_address_parse("tcp|127.0.0.1|0", 15, &a));
+    ASSERT_OK(tofui_sock_resolve(&a, true, &sa, 1, &n));
+    ASSERT_OK(tofui_sock_listen(&sa, &listener));
+    tofu_address bound;
+    ASSERT_OK(tofui_sock_local_address(listener, &sa, &bound));
+    h->client = tofu_t_raw_connect_at(&bound, file, line);
+    h->accepted = TOFUI_INVALID_SOCKET;
+    while (h->accepted == TOFUI_INVALID_SOCKET) {
+        ASSERT_OK(tofui_sock_accept(listener, &h->accepted));
+        if (h->accepted == TOFUI_INVALID_SOCKET)
+            engine_util__raw_wait(listener, TOFUI_POLL_IN, file, line);
+    }
+    tofui_sock_close_listener(listener, NULL);
+    h->port = bound.port;
+    return h->port;
+}
+
+void tofu_t_port_release(tofu_t_port_hold *h) {
+    tofui_sock_abort(h->client);
+    tofui_sock_abort(h->accepted);
+    h->client = h->accepted = TOFUI_INVALID_SOCKET;
+}
+
 bool tofu_t_ipv6_available(void) {
     return engine_util__probe_listen("tcp|::1|0", NULL);
 }

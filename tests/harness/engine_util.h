@@ -124,6 +124,22 @@ void tofu_t_abstract_name(char *buf, size_t cap);
 /* A TCP port on 127.0.0.1 that nothing listens on (bound once, closed). */
 uint16_t tofu_t_free_tcp_port(void);
 
+/* A TCP port on 127.0.0.1 that refuses connections and that no one else
+ * can take while it is held, even with many tests binding port 0 at once:
+ * the port of a private listener that accepted one connection and closed.
+ * The accepted socket keeps the port bound, so no bind to port 0 picks it,
+ * and as a bound (not connected-from) port no outgoing connect reuses it
+ * (which could connect a socket to itself). Release it (abortively, so
+ * nothing lingers in TIME_WAIT) right before listening on it. */
+typedef struct tofu_t_port_hold {
+    tofui_socket client, accepted;
+    uint16_t port;
+} tofu_t_port_hold;
+
+uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line);
+#define PORT_HOLD(h) tofu_t_port_hold_at((h), __FILE__, __LINE__)
+void tofu_t_port_release(tofu_t_port_hold *h);
+
 /* True when a socket can listen on ::1. */
 bool tofu_t_ipv6_available(void);
 

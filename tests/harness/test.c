@@ -12,13 +12,16 @@
 #include <stdatomic.h>
 
 #if defined(_WIN32)
+#include <io.h>
 #include <process.h>
 #define TOFU_T_PID() ((unsigned long)_getpid())
+#define TOFU_T_EXISTS(p) (_access((p), 0) == 0)
 #define TOFU_T_SEP "\\"
 #define TOFU_T_TEMP_FALLBACK "."
 #else
 #include <unistd.h>
 #define TOFU_T_PID() ((unsigned long)getpid())
+#define TOFU_T_EXISTS(p) (access((p), F_OK) == 0)
 #define TOFU_T_SEP "/"
 #define TOFU_T_TEMP_FALLBACK "/tmp"
 #endif
@@ -142,6 +145,10 @@ void tofu_t_temp_path(char *buf, size_t cap, const char *suffix) {
     if (len < 0 || (size_t)len >= cap)
         tofu_t_fail(__FILE__, __LINE__, "temporary path does not fit %zu bytes", cap);
     remove(buf);
+}
+
+bool tofu_t_path_exists(const char *path) {
+    return TOFU_T_EXISTS(path);
 }
 
 static int run_case(int i) {

@@ -110,6 +110,9 @@ const char *tofu_t_temp_dir(void);
  * created. Fails the test when it does not fit in cap. */
 void tofu_t_temp_path(char *buf, size_t cap, const char *suffix);
 
+/* True when something (file, socket file, directory) exists at path. */
+bool tofu_t_path_exists(const char *path);
+
 /* Deterministic pseudo-random numbers for property tests (xorshift64*). */
 typedef struct tofu_t_rng {
     uint64_t s;

@@ -1,0 +1,45 @@
+/*
+ * Shared set-up of the benchmark programs: two engines in one process (a
+ * client and a server) joined by one channel over TCP loopback or a UDS
+ * path, a server thread, and timing helpers.
+ */
+#ifndef TOFU_BENCH_COMMON_H
+#define TOFU_BENCH_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform/platform.h"
+#include "tofu.h"
+
+typedef struct bench_link {
+    tofu_engine *ce, *se; /* client and server engines */
+    tofu_group *cg, *sg;
+    uint16_t cch, sch; /* the channel as each side numbers it */
+    char uds_path[TOFU_UDS_PATH_BUF];
+} bench_link;
+
+/* Listens on the server engine, connects the client engine, completes the
+ * Hello exchange. Exits the program on failure. */
+void bench_open(bench_link *l, bool uds, uint16_t pool_initial, uint16_t pool_max);
+
+/* Closes the channel, destroys groups and engines. */
+void bench_close(bench_link *l);
+
+/* The next message of g; pool_empty Signals are put back and skipped, any
+ * other engine failure ends the program. NULL on receiver_update (the stop
+ * request). */
+tofu_msg *bench_wait(tofu_engine *e, tofu_group *g);
+
+/* A message from the pool with opcode, channel and `len` body bytes. */
+tofu_msg *bench_msg(tofu_engine *e, tofu_opcode op, uint16_t ch, size_t len);
+
+void bench_post(tofu_group *g, tofu_msg **m);
+
+/* Reads "n" from argv[1] (default `def`). */
+uint64_t bench_iterations(int argc, char **argv, uint64_t def);
+
+_Noreturn void bench_die(const char *what, tofu_status st);
+
+#endif
