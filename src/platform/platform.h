@@ -111,7 +111,10 @@ tofu_status tofui_sock_connect_result(tofui_socket s);
 /* Accepts one connection, non-blocking, TCP_NODELAY on TCP. Nothing pending:
  * TOFU_SUCCESS with *out = TOFUI_INVALID_SOCKET. Errors: TOFU_ACCEPT_FAILED
  * for errors that concern the listener itself; transient per-connection
- * errors (ECONNABORTED, EMFILE...) are reported as nothing pending. */
+ * errors (ECONNABORTED...) are reported as nothing pending.
+ * TOFU_ALLOCATION_FAILED: out of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM); the connection stays queued and the listener stays
+ * readable, so the caller must wait before it tries again. */
 tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out);
 
 /* Gather write, never raising SIGPIPE. Would-block: TOFU_SUCCESS with

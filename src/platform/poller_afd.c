@@ -16,7 +16,10 @@
  *     still readable completes again at once (level-triggered, like epoll);
  *   - remove cancels the pending poll at once and forgets the socket; its
  *     record waits, unreachable, for the completion (the engine may close
- *     the socket right after remove).
+ *     the socket right after remove);
+ *   - a wait names each socket at most once; completions beyond the caller's
+ *     array are kept for the next wait, and one entry more is always taken
+ *     from the port so that a wake-up never waits behind them.
  * Only the I/O thread uses the poller, so nothing here needs a lock; only
  * the wake-up flag is shared with other threads.
  */

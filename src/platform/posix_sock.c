@@ -77,6 +77,7 @@ typedef enum posix_sock__kind {
     POSIX_SOCK__ADDR_IN_USE,  /* bind: address taken */
     POSIX_SOCK__REFUSED,      /* nobody listens there */
     POSIX_SOCK__TRANSIENT,    /* accept: that connection failed, the listener is fine */
+    POSIX_SOCK__EXHAUSTED,    /* accept: no descriptor or memory for it now (it stays queued) */
 } posix_sock__kind;
 
 static const struct {
@@ -91,14 +92,15 @@ static const struct {
     {ENOENT, POSIX_SOCK__NO_PATH},
     {EADDRINUSE, POSIX_SOCK__ADDR_IN_USE},
     {ECONNREFUSED, POSIX_SOCK__REFUSED},
-    /* accept: the connection went away, or the process is out of descriptors
-     * or buffers for the moment; Linux also passes pending network errors of
-     * the new connection through accept (accept(2), "Error handling"). */
+    /* accept: the connection went away; Linux also passes pending network
+     * errors of the new connection through accept (accept(2), "Error
+     * handling"). Out of descriptors or buffers the connection stays queued
+     * and the listener readable: the caller must back off, not retry. */
     {ECONNABORTED, POSIX_SOCK__TRANSIENT},
-    {EMFILE, POSIX_SOCK__TRANSIENT},
-    {ENFILE, POSIX_SOCK__TRANSIENT},
-    {ENOBUFS, POSIX_SOCK__TRANSIENT},
-    {ENOMEM, POSIX_SOCK__TRANSIENT},
+    {EMFILE, POSIX_SOCK__EXHAUSTED},
+    {ENFILE, POSIX_SOCK__EXHAUSTED},
+    {ENOBUFS, POSIX_SOCK__EXHAUSTED},
+    {ENOMEM, POSIX_SOCK__EXHAUSTED},
     {EPROTO, POSIX_SOCK__TRANSIENT},
     {EPERM, POSIX_SOCK__TRANSIENT}, /* a firewall rule refused the connection */
     {ENETDOWN, POSIX_SOCK__TRANSIENT},
@@ -465,7 +467,7 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
             continue;
         if (kind == POSIX_SOCK__WOULD_BLOCK || kind == POSIX_SOCK__TRANSIENT)
             return TOFU_SUCCESS;
-        return TOFU_ACCEPT_FAILED;
+        return kind == POSIX_SOCK__EXHAUSTED ? TOFU_ALLOCATION_FAILED : TOFU_ACCEPT_FAILED;
     }
 }
 

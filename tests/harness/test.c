@@ -19,6 +19,7 @@
 #define TOFU_T_SEP "\\"
 #define TOFU_T_TEMP_FALLBACK "."
 #else
+#include <sys/resource.h>
 #include <unistd.h>
 #define TOFU_T_PID() ((unsigned long)getpid())
 #define TOFU_T_EXISTS(p) (access((p), F_OK) == 0)
@@ -150,6 +151,34 @@ void tofu_t_temp_path(char *buf, size_t cap, const char *suffix) {
 bool tofu_t_path_exists(const char *path) {
     return TOFU_T_EXISTS(path);
 }
+
+#if defined(_WIN32)
+bool tofu_t_descriptors_leave_one(void) {
+    return false;
+}
+
+void tofu_t_descriptors_restore(void) {
+}
+#else
+static struct rlimit tofu_t_saved_limit;
+
+bool tofu_t_descriptors_leave_one(void) {
+    if (getrlimit(RLIMIT_NOFILE, &tofu_t_saved_limit) != 0)
+        return false;
+    int lowest = dup(2); /* the lowest free descriptor: the next open takes it */
+    if (lowest < 0)
+        return false;
+    close(lowest);
+    struct rlimit lim = tofu_t_saved_limit;
+    lim.rlim_cur = (rlim_t)lowest + 1;
+    return setrlimit(RLIMIT_NOFILE, &lim) == 0;
+}
+
+void tofu_t_descriptors_restore(void) {
+    if (setrlimit(RLIMIT_NOFILE, &tofu_t_saved_limit) != 0)
+        tofu_t_fail(__FILE__, __LINE__, "cannot restore the descriptor limit");
+}
+#endif
 
 static int run_case(int i) {
     current = cases[i].name;

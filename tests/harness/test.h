@@ -113,6 +113,13 @@ void tofu_t_temp_path(char *buf, size_t cap, const char *suffix);
 /* True when something (file, socket file, directory) exists at path. */
 bool tofu_t_path_exists(const char *path);
 
+/* Lowers the process's descriptor limit so that exactly one more descriptor
+ * can be opened (the next accept or socket after that fails with EMFILE).
+ * Returns false where that cannot be done (Windows): the caller skips. */
+bool tofu_t_descriptors_leave_one(void);
+/* Undoes tofu_t_descriptors_leave_one. */
+void tofu_t_descriptors_restore(void);
+
 /* Deterministic pseudo-random numbers for property tests (xorshift64*). */
 typedef struct tofu_t_rng {
     uint64_t s;
