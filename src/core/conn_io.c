@@ -126,8 +126,18 @@ static void io__pool_empty_signal(tofui_chan *ch) {
     tofui_group_deliver(ch->group, m);
 }
 
-/* Keeps data[0..n) (it may lie inside the stash itself) and stops reading.
- * One pool_empty Signal per episode (from the stall until a put lets the
+/* Arms the episode's pool_empty Signal with its own grace deadline: each
+ * stalled channel waits for its own, so stalls that keep coming never
+ * postpone the Signal of an earlier one. */
+static void io__arm_pool_empty_signal(tofui_chan *ch) {
+    ch->signal_due = true;
+    ch->signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
+    ch->eng->signals_due = true;
+}
+
+/* The pool is empty: keeps the unconsumed bytes data[0..n) in the channel's
+ * stash (at most one read), stops reading until a put refills the pool, and
+ * arms one pool_empty Signal per episode (from the stall until a put lets the
  * channel go on), sent by tofui_io_signal_stalls. Returns false: the caller
  * stops decoding. */
 static bool io__stall(tofui_chan *ch, const unsigned char *data, size_t n) {
@@ -143,11 +153,8 @@ static bool io__stall(tofui_chan *ch, const unsigned char *data, size_t n) {
         tofui_list_push_back(&ch->eng->stalled, &ch->stall_link);
         tofui_chan_touch(ch);
     }
-    if (!ch->pool_signalled) {
-        ch->signal_due = true;
-        ch->eng->signals_due = true;
-        ch->eng->signal_deadline = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
-    }
+    if (!ch->pool_signalled && !ch->signal_due)
+        io__arm_pool_empty_signal(ch);
     return false;
 }
 
@@ -157,19 +164,21 @@ static bool io__stall(tofui_chan *ch, const unsigned char *data, size_t n) {
 int tofui_io_signal_stalls(tofu_engine *e) {
     if (!e->signals_due)
         return -1;
-    uint64_t now = tofui_clock_ns();
-    if (now < e->signal_deadline)
-        return (int)((e->signal_deadline - now + 999999u) / 1000000u);
-    e->signals_due = false;
+    uint64_t now = tofui_clock_ns(), next = UINT64_MAX;
     for (tofui_link *l = e->stalled.next; l != &e->stalled; l = l->next) {
         tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall_link);
-        if (ch->signal_due) {
-            ch->signal_due = false;
-            ch->pool_signalled = true;
-            io__pool_empty_signal(ch);
+        if (!ch->signal_due)
+            continue;
+        if (now < ch->signal_at) {
+            next = ch->signal_at < next ? ch->signal_at : next;
+            continue;
         }
+        ch->signal_due = false;
+        ch->pool_signalled = true;
+        io__pool_empty_signal(ch);
     }
-    return -1;
+    e->signals_due = next != UINT64_MAX;
+    return e->signals_due ? (int)((next - now + 999999u) / 1000000u) : -1;
 }
 
 /* A received frame carries the local number; an accepted channel remembers
@@ -244,9 +253,31 @@ static void io__ended(tofui_chan *ch, tofu_status reason) {
         tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
+/* A stalled channel whose socket reports an error or hang-up (a Unix
+ * socket does so for a plain close of the peer). Closing now would lose
+ * what the peer sent before it left, and the poller reports the condition
+ * whatever the interest, so the socket leaves the poller until the channel
+ * resumes; then reading finds the data, then the end of stream or error. */
+static void io__park(tofui_chan *ch) {
+    tofui_poller_remove(ch->eng->poller, ch->sock);
+    ch->registered = false;
+    ch->parked = true;
+}
+
+static void io__unpark(tofui_chan *ch) {
+    ch->parked = false;
+    if (tofui_chan_register(ch) != TOFU_SUCCESS)
+        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+}
+
 void tofui_io_read(tofui_chan *ch, bool err_event) {
     unsigned char *buf = ch->eng->rbuf;
-    if (ch->stalled || ch->read_done) { /* not reading; the poller reports a dead connection */
+    if (ch->stalled) {
+        if (err_event)
+            io__park(ch);
+        return;
+    }
+    if (ch->read_done) { /* nothing more is read: a dead connection just ends */
         if (err_event)
             io__ended(ch, TOFU_COMMUNICATION_FAILED);
         return;
@@ -287,6 +318,8 @@ static void io__resume(tofui_chan *ch) {
         return; /* stalled again or closed */
     free(ch->stash);
     ch->stash = NULL;
+    if (ch->parked)
+        io__unpark(ch);
     tofui_chan_touch(ch); /* read again */
 }
 

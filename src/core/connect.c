@@ -278,7 +278,12 @@ static void conn__adopt(tofui_chan *l, tofui_socket s) {
 void tofui_conn_accept(tofui_chan *l) {
     for (int i = 0; i < CONN__ACCEPTS_PER_EVENT; i++) {
         tofui_socket s = TOFUI_INVALID_SOCKET;
-        if (tofui_sock_accept(l->sock, &s) != TOFU_SUCCESS) {
+        tofu_status st = tofui_sock_accept(l->sock, &s);
+        if (st == TOFU_ALLOCATION_FAILED) { /* out of descriptors: back off */
+            tofui_chan_pause_accepts(l);
+            return;
+        }
+        if (st != TOFU_SUCCESS) {
             tofui_chan_close(l, TOFU_ACCEPT_FAILED, TOFUI_CLOSE_ABORT);
             return;
         }

@@ -9,7 +9,7 @@
  *   3. if woken: run every pending post and command, in posting order;
  *   4. handle the events (records closed meanwhile are skipped);
  *   5. if a message came back to a starved pool: resume stalled channels;
- *   6. close lingering channels whose time is up.
+ *   6. close lingering channels and resume paused listeners whose time is up.
  * The cost of a pass follows the channels with activity, not their number.
  */
 #include <stdlib.h>
@@ -77,7 +77,7 @@ static int engine__min_timeout(int a, int b) {
  * thread's own put has no wake-up behind it) the wait only polls; pending
  * pool_empty Signals may shorten it to their grace deadline. */
 static int engine__prepare_wait(tofu_engine *e) {
-    int timeout = tofui_chan_linger_timeout(e);
+    int timeout = tofui_chan_timer_timeout(e);
     if (!tofui_list_empty(&e->stalled)) {
         if (e->refill_local || atomic_load(&e->pool_refilled))
             return 0;
@@ -115,6 +115,7 @@ static void engine__run(void *arg) {
         tofui_chan_flush_ready(e);
         tofui_chan_free_dead(e);
         bool woken = false;
+        atomic_fetch_add_explicit(&e->passes, 1, memory_order_relaxed);
         int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, engine__prepare_wait(e), &woken);
         if (n < 0 || atomic_load_explicit(&e->fault, memory_order_relaxed)) {
             failed = true;
@@ -127,7 +128,7 @@ static void engine__run(void *arg) {
         for (int i = 0; i < n; i++)
             tofui_chan_on_event(ev[i].data, ev[i].events);
         engine__resume_if_refilled(e);
-        tofui_chan_expire_lingers(e);
+        tofui_chan_expire_timers(e);
     }
     if (failed)
         engine__fail(e);
@@ -138,6 +139,10 @@ static void engine__run(void *arg) {
      * empty get shutdown_started instead of waiting forever. */
     if (failed)
         tofui_group_wake_all(e);
+}
+
+uint64_t tofui_engine_passes(tofu_engine *e) {
+    return atomic_load_explicit(&e->passes, memory_order_relaxed);
 }
 
 void tofui_engine_inject_fault(tofu_engine *e) {
@@ -181,9 +186,11 @@ static void engine__init_state(tofu_engine *e) {
     tofui_list_init(&e->all_chans);
     tofui_list_init(&e->stalled);
     tofui_list_init(&e->lingering);
+    tofui_list_init(&e->paused);
     atomic_init(&e->wake_pending, false);
     atomic_init(&e->pool_refilled, false);
     atomic_init(&e->fault, false);
+    atomic_init(&e->passes, 0);
 }
 
 static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine__built *b) {

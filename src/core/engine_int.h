@@ -40,6 +40,11 @@
 /* How long the responder of a graceful close waits for the peer's FIN. */
 #define TOFUI_LINGER_NS (2ull * 1000000000ull)
 
+/* How long a listener stops accepting after the process ran out of
+ * descriptors or memory: the refused connection stays queued and the
+ * listener readable, so retrying at once would spin. */
+#define TOFUI_ACCEPT_PAUSE_NS (100ull * 1000000ull)
+
 /* ---- intrusive doubly linked list (circular, with a head node) ---- */
 
 typedef struct tofui_link {
@@ -245,8 +250,10 @@ typedef struct tofui_chan {
     bool peer_bye_req;   /* the peer sent a ByeRequest */
     bool read_done;      /* got the ByeResponse; our own answer still to go out */
     bool stalled;        /* waits for a pool message */
+    bool parked;         /* stalled and hung up: out of the poller until resumed */
     bool pool_signalled; /* pool_empty sent for this episode */
-    bool signal_due;     /* pool_empty to send if still stalled before the wait */
+    bool signal_due;     /* pool_empty to send if still stalled at signal_at */
+    uint64_t signal_at;  /* end of this stall's grace period */
     unsigned char *stash; /* unconsumed bytes while stalled */
     size_t stash_len;
     /* connecting / listening */
@@ -254,12 +261,13 @@ typedef struct tofui_chan {
     size_t naddrs;
     size_t next_addr;
     tofui_sockaddr bound;
-    uint64_t linger_deadline;
+    bool accept_paused; /* listener out of descriptors: waits for timer */
+    uint64_t deadline;  /* of the linger or the accept pause */
     /* memberships */
     tofui_link all;     /* engine's channel list */
     tofui_link glink;   /* group's channel list */
     tofui_link stall_link;
-    tofui_link linger_link;
+    tofui_link timer_link; /* in e->lingering or e->paused */
 } tofui_chan;
 
 /* ---- the engine ---- */
@@ -286,19 +294,20 @@ struct tofu_engine {
     atomic_bool wake_pending;  /* a wake-up is on its way: don't send another */
     atomic_bool pool_refilled; /* an app put refilled a starved pool */
     atomic_bool fault;         /* tests: act as if the poller failed */
+    _Atomic uint64_t passes;   /* tests: loop passes, to prove the thread sleeps */
 
     /* I/O thread only */
     tofui_chan **chans; /* [TOFUI_CHAN_SLOTS] by number */
     tofui_link all_chans;
     tofui_link stalled;
     tofui_link lingering; /* by deadline (all lingers are equally long) */
+    tofui_link paused;    /* listeners by deadline (all pauses are equally long) */
     tofui_chan *ready_head;
     tofui_chan *ready_tail;
     tofui_chan *dead; /* closed, freed before the next wait */
     uint64_t next_serial;
     bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
-    uint64_t signal_deadline; /* when the due pool_empty Signals go out */
     unsigned char *rbuf;
 };
 
@@ -309,6 +318,10 @@ void tofui_engine_put(tofu_engine *e, tofu_msg *m);
 
 /* Tests only: the I/O thread behaves as after a fatal poller error. */
 void tofui_engine_inject_fault(tofu_engine *e);
+
+/* Tests only: how many loop passes (waits) the I/O thread has made. A busy
+ * loop shows as a count that races ahead while nothing happens. */
+uint64_t tofui_engine_passes(tofu_engine *e);
 
 /* ---- submit.c ---- */
 
@@ -366,10 +379,13 @@ void tofui_chan_free_dead(tofu_engine *e);
 void tofui_chan_on_event(tofui_chan *ch, unsigned events);
 /* Half-closes after a ByeResponse and starts the linger timer. */
 void tofui_chan_start_linger(tofui_chan *ch);
-/* Wait timeout for the next linger deadline: -1 when none. */
-int tofui_chan_linger_timeout(tofu_engine *e);
-/* Closes lingering channels whose deadline passed. */
-void tofui_chan_expire_lingers(tofu_engine *e);
+/* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
+void tofui_chan_pause_accepts(tofui_chan *l);
+/* Wait timeout for the next linger or pause deadline: -1 when none. */
+int tofui_chan_timer_timeout(tofu_engine *e);
+/* Closes lingering channels and resumes paused listeners whose deadline
+ * passed. */
+void tofui_chan_expire_timers(tofu_engine *e);
 
 /* ---- connect.c ---- */
 

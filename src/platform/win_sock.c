@@ -85,6 +85,7 @@ typedef enum win_sock__kind {
     WIN_SOCK__ADDR_IN_USE,  /* bind: address taken */
     WIN_SOCK__REFUSED,      /* nobody listens there */
     WIN_SOCK__TRANSIENT,    /* accept: that connection failed, the listener is fine */
+    WIN_SOCK__EXHAUSTED,    /* accept: no handle or buffer for it now (it stays queued) */
 } win_sock__kind;
 
 static const struct {
@@ -106,8 +107,10 @@ static const struct {
     /* Wine 8: a connection reset while it waited in the backlog (the
      * listener itself would give WSAEINVAL) */
     {WSAENOTCONN, WIN_SOCK__TRANSIENT},
-    {WSAEMFILE, WIN_SOCK__TRANSIENT},
-    {WSAENOBUFS, WIN_SOCK__TRANSIENT},
+    /* the connection stays queued and the listener readable: reporting
+     * "nothing pending" would make the engine spin, so the caller pauses */
+    {WSAEMFILE, WIN_SOCK__EXHAUSTED},
+    {WSAENOBUFS, WIN_SOCK__EXHAUSTED},
     {WSAENETDOWN, WIN_SOCK__TRANSIENT},
     {WSAENETUNREACH, WIN_SOCK__TRANSIENT},
     {WSAEHOSTDOWN, WIN_SOCK__TRANSIENT},
@@ -408,7 +411,7 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
         win_sock__kind kind = win_sock__last();
         if (kind == WIN_SOCK__WOULD_BLOCK || kind == WIN_SOCK__TRANSIENT)
             return TOFU_SUCCESS;
-        return TOFU_ACCEPT_FAILED;
+        return kind == WIN_SOCK__EXHAUSTED ? TOFU_ALLOCATION_FAILED : TOFU_ACCEPT_FAILED;
     }
     /* The accepted socket inherits the listener's attributes; both are set
      * again explicitly rather than relied upon. */

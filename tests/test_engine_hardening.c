@@ -1,0 +1,193 @@
+/*
+ * Engine hardening: hostile and unlucky peers, resource exhaustion, and the
+ * promise that the I/O thread sleeps when nothing can be done.
+ *
+ * Busy loops are caught with the engine's test-only pass counter
+ * (tofui_engine_passes): a thread that spins makes tens of thousands of
+ * passes in a fraction of a second, one that sleeps a handful. The bounds
+ * below are counts, never durations: a slow machine only makes fewer passes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/engine_int.h" /* tofui_engine_passes */
+#include "engine_util.h"
+#include "test.h"
+
+/* Far above what a sleeping thread does while the test waits ~300 ms (a
+ * few passes per timer or event), far below what a spinning one does. */
+#define HARD_SPIN_LIMIT 200u
+
+#define HARD_HELLO_ID 777u
+
+/* A server engine with a listener on `value`; *reach receives an address a
+ * client can connect to. */
+typedef struct hard_server {
+    tofu_engine *e;
+    tofu_group *g;
+    uint16_t listener;
+    tofu_address reach;
+} hard_server;
+
+static void hard_server_open(hard_server *s, uint16_t pool, const char *value) {
+    s->e = tofu_t_engine(pool, pool);
+    s->g = tofu_t_group(s->e);
+    tofu_address bound;
+    s->listener = LISTEN(s->e, s->g, value, &bound);
+    char v[TOFU_UDS_PATH_BUF + 64];
+    tofu_t_connect_value(&bound, v, sizeof v);
+    ASSERT_OK(tofu_address_parse(v, strlen(v), &s->reach));
+}
+
+static void hard_server_close(hard_server *s) {
+    ASSERT_OK(tofu_group_destroy(s->e, s->g));
+    tofu_engine_destroy(s->e);
+}
+
+/* A HelloRequest frame from a raw peer; returns its length. */
+static size_t hard_hello_frame(uint8_t *out, size_t cap, const tofu_address *to) {
+    char v[TOFU_UDS_PATH_BUF + 64];
+    ASSERT_OK(tofu_address_format(to, v, sizeof v, NULL));
+    char th[TOFU_UDS_PATH_BUF + 96];
+    int thl = snprintf(th, sizeof th, "%s:%s\r\n", TOFU_HDR_CONNECT_TO, v);
+    ASSERT_TRUE(thl > 0 && (size_t)thl + 16 <= cap);
+    return tofu_t_raw_frame(out, 1, TOFU_OP_HELLO_REQUEST, HARD_HELLO_ID, th, (uint16_t)thl,
+                            NULL, 0);
+}
+
+/* Passes the I/O thread makes while this thread sleeps ms. */
+static uint64_t hard_passes_during(tofu_engine *e, unsigned ms) {
+    uint64_t before = tofui_engine_passes(e);
+    tofui_sleep_ms(ms);
+    return tofui_engine_passes(e) - before;
+}
+
+static void hard_expect_no_spin_at(tofu_engine *e, const char *file, int line) {
+    uint64_t passes = hard_passes_during(e, 300);
+    if (passes > HARD_SPIN_LIMIT)
+        tofu_t_fail(file, line, "the I/O thread made %llu passes while nothing could be done",
+                    (unsigned long long)passes);
+}
+#define EXPECT_NO_SPIN(e) hard_expect_no_spin_at((e), __FILE__, __LINE__)
+
+/* The next message of g that is not a pool_empty Signal (those are put). */
+static tofu_msg *hard_next(tofu_engine *e, tofu_group *g) {
+    for (;;) {
+        tofu_msg *m = WAIT_MSG(g);
+        if (!tofu_t_is_pool_empty(m))
+            return m;
+        tofu_put(e, &m);
+    }
+}
+
+/* ======================================================================== */
+/* a peer that sends and leaves while its channel waits for the pool        */
+/* ======================================================================== */
+
+#define HARD_REQUESTS 40u
+
+/* A Hello and HARD_REQUESTS Requests of 100 bytes in one buffer. */
+static size_t hard_burst(uint8_t *out, size_t cap, const tofu_address *to) {
+    size_t n = hard_hello_frame(out, cap, to);
+    for (uint32_t i = 0; i < HARD_REQUESTS; i++) {
+        uint8_t body[100];
+        tofu_t_fill(body, sizeof body, i);
+        ASSERT_TRUE(n + 16 + sizeof body <= cap);
+        n += tofu_t_raw_frame(out + n, 1, TOFU_OP_REQUEST, 1000 + i, NULL, 0, body, sizeof body);
+    }
+    return n;
+}
+
+/* The peer wrote everything and closed while the server application held
+ * every pool message, so the channel was stalled (not reading) when the
+ * end of stream came. Over a Unix socket the kernel reports the peer's close
+ * as a hang-up even to a socket watched for nothing. Nothing the peer sent
+ * may be lost, the channel ends with peer_disconnected, and meanwhile the
+ * I/O thread must not spin on the hang-up it cannot act on yet. */
+static void stalled_peer_leaves(const char *listen_value) {
+    enum { POOL = 4 };
+    hard_server s;
+    hard_server_open(&s, POOL, listen_value);
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    static uint8_t buf[64 * 1024];
+    size_t n = hard_burst(buf, sizeof buf, &s.reach);
+    RAW_SEND(raw, buf, n);
+    tofui_sock_close(raw);
+
+    tofu_msg *held[POOL];
+    for (int i = 0; i < POOL; i++)
+        held[i] = hard_next(s.e, s.g); /* the pool is empty now */
+    EXPECT_NO_SPIN(s.e);
+    for (int i = 0; i < POOL; i++)
+        tofu_put(s.e, &held[i]);
+
+    tofu_msg *m = hard_next(s.e, s.g);
+    uint16_t ch = tofu_msg_channel(m);
+    tofu_put(s.e, &m);
+    for (uint32_t i = 0; i < HARD_REQUESTS - POOL; i++) {
+        m = hard_next(s.e, s.g);
+        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != ch)
+            FAIL_MSG("expected the next Request of the peer", m);
+        tofu_put(s.e, &m);
+    }
+    m = hard_next(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
+    tofu_put(s.e, &m);
+    hard_server_close(&s);
+}
+
+TEST(uds_peer_closes_while_channel_stalled) {
+    char path[TOFU_UDS_PATH_BUF];
+    char value[TOFU_UDS_PATH_BUF + 8];
+    tofu_t_uds_path(path, sizeof path);
+    snprintf(value, sizeof value, "uds|%s", path);
+    stalled_peer_leaves(value);
+    ASSERT_NO_LEAKS();
+}
+
+TEST(tcp_peer_closes_while_channel_stalled) {
+    stalled_peer_leaves("tcp|127.0.0.1|0");
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
+/* out of descriptors                                                       */
+/* ======================================================================== */
+
+/* A connection waits in the backlog while the process has no descriptor for
+ * it: accept fails with EMFILE and the listener stays readable. The engine
+ * must neither spin nor give up the listener, and must accept the
+ * connection once descriptors are free again. */
+TEST(accept_out_of_descriptors_does_not_spin) {
+    hard_server s;
+    hard_server_open(&s, 0, "tcp|127.0.0.1|0");
+    tofui_sockaddr sa;
+    size_t nsa = 0;
+    ASSERT_OK(tofui_sock_resolve(&s.reach, false, &sa, 1, &nsa));
+    if (!tofu_t_descriptors_leave_one()) {
+        hard_server_close(&s);
+        tofu_t_skip("cannot lower the descriptor limit here");
+    }
+    tofui_socket raw = TOFUI_INVALID_SOCKET;
+    bool in_progress = false;
+    tofu_status st = tofui_sock_connect(&sa, &raw, &in_progress); /* takes the last one */
+    if (st == TOFU_SUCCESS)
+        EXPECT_NO_SPIN(s.e);
+    tofu_t_descriptors_restore();
+    ASSERT_OK(st);
+
+    uint8_t frame[512];
+    size_t n = hard_hello_frame(frame, sizeof frame, &s.reach);
+    RAW_SEND(raw, frame, n);
+    tofu_msg *m = hard_next(s.e, s.g);
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != HARD_HELLO_ID)
+        FAIL_MSG("expected the HelloRequest of the delayed connection", m);
+    uint16_t ch = tofu_msg_channel(m);
+    tofu_put(s.e, &m);
+    tofui_sock_close(raw);
+    m = hard_next(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
+    tofu_put(s.e, &m);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
