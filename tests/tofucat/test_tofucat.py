@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""tofucat against tofucat: end-to-end tests of the command-line tool.
+
+Usage: test_tofucat.py --tofucat PATH CASE [TRANSPORT]
+
+Cases named transport_case_<name> run once per transport (tcp4, tcp6, uds,
+abstract); cases named case_<name> run once. CTest registers one entry per
+case and transport (tests/tofucat/CMakeLists.txt reads the names from this
+file). Exit 0: passed; 77: skipped (the transport is missing here); other:
+failed, with the reason on stderr.
+
+Every process gets a hard time limit, so a hang is a failure, never a stuck
+test run.
+"""
+import argparse
+import base64
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SKIP = 77
+TOFUCAT = None
+LIMIT_S = 20  # hard limit for any single tofucat run
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what, *context):
+    if not cond:
+        detail = "\n".join(str(c) for c in context)
+        raise Failure(what + ("\n" + detail if detail else ""))
+
+
+def skip(why):
+    print("SKIPPED: " + why)
+    sys.exit(SKIP)
+
+
+# ---------------------------------------------------------------- addresses
+
+_counter = [0]
+
+
+def _unique():
+    _counter[0] += 1
+    return "%d_%d" % (os.getpid(), _counter[0])
+
+
+def ipv6_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def listen_url(transport):
+    """The ADDRESS to listen on for a transport (port 0: any free port)."""
+    if transport == "tcp4":
+        return "tcp://127.0.0.1:0"
+    if transport == "tcp6":
+        if not ipv6_available():
+            skip("no IPv6 loopback")
+        return "tcp://[::1]:0"
+    if transport == "uds":
+        if not hasattr(socket, "AF_UNIX"):
+            skip("no Unix-domain sockets")
+        directory = os.environ.get("TMPDIR", "/tmp")
+        if len(directory) > 60:
+            directory = "/tmp"  # sun_path is short
+        return "uds://" + os.path.join(directory, "tofucat_%s.sock" % _unique())
+    if transport == "abstract":
+        if not sys.platform.startswith("linux"):
+            skip("abstract socket names exist on Linux only")
+        return "uds://@tofucat_%s" % _unique()
+    raise Failure("unknown transport " + transport)
+
+
+def free_tcp_port():
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- processes
+
+
+def run(args, stdin=b"", limit=LIMIT_S):
+    """Runs tofucat to completion; returns (rc, stdout bytes, stderr text)."""
+    try:
+        p = subprocess.run([TOFUCAT] + args, input=stdin, capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise Failure("tofucat %s hung for %d s" % (" ".join(args), limit))
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def connect(url, *args, stdin=b"", expect_rc=0, limit=LIMIT_S):
+    rc, out, err = run(["connect", url] + list(args), stdin=stdin, limit=limit)
+    check(rc == expect_rc, "connect %s: exit %d, expected %d" % (list(args), rc, expect_rc),
+          "stdout:", out.decode("utf-8", "replace"), "stderr:", err)
+    return out, err
+
+
+class Listener:
+    """A `tofucat listen` process; its stdout lines are collected by a thread."""
+
+    def __init__(self, transport, *args):
+        self.args = ["listen", listen_url(transport)] + list(args)
+        self.proc = subprocess.Popen([TOFUCAT] + self.args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.lines = queue.Queue()
+        self.all_lines = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        first = self.next_line(10)
+        check(first is not None and first.startswith(b"listening on "),
+              "expected 'listening on ADDRESS', got %r" % (first,), self._stderr_now())
+        self.url = first[len(b"listening on "):].decode()
+        check(not self.url.endswith(":0"), "the real port must be shown: " + self.url)
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip(b"\n"))
+        self.lines.put(None)
+
+    def _stderr_now(self):
+        if self.proc.poll() is None:
+            return ""
+        return self.proc.stderr.read().decode("utf-8", "replace")
+
+    def next_line(self, timeout_s):
+        try:
+            line = self.lines.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        if line is not None:
+            self.all_lines.append(line)
+        return line
+
+    def wait_lines(self, pred, timeout_s=10):
+        """Reads lines until pred(all lines so far) holds."""
+        deadline = time.monotonic() + timeout_s
+        while not pred(self.all_lines):
+            left = deadline - time.monotonic()
+            check(left > 0 and self.next_line(left) is not None,
+                  "listener output never matched", self.all_lines)
+
+    def wait_exit(self, timeout_s=10):
+        try:
+            rc = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise Failure("tofucat listen did not exit within %d s" % timeout_s)
+        self.reader.join(5)
+        while self.next_line(0) is not None:
+            pass
+        return rc
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig, expects a clean exit 0; returns the stdout lines."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.wait_exit()
+        check(rc == 0, "listen exited %d after %s" % (rc, sig), self.proc.stderr.read())
+        return self.all_lines
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+# ---------------------------------------------------------------- output
+
+
+def json_lines(out):
+    """Parses connect/listen output as JSON Lines, checking every field."""
+    msgs = []
+    for raw in out.splitlines() if isinstance(out, bytes) else out:
+        if raw.startswith(b"listening on "):
+            continue
+        try:
+            m = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Failure("not a JSON line: %r (%s)" % (raw, e))
+        check_json_message(m, raw)
+        msgs.append(m)
+    return msgs
+
+
+def check_json_message(m, raw):
+    keys = {"op", "channel", "id", "status", "origin", "more", "headers", "body"}
+    check(keys <= set(m), "missing keys in %r" % raw)
+    check(set(m) - keys <= {"body_base64"}, "unexpected keys in %r" % raw)
+    check(isinstance(m["op"], str) and isinstance(m["status"], str), "op/status: %r" % raw)
+    check(isinstance(m["channel"], int) and isinstance(m["id"], int), "channel/id: %r" % raw)
+    check(m["origin"] in ("application", "engine"), "origin: %r" % raw)
+    check(isinstance(m["more"], bool), "more: %r" % raw)
+    check(isinstance(m["body"], str), "body: %r" % raw)
+    check(isinstance(m["headers"], list) and
+          all(isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
+              for h in m["headers"]), "headers: %r" % raw)
+
+
+def body_bytes(m):
+    """The exact body bytes of a JSON message."""
+    if "body_base64" in m:
+        return base64.b64decode(m["body_base64"])
+    return m["body"].encode("utf-8")
+
+
+def ops(msgs):
+    return [m["op"] for m in msgs]
+
+
+def app(msgs, op=None):
+    return [m for m in msgs if m["origin"] == "application" and (op is None or m["op"] == op)]
+
+
+def expect_session_ops(msgs, data_op, n):
+    """HelloResponse, n replies, ByeResponse, then the close Signal."""
+    want = ["HelloResponse"] + [data_op] * n + ["ByeResponse", "Signal"]
+    check(ops(msgs) == want, "ops %s, expected %s" % (ops(msgs), want))
+    close = msgs[-1]
+    check(close["origin"] == "engine" and close["status"] == "channel_closed",
+          "last must be the close Signal", close)
+    check(["~reason", "channel_closed"] in close["headers"], "graceful close reason", close)
+
+
+# ---------------------------------------------------------------- per-transport cases
+
+
+def transport_case_echo_text(transport):
+    with Listener(transport, "--echo") as ls:
+        out, _ = connect(ls.url, "--data", "hello", "--data", "w\u00f6rld \"quoted\"")
+        text = out.decode("utf-8")
+        lines = text.splitlines()
+        check(len(lines) == 5, "5 lines expected", text)
+        check(lines[0].startswith("HelloResponse channel="), "hello line", text)
+        check('body="hello"' in lines[1] and lines[1].startswith("Response "), "first echo", text)
+        check('body="w\u00f6rld \\"quoted\\""' in lines[2], "second echo (UTF-8 kept)", text)
+        check(lines[3].startswith("ByeResponse "), "bye line", text)
+        check("status=channel_closed" in lines[4] and "origin=engine" in lines[4], "close", text)
+        ls.stop()
+        got = b"\n".join(ls.all_lines).decode("utf-8")
+        check("HelloRequest" in got and 'body="hello"' in got and "ByeRequest" in got,
+              "the listener prints what it receives", got)
+
+
+def transport_case_echo_binary(transport):
+    small = bytes(range(256)) * 3
+    big = bytes((i * 7 + 3) & 0xFF for i in range(70000))  # two parts: 65535 + 4465
+    with tempfile.TemporaryDirectory() as d, Listener(transport, "--echo") as ls:
+        paths = []
+        for name, data in (("small", small), ("big", big)):
+            p = os.path.join(d, name)
+            with open(p, "wb") as f:
+                f.write(data)
+            paths.append(p)
+        out, _ = connect(ls.url, "--file", paths[0], "--format", "json")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 1)
+        check(body_bytes(msgs[1]) == small, "binary body echoed byte for byte")
+        check("body_base64" in msgs[1], "non-UTF-8 body has body_base64")
+        out, _ = connect(ls.url, "--file", paths[1], "--format", "json")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 2)
+        check(body_bytes(msgs[1]) + body_bytes(msgs[2]) == big, "large file in two parts")
+        check(len(body_bytes(msgs[1])) == 65535, "first part is a full body")
+        check(msgs[1]["more"] is True and msgs[2]["more"] is False, "more on all but the last")
+
+
+def transport_case_json_output(transport):
+    with Listener(transport, "--echo", "--format", "json") as ls:
+        out, _ = connect(ls.url, "--data", "a\tb\n", "--data", "", "--header", "client:tofucat",
+                         "--data-header", "kind:test", "--format", "json")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 2)
+        hello = msgs[0]
+        check(hello["origin"] == "application" and hello["status"] == "success", "hello", hello)
+        check(["client", "tofucat"] in hello["headers"], "--header on the HelloRequest", hello)
+        check(any(h[0] == "~connect_to" for h in hello["headers"]), "~connect_to", hello)
+        check(msgs[1]["body"] == "a\tb\n" and msgs[2]["body"] == "", "bodies", msgs)
+        check(all(["kind", "test"] in m["headers"] for m in msgs[1:3]), "--data-header", msgs)
+        ids = [m["id"] for m in msgs[1:3]]
+        check(len(set(ids)) == 2 and all(i > 0 for i in ids), "distinct message ids", ids)
+        channel = hello["channel"]
+        check(all(m["channel"] == channel for m in msgs), "one channel", msgs)
+        ls.stop()
+        seen = json_lines(ls.all_lines)
+        check(ops(app(seen)) == ["HelloRequest", "Request", "Request", "ByeRequest"],
+              "listener JSON ops", ops(seen))
+        reqs = app(seen, "Request")
+        check([m["id"] for m in reqs] == ids, "the Responses carry the Requests' ids", seen)
+        check(seen[-1]["op"] == "Signal" and seen[-1]["origin"] == "engine", "server close")
+
+
+def transport_case_signal(transport):
+    with Listener(transport, "--echo", "--max-messages", "6", "--format", "json") as ls:
+        out, _ = connect(ls.url, "--signal", "--data", "s1", "--data", "s2", "--count", "3",
+                         "--format", "json")
+        msgs = json_lines(out)
+        echoed = app(msgs, "Signal")
+        check([m["body"] for m in echoed] == ["s1", "s2"] * 3, "six Signals echoed in order",
+              ops(msgs))
+        check(msgs[-1]["op"] == "Signal" and msgs[-1]["origin"] == "engine" and
+              ["~reason", "channel_closed"] in msgs[-1]["headers"], "graceful end", msgs[-1])
+        check(ls.wait_exit() == 0, "listen --max-messages 6 exits 0")
+        check(len(app(json_lines(ls.all_lines), "Signal")) == 6, "listener got 6 Signals")
+
+
+def transport_case_count(transport):
+    with Listener(transport, "--echo") as ls:
+        out, _ = connect(ls.url, "--data", "x", "--data", "y", "--count", "5", "--format", "json")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 10)
+        check([m["body"] for m in msgs[1:11]] == ["x", "y"] * 5, "payload list 5 times")
+        out, _ = connect(ls.url, "--count", "0", "--data", "never", "--format", "json")
+        expect_session_ops(json_lines(out), "Response", 0)
+
+
+def transport_case_stdin_lines(transport):
+    with Listener(transport, "--echo") as ls:
+        out, _ = connect(ls.url, "--format", "json", stdin=b"first\nsecond\r\n\nlast")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 4)
+        check([m["body"] for m in msgs[1:5]] == ["first", "second", "", "last"], "lines", msgs)
+
+
+def transport_case_no_echo(transport):
+    with Listener(transport, "--format", "json") as ls:
+        out, _ = connect(ls.url, "--data", "to be printed", "--format", "json")
+        msgs = json_lines(out)
+        expect_session_ops(msgs, "Response", 1)
+        check(msgs[1]["body"] == "" and msgs[1]["headers"] == [], "empty Response", msgs[1])
+        ls.wait_lines(lambda ls_: any(b"to be printed" in x for x in ls_))
+        ls.stop()
+
+
+def transport_case_abort(transport):
+    with Listener(transport, "--echo", "--format", "json") as ls:
+        out, _ = connect(ls.url, "--data", "x", "--abort", "--format", "json")
+        msgs = json_lines(out)
+        check(ops(msgs)[:2] == ["HelloResponse", "Response"], "data before the abort", ops(msgs))
+        check("ByeResponse" not in ops(msgs), "no ByeResponse after an abort", ops(msgs))
+        bye = [m for m in msgs if m["op"] == "ByeSignal"]
+        check(len(bye) == 1 and bye[0]["origin"] == "engine" and
+              bye[0]["status"] == "channel_closed", "the ByeSignal comes back", msgs)
+        check(msgs[-1]["op"] == "Signal" and msgs[-1]["status"] == "channel_closed", "closed")
+        # The server sees its channel end without a ByeRequest.
+        ls.wait_lines(lambda ls_: any(b'"origin":"engine"' in x and b'"op":"Signal"' in x
+                                      for x in ls_))
+        seen = json_lines(ls.all_lines)
+        check("ByeRequest" not in ops(seen), "no ByeRequest reached the server", ops(seen))
+        reason = [h[1] for h in seen[-1]["headers"] if h[0] == "~reason"]
+        check(reason and reason[0] in ("communication_failed", "peer_disconnected"),
+              "the server's channel closed by the reset", seen[-1])
+        ls.stop()
+
+
+def transport_case_max_messages(transport):
+    with Listener(transport, "--echo", "--max-messages", "3", "--format", "json") as ls:
+        out, _ = connect(ls.url, "--data", "1", "--data", "2", "--data", "3", "--format", "json")
+        msgs = json_lines(out)
+        check([m["body"] for m in app(msgs, "Response")] == ["1", "2", "3"],
+              "every reply arrived before the listener exited", msgs)
+        check(msgs[-1]["op"] == "Signal" and ["~reason", "channel_closed"] in msgs[-1]["headers"],
+              "graceful end", msgs[-1])
+        check(ls.wait_exit() == 0, "listen exits 0 after 3 messages")
+
+
+def transport_case_server_vanishes(transport):
+    ls = Listener(transport, "--echo")
+    with ls:
+        client = subprocess.Popen([TOFUCAT, "connect", ls.url, "--timeout", "5000"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            client.stdin.write(b"before\n")
+            client.stdin.flush()
+            first = [client.stdout.readline(), client.stdout.readline()]
+            check(b'body="before"' in first[1], "the first Response arrived", first)
+            ls.kill()  # SIGKILL: no goodbye
+            time.sleep(0.2)
+            # communicate() ignores a broken pipe: the client may have
+            # noticed first and ended, which is fine.
+            out, err = client.communicate(input=b"after\n", timeout=LIMIT_S)
+        except subprocess.TimeoutExpired:
+            raise Failure("connect hung after the server vanished")
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+        err = err.decode("utf-8", "replace")
+        check(client.returncode == 1, "exit 1 when the server vanished", client.returncode, err)
+        check(err.startswith("tofucat: ") and err.count("\n") == 1, "one error line", err)
+        named = err.split(":")[1].strip()
+        check(named in ("peer_disconnected", "communication_failed", "recv_failed",
+                        "send_failed"), "the status is named", err)
+        check(b"status=channel_closed origin=engine" in out, "the close Signal is printed", out)
+
+
+def transport_case_sigterm_cleanup(transport):
+    ls = Listener(transport, "--echo")
+    with ls:
+        connect(ls.url, "--data", "x")
+        ls.stop(signal.SIGTERM)
+    if transport == "uds":
+        path = ls.url[len("uds://"):]
+        check(not os.path.exists(path), "the socket file is removed at exit: " + path)
+    ls2 = Listener(transport)
+    with ls2:
+        ls2.stop(signal.SIGINT)
+
+
+def transport_case_connect_refused(transport):
+    if transport.startswith("tcp"):
+        url = "tcp://127.0.0.1:%d" % free_tcp_port() if transport == "tcp4" else None
+        if url is None:
+            if not ipv6_available():
+                skip("no IPv6 loopback")
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind(("::1", 0))
+                url = "tcp://[::1]:%d" % s.getsockname()[1]
+        want = "connect_failed"
+    else:
+        url = listen_url(transport)  # nothing listens there
+        want = "uds_path_not_found" if transport == "uds" else "connect_failed"
+    started = time.monotonic()
+    out, err = connect(url, "--data", "x", "--timeout", "5000", expect_rc=1)
+    check(time.monotonic() - started < 6, "refused quickly")
+    check(err.startswith("tofucat: " + want), "stderr names " + want, err)
+    check(err.count("\n") == 1, "one line", err)
+
+
+def transport_case_address_in_use(transport):
+    with Listener(transport) as first:
+        rc, out, err = run(["listen", first.url], limit=10)
+        check(rc == 1, "a second listener on a live address fails", rc, err)
+        check(err.startswith("tofucat: listen_failed"), "named listen_failed", err)
+        first.stop()
+
+
+# ---------------------------------------------------------------- single cases
+
+
+def case_bad_arguments(_):
+    bad = [
+        [],
+        ["frobnicate"],
+        ["listen"],
+        ["connect"],
+        ["connect", "tcp://127.0.0.1"],
+        ["connect", "tcp://127.0.0.1:0"],
+        ["connect", "tcp://127.0.0.1:99999"],
+        ["connect", "tcp://:7099"],
+        ["connect", "tcp://::1:7099"],
+        ["connect", "tcp://[127.0.0.1]:7099"],
+        ["connect", "http://127.0.0.1:7099"],
+        ["connect", "uds://relative.sock"],
+        ["connect", "uds://"],
+        ["connect", "uds:///" + "x" * 200],
+        ["connect", "127.0.0.1:7099"],
+        ["connect", "tcp://127.0.0.1:7099", "extra"],
+        ["connect", "tcp://127.0.0.1:7099", "--count"],
+        ["connect", "tcp://127.0.0.1:7099", "--count", "-1"],
+        ["connect", "tcp://127.0.0.1:7099", "--count", "x"],
+        ["connect", "tcp://127.0.0.1:7099", "--timeout", "0"],
+        ["connect", "tcp://127.0.0.1:7099", "--header", "novalue"],
+        ["connect", "tcp://127.0.0.1:7099", "--header", ":v"],
+        ["connect", "tcp://127.0.0.1:7099", "--format", "xml"],
+        ["connect", "tcp://127.0.0.1:7099", "--echo"],
+        ["connect", "tcp://127.0.0.1:7099", "--signal=yes"],
+        ["connect", "tcp://127.0.0.1:7099", "--file", "a", "--file", "b"],
+        ["connect", "tcp://127.0.0.1:7099", "--nope"],
+        ["listen", "tcp://127.0.0.1:0", "--data", "x"],
+        ["listen", "tcp://127.0.0.1:0", "--max-messages", "0"],
+        ["listen", "tcp://127.0.0.1:0", "--abort"],
+    ]
+    for args in bad:
+        rc, out, err = run(args, limit=5)
+        check(rc == 2, "%r: exit %d, expected 2 (usage)" % (args, rc), err)
+        check(err.startswith("tofucat: "), "%r: complaint on stderr" % (args,), err)
+        check(out == b"", "%r: nothing on stdout" % (args,), out)
+
+
+def case_help_version(_):
+    for flag in ("--help", "-h"):
+        rc, out, _ = run([flag])
+        check(rc == 0 and b"tofucat listen ADDRESS" in out and b"--max-messages" in out,
+              flag, out)
+    rc, out, _ = run(["connect", "tcp://127.0.0.1:1", "--help"])
+    check(rc == 0 and b"Usage" in out, "--help after a command", out)
+    for flag in ("--version", "-V"):
+        rc, out, _ = run([flag])
+        check(rc == 0 and out.startswith(b"tofucat ") and b"libtofu" in out, flag, out)
+
+
+def case_timeout(_):
+    """A peer that accepts but never answers: connect gives up at --timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        url = "tcp://127.0.0.1:%d" % srv.getsockname()[1]
+        started = time.monotonic()
+        rc, out, err = run(["connect", url, "--data", "x", "--timeout", "500"], limit=10)
+        took = time.monotonic() - started
+        check(rc == 3, "exit 3 on timeout", rc, err)
+        check("timeout" in err and "HelloResponse" in err, "names what it waited for", err)
+        check(took < 5, "gave up after about 0.5 s, took %.1f s" % took)
+
+
+def case_tofu_notation(_):
+    """The tofu notation is accepted too (uds|path, tcp|host|port)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as d:
+        path = os.path.join(d, "n.sock")
+        p = subprocess.Popen([TOFUCAT, "listen", "uds|" + path, "--echo"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = p.stdout.readline()
+            check(line == ("listening on uds://%s\n" % path).encode(), "announce", line)
+            out, _ = connect("uds|" + path, "--data", "n")
+            check(b'body="n"' in out, "echo over tofu notation", out)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(10)
+            p.stdout.close()
+            p.stderr.close()
+        check(rc == 0, "clean exit", rc)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    global TOFUCAT
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tofucat", required=True)
+    ap.add_argument("case")
+    ap.add_argument("transport", nargs="?")
+    a = ap.parse_args()
+    TOFUCAT = a.tofucat
+    fn = globals().get(("transport_case_" if a.transport else "case_") + a.case)
+    if fn is None:
+        print("unknown case " + a.case, file=sys.stderr)
+        return 2
+    try:
+        fn(a.transport)
+    except Failure as e:
+        print("FAILED: %s" % e, file=sys.stderr)
+        return 1
+    print("passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

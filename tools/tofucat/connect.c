@@ -1,0 +1,332 @@
+/*
+ * tofucat connect: HelloRequest, then the payloads as Requests (each waiting
+ * for its Response) or Signals (waiting for nothing), then ByeRequest and
+ * its ByeResponse, or a ByeSignal with --abort.
+ *
+ * Every wait is bounded by --timeout; every message received is printed.
+ * What ends a session early: a HelloResponse with an error status (the
+ * engine could not connect), the channel's close Signal (the server went
+ * away; its ~reason header names why), a message the engine hands back with
+ * an error status. Each is reported as "tofucat: <status>" and exit 1.
+ *
+ * A server may end the session itself (tofucat listen --max-messages): its
+ * ByeRequest is answered with a ByeResponse at any time; if payloads were
+ * still to go, they come back with channel_closed and the run fails.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tofucat.h"
+
+typedef struct client {
+    tc_session s;
+    const tc_options *opt;
+    uint16_t ch;
+    bool peer_said_bye; /* the server's ByeRequest was answered */
+    bool closed;        /* our channel's close Signal arrived */
+    tofu_status close_reason;
+} client;
+
+/* One message to send: a --data string, a part of --file or a line. */
+typedef struct payload {
+    const unsigned char *data;
+    size_t len;
+    bool more; /* a part of a file that has further parts */
+} payload;
+
+/* ---- failures ---- */
+
+static int client__fail(tofu_status st, const char *detail) {
+    tc_report_status(st, detail);
+    return TC_EXIT_FAILURE;
+}
+
+static int client__timeout(const client *c, const char *what) {
+    fprintf(stderr, "tofucat: timeout: no %s within %llu ms\n", what,
+            (unsigned long long)c->opt->timeout_ms);
+    return TC_EXIT_TIMEOUT;
+}
+
+/* ---- messages that are not the awaited answer ---- */
+
+static void client__answer_bye(client *c, tofu_msg **m) {
+    tofu_msg_set_opcode(*m, TOFU_OP_BYE_RESPONSE);
+    if (tc_session_post(&c->s, m, NULL) == TOFU_SUCCESS)
+        c->peer_said_bye = true;
+}
+
+/* The failure of a session whose channel closed before it was done. */
+static int client__closed_early(const client *c) {
+    return client__fail(c->close_reason, c->peer_said_bye ? "the peer ended the session"
+                                                          : "the connection closed");
+}
+
+/* Handles a message that arrived while waiting for something else; puts
+ * it. The close Signal is only noted: whether it ends the session too early
+ * depends on what was still to do. Returns TC_EXIT_OK to go on, else the
+ * failure. */
+static int client__other(client *c, tofu_msg *m) {
+    int rc = TC_EXIT_OK;
+    tofu_status st = tofu_msg_status(m);
+    if (tc_is_close_signal(m) && tofu_msg_channel(m) == c->ch) {
+        c->closed = true;
+        c->close_reason = tc_msg_reason(m, TOFU_CHANNEL_CLOSED);
+    } else if (tofu_msg_from_engine(m) && st != TOFU_SUCCESS && st != TOFU_POOL_EMPTY) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%s handed back by the engine",
+                 tofu_op_name(tofu_msg_opcode(m)));
+        rc = client__fail(st, detail);
+    } else if (!tofu_msg_from_engine(m) && tofu_msg_opcode(m) == TOFU_OP_BYE_REQUEST) {
+        client__answer_bye(c, &m);
+    }
+    tc_session_put(&c->s, &m);
+    return rc;
+}
+
+/* The next message within the time left before deadline_ms (printed), or
+ * NULL with *rc set on timeout or engine shutdown. */
+static tofu_msg *client__next(client *c, uint64_t deadline_ms, const char *what, int *rc) {
+    uint64_t now = tc_now_ms();
+    tofu_status st = TOFU_SUCCESS;
+    tofu_msg *m = now < deadline_ms ? tc_session_next(&c->s, deadline_ms - now, &st) : NULL;
+    if (m != NULL) {
+        tc_print_msg(c->opt, m);
+        return m;
+    }
+    *rc = now < deadline_ms && st != TOFU_SUCCESS ? client__fail(st, "the engine stopped")
+                                                  : client__timeout(c, what);
+    return NULL;
+}
+
+/* Waits for the answer (opcode op, message id id) on our channel. An
+ * engine-made answer with an error status (a failed connect) is a
+ * failure naming that status. */
+static int client__await(client *c, tofu_opcode op, uint64_t id, const char *what) {
+    uint64_t deadline = tc_now_ms() + c->opt->timeout_ms;
+    for (;;) {
+        int rc = TC_EXIT_OK;
+        tofu_msg *m = client__next(c, deadline, what, &rc);
+        if (m == NULL)
+            return rc;
+        bool answer = tofu_msg_opcode(m) == op && tofu_msg_id(m) == id &&
+                      tofu_msg_channel(m) == c->ch;
+        if (!answer) {
+            rc = client__other(c, m);
+            if (rc != TC_EXIT_OK)
+                return rc;
+            if (c->closed)
+                return client__closed_early(c);
+            continue;
+        }
+        tofu_status st = tofu_msg_status(m);
+        bool failed = tofu_msg_from_engine(m) && st != TOFU_SUCCESS;
+        tc_session_put(&c->s, &m);
+        if (failed)
+            return client__fail(st, c->opt->address_text);
+        return TC_EXIT_OK;
+    }
+}
+
+/* Handles whatever already arrived, without waiting (--signal mode). */
+static int client__drain(client *c) {
+    tofu_status st;
+    tofu_msg *m;
+    while ((m = tc_session_next(&c->s, 0, &st)) != NULL) {
+        tc_print_msg(c->opt, m);
+        int rc = client__other(c, m);
+        if (rc != TC_EXIT_OK)
+            return rc;
+    }
+    return st == TOFU_SUCCESS ? TC_EXIT_OK : client__fail(st, "the engine stopped");
+}
+
+/* A post to our channel fails with invalid_channel_number once the channel
+ * closed; its close Signal, already queued, tells why. */
+static int client__post_failed(client *c, tofu_status st, const char *what) {
+    int rc = st == TOFU_INVALID_CHANNEL_NUMBER ? client__drain(c) : TC_EXIT_OK;
+    if (rc == TC_EXIT_OK && c->closed)
+        return client__closed_early(c);
+    return rc != TC_EXIT_OK ? rc : client__fail(st, what);
+}
+
+/* ---- hello ---- */
+
+static int client__hello(client *c) {
+    tofu_msg *m = tc_session_msg(&c->s);
+    tofu_status st = m == NULL ? TOFU_ALLOCATION_FAILED : tofu_msg_connect(m, &c->opt->address);
+    for (size_t i = 0; st == TOFU_SUCCESS && i < c->opt->nheaders; i++)
+        st = tc_add_header_arg(m, c->opt->headers[i]);
+    tofu_bhdr h;
+    if (st == TOFU_SUCCESS)
+        st = tc_session_post(&c->s, &m, &h);
+    else
+        tc_session_put(&c->s, &m);
+    if (st != TOFU_SUCCESS)
+        return client__fail(st, "cannot post the HelloRequest");
+    c->ch = h.channel;
+    return client__await(c, TOFU_OP_HELLO_RESPONSE, h.message_id, "HelloResponse");
+}
+
+/* ---- data ---- */
+
+static int client__send(client *c, const payload *p) {
+    if (c->closed)
+        return client__closed_early(c);
+    tofu_msg *m = tc_session_msg(&c->s);
+    if (m == NULL)
+        return client__fail(TOFU_ALLOCATION_FAILED, NULL);
+    tofu_msg_set_opcode(m, c->opt->signal ? TOFU_OP_SIGNAL : TOFU_OP_REQUEST);
+    tofu_msg_set_channel(m, c->ch);
+    tofu_msg_bhdr(m)->more = p->more;
+    tofu_status st = tofu_msg_append_body(m, p->data, p->len);
+    for (size_t i = 0; st == TOFU_SUCCESS && i < c->opt->ndata_headers; i++)
+        st = tc_add_header_arg(m, c->opt->data_headers[i]);
+    tofu_bhdr h;
+    if (st == TOFU_SUCCESS)
+        st = tc_session_post(&c->s, &m, &h);
+    else
+        tc_session_put(&c->s, &m);
+    if (st != TOFU_SUCCESS)
+        return client__post_failed(c, st,
+                                   c->opt->signal ? "cannot send a Signal" : "cannot send a Request");
+    if (c->opt->signal)
+        return client__drain(c);
+    return client__await(c, TOFU_OP_RESPONSE, h.message_id, "Response");
+}
+
+static int client__send_list(client *c, const payload *list, size_t n) {
+    for (uint64_t round = 0; round < c->opt->count; round++) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = client__send(c, &list[i]);
+            if (rc != TC_EXIT_OK)
+                return rc;
+        }
+    }
+    return TC_EXIT_OK;
+}
+
+/* Splits the file into parts of at most TOFU_MAX_PART_LEN bytes (the body
+ * limit); every part but the last is marked `more`. An empty file is one
+ * empty message. */
+static size_t client__file_parts(const unsigned char *data, size_t len, payload *out) {
+    size_t n = 0, off = 0;
+    do {
+        size_t part = len - off < TOFU_MAX_PART_LEN ? len - off : TOFU_MAX_PART_LEN;
+        out[n].data = data + off;
+        out[n].len = part;
+        off += part;
+        out[n].more = off < len;
+        n++;
+    } while (off < len);
+    return n;
+}
+
+/* The --data strings, then the parts of --file, sent --count times. */
+static int client__send_arguments(client *c) {
+    unsigned char *file = NULL;
+    size_t file_len = 0;
+    const char *why = NULL;
+    if (c->opt->file != NULL && !tc_read_file(c->opt->file, &file, &file_len, &why)) {
+        fprintf(stderr, "tofucat: cannot read %s: %s\n", c->opt->file, why);
+        return TC_EXIT_FAILURE;
+    }
+    size_t max = c->opt->ndata + (file != NULL ? file_len / TOFU_MAX_PART_LEN + 1 : 0);
+    payload *list = calloc(max + 1, sizeof *list);
+    if (list == NULL) {
+        free(file);
+        return client__fail(TOFU_ALLOCATION_FAILED, NULL);
+    }
+    size_t n = 0;
+    for (; n < c->opt->ndata; n++) {
+        list[n].data = (const unsigned char *)c->opt->data[n];
+        list[n].len = strlen(c->opt->data[n]);
+    }
+    if (file != NULL)
+        n += client__file_parts(file, file_len, list + n);
+    int rc = client__send_list(c, list, n);
+    free(list);
+    free(file);
+    return rc;
+}
+
+/* Each line of standard input, as soon as it is read, --count times. */
+static int client__send_stdin(client *c) {
+    char *line = NULL;
+    size_t cap = 0, len = 0;
+    int rc = TC_EXIT_OK;
+    while (rc == TC_EXIT_OK && tc_read_line(stdin, &line, &cap, &len)) {
+        payload p = {(const unsigned char *)line, len, false};
+        rc = client__send_list(c, &p, 1);
+    }
+    free(line);
+    return rc;
+}
+
+/* ---- bye ---- */
+
+/* Waits for our channel's close Signal; a graceful end has the reason
+ * channel_closed. Our own posts that come back meanwhile (a ByeRequest
+ * that crossed the server's, the messages an abort discarded) are
+ * expected. */
+static int client__await_close(client *c, const char *what) {
+    uint64_t deadline = tc_now_ms() + c->opt->timeout_ms;
+    for (;;) {
+        int rc = TC_EXIT_OK;
+        tofu_msg *m = client__next(c, deadline, what, &rc);
+        if (m == NULL)
+            return rc;
+        bool closed = tc_is_close_signal(m) && tofu_msg_channel(m) == c->ch;
+        tofu_status reason = closed ? tc_msg_reason(m, TOFU_CHANNEL_CLOSED) : TOFU_SUCCESS;
+        if (!tofu_msg_from_engine(m) && tofu_msg_opcode(m) == TOFU_OP_BYE_REQUEST)
+            client__answer_bye(c, &m);
+        tc_session_put(&c->s, &m);
+        if (closed)
+            return reason == TOFU_CHANNEL_CLOSED ? TC_EXIT_OK
+                                                 : client__fail(reason, "the connection closed");
+    }
+}
+
+static int client__bye(client *c) {
+    if (c->closed) /* the server said bye after our last payload: fine */
+        return c->close_reason == TOFU_CHANNEL_CLOSED ? TC_EXIT_OK : client__closed_early(c);
+    tofu_msg *m = tc_session_msg(&c->s);
+    if (m == NULL)
+        return client__fail(TOFU_ALLOCATION_FAILED, NULL);
+    bool abort = c->opt->abort;
+    if (!abort && c->peer_said_bye) { /* the server already closed: just wait */
+        tc_session_put(&c->s, &m);
+        return client__await_close(c, "end of the connection");
+    }
+    tofu_msg_set_opcode(m, abort ? TOFU_OP_BYE_SIGNAL : TOFU_OP_BYE_REQUEST);
+    tofu_msg_set_channel(m, c->ch);
+    tofu_msg_bhdr(m)->internal_a = abort; /* bit 6: "abort" */
+    tofu_status st = tc_session_post(&c->s, &m, NULL);
+    if (st != TOFU_SUCCESS)
+        return client__post_failed(c, st,
+                                   abort ? "cannot post the ByeSignal" : "cannot post the ByeRequest");
+    return client__await_close(c, abort ? "end of the connection" : "ByeResponse");
+}
+
+/* ---- the session ---- */
+
+static int client__run(client *c) {
+    int rc = client__hello(c);
+    if (rc != TC_EXIT_OK)
+        return rc;
+    bool from_arguments = c->opt->ndata > 0 || c->opt->file != NULL;
+    rc = from_arguments ? client__send_arguments(c) : client__send_stdin(c);
+    if (rc != TC_EXIT_OK)
+        return rc;
+    return client__bye(c);
+}
+
+int tc_connect(const tc_options *opt) {
+    client c;
+    memset(&c, 0, sizeof c);
+    c.opt = opt;
+    if (tc_session_open(&c.s) != TOFU_SUCCESS)
+        return TC_EXIT_FAILURE;
+    int rc = client__run(&c);
+    tc_session_close(&c.s);
+    return rc;
+}

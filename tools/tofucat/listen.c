@@ -1,0 +1,281 @@
+/*
+ * tofucat listen: one listener, any number of clients, one thread.
+ *
+ * Every HelloRequest gets a HelloResponse and every ByeRequest a
+ * ByeResponse (both the same message with the reply opcode, so id, headers
+ * and body are kept). A Request gets a Response: with --echo the same
+ * headers and body, otherwise an empty one, so that a client waiting for
+ * its Response never hangs. With --echo each Signal goes back unchanged.
+ *
+ * Ending (--max-messages reached, SIGINT, SIGTERM): the listener is closed
+ * and every connection gets a ByeRequest. The engine sends a ByeRequest
+ * after everything posted before it, so once a connection's close Signal
+ * came back, every reply on it was written. tofucat waits for those close
+ * Signals for a short grace period, then destroys the engine.
+ */
+#include <string.h>
+
+#include "tofucat.h"
+
+/* Slices of the main wait: how soon a stop signal is noticed. */
+#define LISTEN_SLICE_MS 100u
+/* How long binding may take (a host name may need resolving). */
+#define LISTEN_START_MS 30000u
+/* How long clients get to answer the closing ByeRequests. */
+#define LISTEN_GRACE_DONE_MS 5000u
+#define LISTEN_GRACE_SIGNAL_MS 2000u
+
+typedef struct server {
+    tc_session s;
+    const tc_options *opt;
+    uint16_t listener;
+    bool listener_closed;
+    uint8_t open[65536 / 8]; /* channels that delivered a message and are not closed */
+    size_t nopen;
+    uint64_t handled; /* Requests and Signals answered */
+    bool closing;
+    uint64_t close_deadline_ms;
+    int exit_code;
+} server;
+
+/* ---- the set of open connection channels ---- */
+
+static bool server__is_open(const server *sv, uint16_t ch) {
+    return (sv->open[ch / 8] >> (ch % 8)) & 1u;
+}
+
+/* Returns true when the channel was not known before. */
+static bool server__mark_open(server *sv, uint16_t ch) {
+    if (server__is_open(sv, ch))
+        return false;
+    sv->open[ch / 8] |= (uint8_t)(1u << (ch % 8));
+    sv->nopen++;
+    return true;
+}
+
+static void server__mark_closed(server *sv, uint16_t ch) {
+    if (!server__is_open(sv, ch))
+        return;
+    sv->open[ch / 8] &= (uint8_t)~(1u << (ch % 8));
+    sv->nopen--;
+}
+
+/* ---- posting ---- */
+
+/* Posts an empty message with that opcode on ch; failures are harmless
+ * here (the channel closed meanwhile, and its close Signal says so). */
+static void server__post_op(server *sv, uint16_t ch, tofu_opcode op) {
+    tofu_msg *m = tc_session_msg(&sv->s);
+    if (m == NULL)
+        return;
+    tofu_msg_set_opcode(m, op);
+    tofu_msg_set_channel(m, ch);
+    tc_session_post(&sv->s, &m, NULL);
+}
+
+/* Sends the received message back with the reply opcode: same channel, id,
+ * headers and body. */
+static void server__reply(server *sv, tofu_msg **m, tofu_opcode op) {
+    tofu_msg_set_opcode(*m, op);
+    tc_session_post(&sv->s, m, NULL);
+}
+
+/* ---- ending ---- */
+
+static void server__start_closing(server *sv, uint64_t grace_ms) {
+    if (sv->closing)
+        return;
+    sv->closing = true;
+    sv->close_deadline_ms = tc_now_ms() + grace_ms;
+    if (!sv->listener_closed)
+        server__post_op(sv, sv->listener, TOFU_OP_BYE_SIGNAL); /* stop accepting */
+    for (uint32_t ch = 1; ch < 65535; ch++)
+        if (server__is_open(sv, (uint16_t)ch))
+            server__post_op(sv, (uint16_t)ch, TOFU_OP_BYE_REQUEST);
+}
+
+static bool server__finished(const server *sv) {
+    if (!sv->closing)
+        return false;
+    if (sv->nopen == 0 && sv->listener_closed)
+        return true;
+    /* A second Ctrl-C means "now". */
+    return tc_now_ms() >= sv->close_deadline_ms || tc_stop_requests() >= 2;
+}
+
+static void server__count_handled(server *sv) {
+    sv->handled++;
+    if (sv->opt->max_messages != 0 && sv->handled >= sv->opt->max_messages)
+        server__start_closing(sv, LISTEN_GRACE_DONE_MS);
+}
+
+/* ---- received messages ---- */
+
+/* Messages from the engine: close Signals, pool_empty, our replies coming
+ * back because their channel closed. */
+static void server__engine_msg(server *sv, tofu_msg *m) {
+    uint16_t ch = tofu_msg_channel(m);
+    bool listener = ch == sv->listener;
+    if (!listener && !(sv->closing && !tc_is_close_signal(m)))
+        tc_print_msg(sv->opt, m); /* our own shutdown is not news */
+    if (tc_is_close_signal(m) && listener) {
+        sv->listener_closed = true;
+        if (!sv->closing) {
+            tc_report_status(tc_msg_reason(m, TOFU_CHANNEL_CLOSED), "the listener closed");
+            sv->exit_code = TC_EXIT_FAILURE;
+            server__start_closing(sv, LISTEN_GRACE_SIGNAL_MS);
+        }
+    } else if (tc_is_close_signal(m)) {
+        server__mark_closed(sv, ch);
+    }
+    tc_session_put(&sv->s, &m);
+}
+
+static void server__request(server *sv, tofu_msg **m) {
+    if (sv->closing) { /* beyond --max-messages: not answered */
+        tc_session_put(&sv->s, m);
+        return;
+    }
+    if (!sv->opt->echo) {
+        tofu_msg_clear_headers(*m);
+        tofu_msg_clear_body(*m);
+    }
+    server__reply(sv, m, TOFU_OP_RESPONSE);
+    server__count_handled(sv);
+}
+
+static void server__signal(server *sv, tofu_msg **m) {
+    if (sv->closing) {
+        tc_session_put(&sv->s, m);
+        return;
+    }
+    if (sv->opt->echo)
+        server__reply(sv, m, TOFU_OP_SIGNAL);
+    else
+        tc_session_put(&sv->s, m);
+    server__count_handled(sv);
+}
+
+static void server__app_msg(server *sv, tofu_msg *m) {
+    uint16_t ch = tofu_msg_channel(m);
+    bool is_new = server__mark_open(sv, ch);
+    tc_print_msg(sv->opt, m);
+    switch (tofu_msg_opcode(m)) {
+    case TOFU_OP_HELLO_REQUEST:
+        server__reply(sv, &m, TOFU_OP_HELLO_RESPONSE);
+        break;
+    case TOFU_OP_BYE_REQUEST:
+        server__reply(sv, &m, TOFU_OP_BYE_RESPONSE);
+        break;
+    case TOFU_OP_REQUEST:
+        server__request(sv, &m);
+        break;
+    case TOFU_OP_SIGNAL:
+        server__signal(sv, &m);
+        break;
+    default: /* Responses, a Zig peer's ByeSignal: nothing to answer */
+        break;
+    }
+    if (m != NULL)
+        tc_session_put(&sv->s, &m);
+    if (is_new && sv->closing) /* a client that arrived while ending */
+        server__post_op(sv, ch, TOFU_OP_BYE_REQUEST);
+}
+
+/* ---- start ---- */
+
+/* Prints "listening on URL" with the address the engine actually bound
+ * (the real port when port 0 was asked). */
+static void server__announce(const tofu_msg *welcome, const char *fallback) {
+    tofu_header h;
+    tofu_address a;
+    char url[TOFU_MAX_HOST_LEN + TOFU_UDS_PATH_BUF + 32];
+    const char *shown = fallback;
+    if (tofu_msg_find_header(welcome, TOFU_HDR_LISTEN_ON, &h) &&
+        tofu_address_parse(h.value, h.value_len, &a) == TOFU_SUCCESS &&
+        tc_url_format(&a, url, sizeof url))
+        shown = url;
+    printf("listening on %s\n", shown);
+    fflush(stdout);
+}
+
+/* Waits for the WelcomeResponse of the listener just posted. */
+static int server__await_welcome(server *sv) {
+    uint64_t deadline = tc_now_ms() + LISTEN_START_MS;
+    tofu_status st;
+    while (tc_now_ms() < deadline && tc_stop_requests() == 0) {
+        tofu_msg *m = tc_session_next(&sv->s, LISTEN_SLICE_MS, &st);
+        if (m == NULL && st != TOFU_SUCCESS)
+            break;
+        if (m == NULL)
+            continue;
+        bool ours = tofu_msg_opcode(m) == TOFU_OP_WELCOME_RESPONSE &&
+                    tofu_msg_channel(m) == sv->listener;
+        st = tofu_msg_status(m);
+        if (ours && st == TOFU_SUCCESS)
+            server__announce(m, sv->opt->address_text);
+        tc_session_put(&sv->s, &m);
+        if (ours && st != TOFU_SUCCESS) {
+            tc_report_status(st, sv->opt->address_text);
+            return TC_EXIT_FAILURE;
+        }
+        if (ours)
+            return TC_EXIT_OK;
+    }
+    if (tc_stop_requests() > 0)
+        return TC_EXIT_OK;
+    fprintf(stderr, "tofucat: timeout: the listener did not start\n");
+    return TC_EXIT_TIMEOUT;
+}
+
+static int server__start(server *sv) {
+    tofu_msg *m = tc_session_msg(&sv->s);
+    tofu_bhdr h;
+    tofu_status st = m == NULL ? TOFU_ALLOCATION_FAILED : tofu_msg_listen(m, &sv->opt->address);
+    if (st == TOFU_SUCCESS)
+        st = tc_session_post(&sv->s, &m, &h);
+    else
+        tc_session_put(&sv->s, &m);
+    if (st != TOFU_SUCCESS) {
+        tc_report_status(st, sv->opt->address_text);
+        return TC_EXIT_FAILURE;
+    }
+    sv->listener = h.channel;
+    return server__await_welcome(sv);
+}
+
+/* ---- the loop ---- */
+
+static void server__loop(server *sv) {
+    tofu_status st;
+    while (!server__finished(sv)) {
+        if (tc_stop_requests() > 0)
+            server__start_closing(sv, LISTEN_GRACE_SIGNAL_MS);
+        tofu_msg *m = tc_session_next(&sv->s, LISTEN_SLICE_MS, &st);
+        if (m == NULL && st != TOFU_SUCCESS) {
+            tc_report_status(st, "the engine stopped");
+            sv->exit_code = TC_EXIT_FAILURE;
+            return;
+        }
+        if (m != NULL && tofu_msg_from_engine(m))
+            server__engine_msg(sv, m);
+        else if (m != NULL)
+            server__app_msg(sv, m);
+    }
+}
+
+int tc_listen(const tc_options *opt) {
+    static server sv; /* the channel bitmap is 8 KiB: not for the stack */
+    memset(&sv, 0, sizeof sv);
+    sv.opt = opt;
+    tc_install_stop_handlers();
+    if (tc_session_open(&sv.s) != TOFU_SUCCESS)
+        return TC_EXIT_FAILURE;
+    int rc = server__start(&sv);
+    if (rc == TC_EXIT_OK && tc_stop_requests() == 0) {
+        server__loop(&sv);
+        rc = sv.exit_code;
+    }
+    tc_session_close(&sv.s);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * What tofucat prints: one line per received message (text.c or json.c),
+ * and one line on stderr per failure, naming the status.
+ */
+#include <string.h>
+
+#include "tofucat.h"
+
+void tc_print_msg(const tc_options *opt, const tofu_msg *m) {
+    if (opt->quiet)
+        return;
+    if (opt->format == TC_FORMAT_JSON)
+        tc_json_write_msg(stdout, m);
+    else
+        tc_text_write_msg(stdout, m);
+    /* stdout is fully buffered in a pipe; a script reading it must see each
+     * message when it arrives, not when tofucat exits. */
+    fflush(stdout);
+}
+
+/* Continuation bytes are 10xxxxxx. */
+static bool output__cont(unsigned char c) {
+    return (c & 0xC0) == 0x80;
+}
+
+size_t tc_utf8_seq_len(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    /* The ranges of RFC 3629: no overlong forms, no surrogates, nothing
+     * above U+10FFFF. */
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && output__cont(p[1]) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || !output__cont(p[1]) || !output__cont(p[2]))
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || !output__cont(p[1]) || !output__cont(p[2]) || !output__cont(p[3]))
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+tofu_status tc_msg_reason(const tofu_msg *m, tofu_status fallback) {
+    tofu_header h;
+    char name[64];
+    tofu_status st = fallback;
+    if (!tofu_msg_find_header(m, TOFU_HDR_REASON, &h) || h.value_len >= sizeof name)
+        return fallback;
+    memcpy(name, h.value, h.value_len);
+    name[h.value_len] = '\0';
+    tofu_status_from_name(name, &st);
+    return st;
+}
+
+bool tc_is_close_signal(const tofu_msg *m) {
+    return tofu_msg_opcode(m) == TOFU_OP_SIGNAL && tofu_msg_from_engine(m) &&
+           tofu_msg_status(m) == TOFU_CHANNEL_CLOSED;
+}
+
+void tc_report_status(tofu_status st, const char *detail) {
+    if (detail != NULL)
+        fprintf(stderr, "tofucat: %s: %s\n", tofu_status_name(st), detail);
+    else
+        fprintf(stderr, "tofucat: %s\n", tofu_status_name(st));
+}

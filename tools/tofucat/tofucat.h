@@ -1,0 +1,158 @@
+/*
+ * tofucat — a command-line peer for libtofu: listen and print or echo, or
+ * connect and send data. This header is shared by the tool's modules only.
+ *
+ * Modules: args.c (command line), url.c (ADDRESS URLs), output.c, text.c and
+ * json.c (one line per received message), sys.c (the few OS services the tool
+ * needs: clock, signals, files), listen.c, connect.c, main.c.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TOFUCAT_H
+#define TOFUCAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tofu.h"
+
+/* Exit codes (documented in tofucat(1)). */
+enum {
+    TC_EXIT_OK = 0,
+    TC_EXIT_FAILURE = 1, /* the engine or the peer reported a status */
+    TC_EXIT_USAGE = 2,   /* bad command line */
+    TC_EXIT_TIMEOUT = 3  /* nothing came within --timeout */
+};
+
+#define TC_DEFAULT_TIMEOUT_MS 10000u
+
+typedef enum tc_command {
+    TC_CMD_LISTEN,
+    TC_CMD_CONNECT,
+    TC_CMD_HELP,
+    TC_CMD_VERSION
+} tc_command;
+
+typedef enum tc_format {
+    TC_FORMAT_TEXT,
+    TC_FORMAT_JSON
+} tc_format;
+
+/* Everything the command line says. Strings point into argv. */
+typedef struct tc_options {
+    tc_command command;
+    const char *address_text; /* ADDRESS as given */
+    tofu_address address;     /* ADDRESS parsed */
+    tc_format format;
+    bool quiet; /* print no received messages */
+
+    /* listen */
+    bool echo;
+    uint64_t max_messages; /* 0 = no limit */
+
+    /* connect */
+    const char **data; /* --data payloads, in order */
+    size_t ndata;
+    const char *file;
+    bool signal;
+    uint64_t count; /* how often the payload list is sent (default 1) */
+    const char **headers; /* --header NAME:VALUE (HelloRequest) */
+    size_t nheaders;
+    const char **data_headers; /* --data-header NAME:VALUE (every Request/Signal) */
+    size_t ndata_headers;
+    uint64_t timeout_ms;
+    bool abort;
+} tc_options;
+
+/* ---- args.c ---- */
+
+/* Parses the command line into *opt. Returns TC_EXIT_OK, or TC_EXIT_USAGE
+ * after printing a one-line complaint on stderr. Free with tc_options_fini. */
+int tc_parse_args(int argc, char **argv, tc_options *opt);
+void tc_options_fini(tc_options *opt);
+void tc_print_help(FILE *f);
+void tc_print_version(FILE *f);
+
+/* ---- url.c ---- */
+
+/* Parses an ADDRESS URL: tcp://HOST:PORT, tcp://[IPV6]:PORT, uds:///path,
+ * uds://@name, or a tofu address value (tcp|host|port, uds|path). for_listen
+ * allows an empty TCP host ("any") and port 0 ("pick one"). On error returns
+ * false and sets *why to a short explanation. */
+bool tc_url_parse(const char *url, bool for_listen, tofu_address *out, const char **why);
+
+/* Formats an address as a URL (the inverse of tc_url_parse). False when it
+ * does not fit in cap bytes. */
+bool tc_url_format(const tofu_address *a, char *buf, size_t cap);
+
+/* ---- output.c, text.c, json.c ---- */
+
+/* Prints one received message as one line on stdout (text or JSON) and
+ * flushes, so that a reader of a pipe sees each message as it arrives. */
+void tc_print_msg(const tc_options *opt, const tofu_msg *m);
+void tc_text_write_msg(FILE *f, const tofu_msg *m);
+void tc_json_write_msg(FILE *f, const tofu_msg *m);
+
+/* Length (1..4) of the well-formed UTF-8 sequence at p (n bytes left), or 0
+ * when the bytes there are not one. */
+size_t tc_utf8_seq_len(const unsigned char *p, size_t n);
+
+/* The status named by a message's ~reason header, or fallback. */
+tofu_status tc_msg_reason(const tofu_msg *m, tofu_status fallback);
+
+/* True for the engine's close Signal (the last message of every channel). */
+bool tc_is_close_signal(const tofu_msg *m);
+
+/* Prints "tofucat: <status name>[: detail]" on stderr. */
+void tc_report_status(tofu_status st, const char *detail);
+
+/* ---- sys.c ---- */
+
+/* Monotonic milliseconds (arbitrary origin). */
+uint64_t tc_now_ms(void);
+
+/* SIGINT/SIGTERM set a flag instead of killing the process. */
+void tc_install_stop_handlers(void);
+/* How many stop signals arrived so far. */
+int tc_stop_requests(void);
+
+/* Reads one line (without its LF or CR LF) into a growing buffer. Returns
+ * false at end of input with nothing read. */
+bool tc_read_line(FILE *f, char **buf, size_t *cap, size_t *len);
+
+/* Reads a whole file into a new buffer (binary). On error returns false and
+ * leaves errno's message in *why. */
+bool tc_read_file(const char *path, unsigned char **data, size_t *len, const char **why);
+
+/* ---- session.c: one engine and one group ---- */
+
+typedef struct tc_session {
+    tofu_engine *e;
+    tofu_group *g;
+} tc_session;
+
+/* Creates the engine and the group; reports the status on failure. */
+tofu_status tc_session_open(tc_session *s);
+/* Destroys the group (closing what is still open) and the engine. */
+void tc_session_close(tc_session *s);
+/* A fresh message (allocated when the pool is empty); NULL only when memory
+ * runs out. */
+tofu_msg *tc_session_msg(tc_session *s);
+void tc_session_put(tc_session *s, tofu_msg **m);
+/* Posts; on failure the message goes back to the pool and the status is
+ * returned. */
+tofu_status tc_session_post(tc_session *s, tofu_msg **m, tofu_bhdr *out);
+/* The next message of the group, waiting at most wait_ms; NULL on timeout or
+ * when the engine is shutting down (*st tells which: success on timeout). */
+tofu_msg *tc_session_next(tc_session *s, uint64_t wait_ms, tofu_status *st);
+/* Adds a NAME:VALUE command-line header to a message. */
+tofu_status tc_add_header_arg(tofu_msg *m, const char *arg);
+
+/* ---- listen.c, connect.c ---- */
+
+int tc_listen(const tc_options *opt);
+int tc_connect(const tc_options *opt);
+
+#endif
