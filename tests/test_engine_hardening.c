@@ -191,3 +191,157 @@ TEST(accept_out_of_descriptors_does_not_spin) {
     hard_server_close(&s);
     ASSERT_NO_LEAKS();
 }
+
+/* ======================================================================== */
+/* peers that announce a big frame and never finish it                      */
+/* ======================================================================== */
+
+#define HARD_TRICKLE_POOL 4u
+#define HARD_TRICKLERS (HARD_TRICKLE_POOL + 2u)
+#define HARD_ANNOUNCED 60000u
+#define HARD_SENT 10u
+#define HARD_ECHOES 10u
+
+/* As hard_next, but pool_empty Signals are destroyed: put back, each would
+ * join the pool (it keeps up to max free messages, and a starved pool has
+ * none) and feed the very channels this test wants starved. A hang names
+ * what did not come. */
+static tofu_msg *hard_next_no_refill(tofu_group *g, const char *what) {
+    for (;;) {
+        tofu_msg *m = tofu_t_poll_msg(g, TOFU_T_WAIT_S * 1000u);
+        if (m == NULL)
+            tofu_t_fail(__FILE__, __LINE__, "no %s within %u s (hang guard)", what,
+                        TOFU_T_WAIT_S);
+        if (!tofu_t_is_pool_empty(m))
+            return m;
+        tofu_msg_destroy(m);
+    }
+}
+
+/* A raw peer whose HelloRequest the server application has seen. */
+static tofui_socket hard_raw_hello(hard_server *s) {
+    tofui_socket raw = RAW_CONNECT(&s->reach);
+    uint8_t frame[512];
+    size_t n = hard_hello_frame(frame, sizeof frame, &s->reach);
+    RAW_SEND(raw, frame, n);
+    tofu_msg *m = hard_next_no_refill(s->g, "HelloRequest of a raw peer");
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != HARD_HELLO_ID)
+        FAIL_MSG("expected the HelloRequest of a raw peer", m);
+    tofu_put(s->e, &m);
+    return raw;
+}
+
+/* A Request header announcing HARD_ANNOUNCED body bytes, then only
+ * HARD_SENT of them: the rest never comes. */
+static void hard_start_frame(tofui_socket raw, uint32_t i) {
+    uint8_t part[16 + HARD_SENT];
+    tofu_t_raw_header(part, 1, TOFU_OP_REQUEST, 5000 + i, 0, HARD_ANNOUNCED);
+    tofu_t_fill(part + 16, HARD_SENT, i);
+    RAW_SEND(raw, part, sizeof part);
+}
+
+/* The client's HelloRequest reaches the server application, which answers;
+ * returns the client channel. */
+static uint16_t hard_good_hello(hard_server *s, tofu_engine *ce, tofu_group *cg) {
+    char v[TOFU_UDS_PATH_BUF + 64];
+    ASSERT_OK(tofu_address_format(&s->reach, v, sizeof v, NULL));
+    tofu_bhdr hello = POST_HELLO(ce, cg, v);
+    tofu_msg *m = hard_next_no_refill(s->g, "HelloRequest of the good client");
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != hello.message_id)
+        FAIL_MSG("expected the good client's HelloRequest", m);
+    tofu_msg_set_opcode(m, TOFU_OP_HELLO_RESPONSE);
+    POST(s->g, &m);
+    m = EXPECT_MSG(cg, TOFU_OP_HELLO_RESPONSE, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_id(m), hello.message_id);
+    tofu_put(ce, &m);
+    return hello.channel;
+}
+
+/* One Request from the client, answered by the server application. */
+static void hard_good_echo(hard_server *s, tofu_engine *ce, tofu_group *cg, uint16_t cch,
+                           uint32_t i) {
+    uint8_t body[100];
+    tofu_t_fill(body, sizeof body, i);
+    tofu_msg *m = tofu_t_get(ce);
+    tofu_msg_set_opcode(m, TOFU_OP_REQUEST);
+    tofu_msg_set_channel(m, cch);
+    ASSERT_OK(tofu_msg_append_body(m, body, sizeof body));
+    tofu_bhdr req = POST(cg, &m);
+    m = hard_next_no_refill(s->g, "Request of the good client");
+    if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_id(m) != req.message_id)
+        FAIL_MSG("expected the good client's Request", m);
+    tofu_msg_set_opcode(m, TOFU_OP_RESPONSE);
+    POST(s->g, &m);
+    m = EXPECT_MSG(cg, TOFU_OP_RESPONSE, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_id(m), req.message_id);
+    size_t len = 0;
+    const void *got = tofu_msg_body(m, &len);
+    ASSERT_MEM_EQ(got, len, body, sizeof body);
+    tofu_put(ce, &m);
+}
+
+/* More raw peers than the server has pool messages each start a big frame
+ * and stop, staying connected. A channel takes a pool message only for a
+ * complete frame, so they pin none: a good client still says Hello and
+ * gets its echoes through the same engine. (The pool's initial size is its
+ * maximum and pool_empty Signals are destroyed, so nothing the test does
+ * adds messages to the pool.) */
+TEST(unfinished_frames_do_not_starve_other_channels) {
+    hard_server s;
+    hard_server_open(&s, HARD_TRICKLE_POOL, "tcp|127.0.0.1|0");
+    tofui_socket raw[HARD_TRICKLERS];
+    for (uint32_t i = 0; i < HARD_TRICKLERS; i++)
+        raw[i] = hard_raw_hello(&s);
+    for (uint32_t i = 0; i < HARD_TRICKLERS; i++)
+        hard_start_frame(raw[i], i);
+
+    tofu_engine *ce = tofu_t_engine(0, 0);
+    tofu_group *cg = tofu_t_group(ce);
+    uint16_t cch = hard_good_hello(&s, ce, cg);
+    for (uint32_t i = 0; i < HARD_ECHOES; i++)
+        hard_good_echo(&s, ce, cg, cch, i);
+
+    ASSERT_OK(tofu_group_destroy(ce, cg));
+    tofu_engine_destroy(ce);
+    for (uint32_t i = 0; i < HARD_TRICKLERS; i++)
+        tofui_sock_close(raw[i]);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* A frame that comes in two pieces while the application holds every pool
+ * message: the channel collects it outside the pool, stalls only once it is
+ * complete (one pool_empty Signal), and delivers it intact when a message
+ * comes back. */
+TEST(piecewise_frame_waits_for_the_pool) {
+    enum { FIRST = 1000 };
+    hard_server s;
+    hard_server_open(&s, HARD_TRICKLE_POOL, "tcp|127.0.0.1|0");
+    tofui_socket raw = hard_raw_hello(&s);
+    tofu_msg *held[HARD_TRICKLE_POOL];
+    for (size_t i = 0; i < HARD_TRICKLE_POOL; i++)
+        ASSERT_TRUE((held[i] = tofu_get(s.e, TOFU_POOL_ONLY)) != NULL);
+
+    static uint8_t frame[16 + HARD_ANNOUNCED];
+    tofu_t_raw_header(frame, 1, TOFU_OP_REQUEST, 4242, 0, HARD_ANNOUNCED);
+    tofu_t_fill(frame + 16, HARD_ANNOUNCED, 7);
+    RAW_SEND(raw, frame, 16 + FIRST);
+    RAW_SEND(raw, frame + 16 + FIRST, HARD_ANNOUNCED - FIRST);
+    tofu_msg *m = WAIT_MSG(s.g);
+    if (!tofu_t_is_pool_empty(m))
+        FAIL_MSG("expected the pool_empty Signal of the complete frame", m);
+    tofu_msg_destroy(m);
+
+    for (size_t i = 0; i < HARD_TRICKLE_POOL; i++)
+        tofu_put(s.e, &held[i]);
+    m = hard_next_no_refill(s.g, "Request of the raw peer");
+    if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_id(m) != 4242)
+        FAIL_MSG("expected the Request of the raw peer", m);
+    size_t len = 0;
+    const void *got = tofu_msg_body(m, &len);
+    ASSERT_MEM_EQ(got, len, frame + 16, HARD_ANNOUNCED);
+    tofu_put(s.e, &m);
+    tofui_sock_close(raw);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}

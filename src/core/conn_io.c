@@ -7,11 +7,13 @@
  * from that before the next write.
  *
  * Receiving reads big chunks into the engine's buffer and decodes every
- * complete frame in them. A pool message is taken only when the decoder has a
- * header and needs somewhere to put the frame, so an idle channel holds none.
- * When the pool is empty the channel stalls: it keeps what it could not
- * decode (at most one chunk), stops reading, tells its group once, and
- * resumes when a message is put back.
+ * complete frame in them. A pool message is taken only when a whole frame is
+ * at hand: a frame that arrives in pieces waits in a buffer of the channel's
+ * own (at most one frame), so a peer that announces a big frame and then
+ * trickles or stops pins no pool message, and an idle channel holds none.
+ * When the pool is empty while a complete frame waits, the channel stalls:
+ * it keeps what it could not decode (at most one chunk), stops reading,
+ * tells its group once, and resumes when a message is put back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -205,40 +207,132 @@ static void io__bye_response_received(tofui_chan *ch) {
     tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
 }
 
-/* Decodes data[0..n). Returns true when everything was consumed and the
- * channel still reads; false when it closed or stalled. Frames are
- * delivered to the group together, before anything that follows them. */
-static bool io__decode(tofui_chan *ch, const unsigned char *data, size_t n) {
-    tofui_mq got = {NULL, NULL};
-    for (;;) {
-        size_t used = 0;
-        tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, data, n, &used);
-        data += used;
-        n -= used;
-        if (rc == TOFUI_DEC_MORE)
-            break;
-        if (rc == TOFUI_DEC_NEED_MSG) {
-            if (io__attach(ch))
-                continue;
-            tofui_group_deliver_list(ch->group, &got);
-            return io__stall(ch, data, n);
-        }
-        if (rc == TOFUI_DEC_ERROR) { /* a hostile or broken peer loses its channel */
-            tofui_group_deliver_list(ch->group, &got);
-            tofui_chan_close(ch, ch->dec.error, TOFUI_CLOSE_ABORT);
-            return false;
-        }
-        tofu_msg *m = ch->rmsg;
-        ch->rmsg = NULL;
-        io__received(ch, m);
-        tofui_mq_push(&got, m);
-        if (m->bhdr.opcode == TOFU_OP_BYE_RESPONSE) { /* nothing after it is read */
-            tofui_group_deliver_list(ch->group, &got);
-            io__bye_response_received(ch);
-            return false;
-        }
+/* How decoding a span of bytes goes on or ends. */
+typedef enum io__next {
+    IO__GO_ON = 0, /* more bytes to decode */
+    IO__CONSUMED,  /* every byte is decoded or kept: read on */
+    IO__STALL,     /* a complete frame waits for a pool message */
+    IO__FAILED,    /* the stream is dead: close with the span's error */
+    IO__BYE        /* a ByeResponse came: nothing after it is read */
+} io__next;
+
+/* The bytes being decoded and the frames decoded from them, delivered
+ * together before anything that follows them. */
+typedef struct io__span {
+    const unsigned char *data;
+    size_t n;
+    tofui_mq got;
+    tofu_status error; /* with IO__FAILED */
+} io__span;
+
+static void io__advance(io__span *s, size_t used) {
+    s->data += used;
+    s->n -= used;
+}
+
+/* The decoder completed a frame in ch->rmsg. */
+static io__next io__frame(tofui_chan *ch, io__span *s) {
+    tofu_msg *m = ch->rmsg;
+    ch->rmsg = NULL;
+    io__received(ch, m);
+    tofui_mq_push(&s->got, m);
+    return m->bhdr.opcode == TOFU_OP_BYE_RESPONSE ? IO__BYE : IO__GO_ON;
+}
+
+static io__next io__fail(io__span *s, tofu_status why) {
+    s->error = why;
+    return IO__FAILED;
+}
+
+/* Bytes of the frame in progress after its binary header. */
+static size_t io__frame_rest(const tofui_chan *ch) {
+    return (size_t)ch->dec.bhdr.thl + ch->dec.bhdr.bl;
+}
+
+/* Appends what the span holds of the partial frame; true once complete. */
+static bool io__part_fill(tofui_chan *ch, io__span *s) {
+    size_t take = ch->part_len - ch->part_got;
+    take = take < s->n ? take : s->n;
+    if (take > 0) { /* data may be NULL when n is 0 */
+        memcpy(ch->part + ch->part_got, s->data, take);
+        ch->part_got += take;
+        io__advance(s, take);
     }
-    tofui_group_deliver_list(ch->group, &got);
+    return ch->part_got == ch->part_len;
+}
+
+/* The decoder has a header but the span ends inside the frame: the rest of
+ * the frame collects outside the pool until it is complete. */
+static io__next io__part_start(tofui_chan *ch, io__span *s) {
+    ch->part_len = io__frame_rest(ch);
+    if ((ch->part = malloc(ch->part_len)) == NULL)
+        return io__fail(s, TOFU_ALLOCATION_FAILED);
+    ch->part_got = 0;
+    io__part_fill(ch, s);
+    return IO__CONSUMED;
+}
+
+static void io__part_free(tofui_chan *ch) {
+    free(ch->part);
+    ch->part = NULL;
+    ch->part_len = 0;
+    ch->part_got = 0;
+}
+
+/* Goes on with a partial frame: once complete (and a pool message is at
+ * hand) the decoder gets it whole. */
+static io__next io__part_decode(tofui_chan *ch, io__span *s) {
+    if (!io__part_fill(ch, s))
+        return IO__CONSUMED;
+    if (ch->rmsg == NULL && !io__attach(ch))
+        return IO__STALL;
+    size_t used = 0;
+    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, ch->part, ch->part_len, &used);
+    io__part_free(ch);
+    if (rc != TOFUI_DEC_FRAME) /* only allocation fails on a validated header */
+        return io__fail(s, ch->dec.error);
+    return io__frame(ch, s);
+}
+
+/* A header is complete: a pool message is taken only when the span holds
+ * the whole frame. */
+static io__next io__need_msg(tofui_chan *ch, io__span *s) {
+    if (s->n < io__frame_rest(ch))
+        return io__part_start(ch, s);
+    return io__attach(ch) ? IO__GO_ON : IO__STALL;
+}
+
+static io__next io__decode_step(tofui_chan *ch, io__span *s) {
+    size_t used = 0;
+    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, s->data, s->n, &used);
+    io__advance(s, used);
+    if (rc == TOFUI_DEC_MORE)
+        return IO__CONSUMED;
+    if (rc == TOFUI_DEC_NEED_MSG)
+        return io__need_msg(ch, s);
+    if (rc == TOFUI_DEC_ERROR)
+        return io__fail(s, ch->dec.error);
+    return io__frame(ch, s);
+}
+
+/* Decodes data[0..n). Returns true when everything was consumed and the
+ * channel still reads; false when it closed or stalled. */
+static bool io__decode(tofui_chan *ch, const unsigned char *data, size_t n) {
+    io__span s = {data, n, {NULL, NULL}, TOFU_SUCCESS};
+    io__next next = ch->part != NULL ? io__part_decode(ch, &s) : IO__GO_ON;
+    while (next == IO__GO_ON)
+        next = io__decode_step(ch, &s);
+    tofui_group_deliver_list(ch->group, &s.got);
+    if (next == IO__STALL)
+        return io__stall(ch, s.data, s.n);
+    if (next == IO__FAILED) { /* a hostile or broken peer loses its channel */
+        tofui_chan_close(ch, s.error, TOFUI_CLOSE_ABORT);
+        return false;
+    }
+    if (next == IO__BYE) {
+        io__bye_response_received(ch);
+        return false;
+    }
     return true;
 }
 
@@ -337,6 +431,7 @@ void tofui_io_release_recv(tofui_chan *ch) {
     if (ch->rmsg != NULL)
         tofui_engine_put(ch->eng, ch->rmsg);
     ch->rmsg = NULL;
+    io__part_free(ch);
     free(ch->stash);
     ch->stash = NULL;
     ch->stash_len = 0;

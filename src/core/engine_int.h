@@ -246,7 +246,7 @@ typedef struct tofui_chan {
     tofu_msg *welcome; /* the WelcomeRequest until it is answered */
     /* receiving */
     tofui_dec dec;
-    tofu_msg *rmsg;      /* pool message taken for the frame in progress */
+    tofu_msg *rmsg;      /* pool message taken for a complete frame */
     bool peer_bye_req;   /* the peer sent a ByeRequest */
     bool read_done;      /* got the ByeResponse; our own answer still to go out */
     bool stalled;        /* waits for a pool message */
@@ -256,6 +256,9 @@ typedef struct tofui_chan {
     uint64_t signal_at;  /* end of this stall's grace period */
     unsigned char *stash; /* unconsumed bytes while stalled */
     size_t stash_len;
+    unsigned char *part;  /* a frame's text headers and body while they come in */
+    size_t part_len;      /* thl + bl of that frame */
+    size_t part_got;
     /* connecting / listening */
     tofui_sockaddr *addrs;
     size_t naddrs;
@@ -409,7 +412,7 @@ void tofui_io_resume_stalled(tofu_engine *e);
  * tells the groups of channels that are still stalled (one pool_empty
  * Signal per episode). Returns the wait timeout it needs (-1: none). */
 int tofui_io_signal_stalls(tofu_engine *e);
-/* Frees the receive state (message in progress, stash). */
+/* Frees the receive state (message in progress, partial frame, stash). */
 void tofui_io_release_recv(tofui_chan *ch);
 
 /* ---- resolve.c ---- */
