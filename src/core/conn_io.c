@@ -20,7 +20,7 @@
 
 #include "engine_int.h"
 
-#define IO__MAX_IOV 64
+#define IO__MAX_IOV 256 /* the platform layers send at most 256 parts per call */
 #define IO__MAX_FRAMES (IO__MAX_IOV / 3)
 /* Writes / reads per channel and event: bounded so one busy channel cannot
  * starve the others; the level-triggered poller brings it back. */
