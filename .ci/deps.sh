@@ -3,7 +3,7 @@
 # something is missing (a fresh CI machine has gcc, cmake and make).
 # Usage: .ci/deps.sh [extra Debian packages...]
 set -euo pipefail
-want=(cmake make gcc clang libclang-rt-14-dev python3 "$@")
+want=(cmake make gcc clang libclang-rt-14-dev python3 pkg-config "$@")
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

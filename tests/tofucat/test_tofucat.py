@@ -86,11 +86,14 @@ def listen_url(transport):
     raise Failure("unknown transport " + transport)
 
 
-def free_tcp_port():
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def refusing_tcp_port(family):
+    """A socket bound to a free loopback port without listening: connects to
+    it are refused, and while it is open no other test can take the port
+    (it has no SO_REUSEADDR). Close it after use."""
+    host = "127.0.0.1" if family == socket.AF_INET else "::1"
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind((host, 0))
+    return s
 
 
 # ---------------------------------------------------------------- processes
@@ -184,10 +187,18 @@ class Listener:
     def __enter__(self):
         return self
 
+    def socket_file(self):
+        """The listener's socket file, or None (TCP, abstract names)."""
+        return self.url[len("uds://"):] if self.url.startswith("uds:///") else None
+
     def __exit__(self, *exc):
         self.kill()
         self.proc.stdout.close()
         self.proc.stderr.close()
+        # A killed listener cannot remove its socket file.
+        path = self.socket_file()
+        if path is not None and os.path.exists(path):
+            os.unlink(path)
 
 
 # ---------------------------------------------------------------- output
@@ -421,36 +432,39 @@ def transport_case_server_vanishes(transport):
 
 
 def transport_case_sigterm_cleanup(transport):
-    ls = Listener(transport, "--echo")
-    with ls:
+    with Listener(transport, "--echo") as ls:
         connect(ls.url, "--data", "x")
         ls.stop(signal.SIGTERM)
-    if transport == "uds":
-        path = ls.url[len("uds://"):]
-        check(not os.path.exists(path), "the socket file is removed at exit: " + path)
-    ls2 = Listener(transport)
-    with ls2:
+        path = ls.socket_file()
+        check(path is None or not os.path.exists(path),
+              "the socket file is removed at exit: %s" % path)
+    with Listener(transport) as ls2:
         ls2.stop(signal.SIGINT)
 
 
 def transport_case_connect_refused(transport):
-    if transport.startswith("tcp"):
-        url = "tcp://127.0.0.1:%d" % free_tcp_port() if transport == "tcp4" else None
-        if url is None:
-            if not ipv6_available():
-                skip("no IPv6 loopback")
-            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-                s.bind(("::1", 0))
-                url = "tcp://[::1]:%d" % s.getsockname()[1]
-        want = "connect_failed"
+    held = None
+    if transport == "tcp4":
+        held = refusing_tcp_port(socket.AF_INET)
+        url, want = "tcp://127.0.0.1:%d" % held.getsockname()[1], "connect_failed"
+    elif transport == "tcp6":
+        if not ipv6_available():
+            skip("no IPv6 loopback")
+        held = refusing_tcp_port(socket.AF_INET6)
+        url, want = "tcp://[::1]:%d" % held.getsockname()[1], "connect_failed"
     else:
         url = listen_url(transport)  # nothing listens there
         want = "uds_path_not_found" if transport == "uds" else "connect_failed"
-    started = time.monotonic()
-    out, err = connect(url, "--data", "x", "--timeout", "5000", expect_rc=1)
+    try:
+        started = time.monotonic()
+        out, err = connect(url, "--data", "x", "--timeout", "5000", expect_rc=1)
+    finally:
+        if held is not None:
+            held.close()
     check(time.monotonic() - started < 6, "refused quickly")
     check(err.startswith("tofucat: " + want), "stderr names " + want, err)
     check(err.count("\n") == 1, "one line", err)
+    check(b"status=" + want.encode() in out, "the engine's HelloResponse is printed", out)
 
 
 def transport_case_address_in_use(transport):

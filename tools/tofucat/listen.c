@@ -116,8 +116,11 @@ static void server__count_handled(server *sv) {
 static void server__engine_msg(server *sv, tofu_msg *m) {
     uint16_t ch = tofu_msg_channel(m);
     bool listener = ch == sv->listener;
-    if (!listener && !(sv->closing && !tc_is_close_signal(m)))
-        tc_print_msg(sv->opt, m); /* our own shutdown is not news */
+    /* Not news: the listener's own messages, and replies handed back
+     * because we are closing their channels. Close Signals always are. */
+    bool ours_back = sv->closing && !tc_is_close_signal(m);
+    if (!listener && !ours_back)
+        tc_print_msg(sv->opt, m);
     if (tc_is_close_signal(m) && listener) {
         sv->listener_closed = true;
         if (!sv->closing) {
