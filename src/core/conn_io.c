@@ -225,7 +225,11 @@ typedef struct io__span {
     tofu_status error; /* with IO__FAILED */
 } io__span;
 
+/* An empty span may have no buffer at all (a stall at a frame boundary):
+ * pointer arithmetic on NULL is undefined even by zero. */
 static void io__advance(io__span *s, size_t used) {
+    if (used == 0)
+        return;
     s->data += used;
     s->n -= used;
 }

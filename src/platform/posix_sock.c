@@ -31,9 +31,8 @@
 #include <unistd.h>
 
 #include "platform/platform.h"
+#include "platform/sock_addr.h"
 
-_Static_assert(sizeof(struct sockaddr_storage) <= sizeof(((tofui_sockaddr *)0)->storage),
-               "tofui_sockaddr.storage too small");
 _Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) <= TOFU_UDS_PATH_BUF,
                "tofu_address.path cannot hold this platform's sun_path");
 
@@ -205,28 +204,9 @@ static int posix_sock__socket(int family) {
 /* socket addresses                                                         */
 /* ------------------------------------------------------------------------ */
 
-static const struct sockaddr *posix_sock__sa(const tofui_sockaddr *sa) {
-    return (const struct sockaddr *)(const void *)sa->storage;
-}
-
-static int posix_sock__family(const tofui_sockaddr *sa) {
-    sa_family_t f;
-    memcpy(&f, sa->storage + offsetof(struct sockaddr, sa_family), sizeof f);
-    return f;
-}
-
-static void posix_sock__store(tofui_sockaddr *out, const void *addr, size_t len, bool uds,
-                              bool filesystem) {
-    memset(out, 0, sizeof *out);
-    memcpy(out->storage, addr, len);
-    out->len = (uint32_t)len;
-    out->uds = uds;
-    out->uds_filesystem = filesystem;
-}
-
 /* A filesystem path: addrlen counts the terminating NUL. An abstract name
  * (Linux): a leading NUL, then exactly the name's bytes, no terminator. */
-static tofu_status posix_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
+tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     struct sockaddr_un un;
     size_t n = strnlen(a->path, sizeof a->path);
     if (n == 0 || n > tofu_uds_path_max() || (a->abstract && !tofu_uds_abstract_supported()))
@@ -236,94 +216,8 @@ static tofu_status posix_sock__resolve_uds(const tofu_address *a, tofui_sockaddr
     size_t off = a->abstract ? 1 : 0;
     memcpy(un.sun_path + off, a->path, n);
     size_t len = offsetof(struct sockaddr_un, sun_path) + off + n + (a->abstract ? 0 : 1);
-    posix_sock__store(out, &un, len, true, !a->abstract);
+    tofui_sockaddr_store(out, &un, len, true, !a->abstract);
     return TOFU_SUCCESS;
-}
-
-/* IPv4 or IPv6 literal, parsed without any lookup. */
-static bool posix_sock__parse_literal(const char *host, uint16_t port, tofui_sockaddr *out) {
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(port);
-        posix_sock__store(out, &v4, sizeof v4, false, false);
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(port);
-        posix_sock__store(out, &v6, sizeof v6, false, false);
-        return true;
-    }
-    return false;
-}
-
-static void posix_sock__any_ipv4(uint16_t port, tofui_sockaddr *out) {
-    struct sockaddr_in v4;
-    memset(&v4, 0, sizeof v4);
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(port);
-    v4.sin_addr.s_addr = htonl(INADDR_ANY);
-    posix_sock__store(out, &v4, sizeof v4, false, false);
-}
-
-/* Host names: getaddrinfo (blocks), results kept in the resolver's order. */
-static tofu_status posix_sock__lookup(const tofu_address *a, bool passive, tofui_sockaddr *out,
-                                      size_t max, size_t *n) {
-    struct addrinfo hints, *res = NULL;
-    char service[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    snprintf(service, sizeof service, "%u", (unsigned)a->port);
-    if (getaddrinfo(a->host, service, &hints, &res) != 0)
-        return TOFU_INVALID_ADDRESS;
-    for (const struct addrinfo *ai = res; ai != NULL && *n < max; ai = ai->ai_next) {
-        bool inet = ai->ai_family == AF_INET || ai->ai_family == AF_INET6;
-        if (inet && ai->ai_addrlen <= sizeof out->storage)
-            posix_sock__store(&out[(*n)++], ai->ai_addr, ai->ai_addrlen, false, false);
-    }
-    freeaddrinfo(res);
-    return *n > 0 ? TOFU_SUCCESS : TOFU_INVALID_ADDRESS;
-}
-
-tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
-                               size_t max, size_t *n) {
-    *n = 0;
-    if (max == 0)
-        return TOFU_INVALID_ADDRESS;
-    if (a->transport == TOFU_TRANSPORT_UDS) {
-        tofu_status st = posix_sock__resolve_uds(a, out);
-        *n = st == TOFU_SUCCESS ? 1 : 0;
-        return st;
-    }
-    if (a->transport != TOFU_TRANSPORT_TCP)
-        return TOFU_INVALID_ADDRESS;
-    if (a->host[0] == '\0') {
-        if (!passive)
-            return TOFU_INVALID_ADDRESS;
-        posix_sock__any_ipv4(a->port, out);
-        *n = 1;
-        return TOFU_SUCCESS;
-    }
-    if (posix_sock__parse_literal(a->host, a->port, out)) {
-        *n = 1;
-        return TOFU_SUCCESS;
-    }
-    return posix_sock__lookup(a, passive, out, max, n);
-}
-
-/* UDS addresses and the empty "any" host never block either. */
-bool tofui_sock_is_literal(const tofu_address *a) {
-    unsigned char scratch[sizeof(struct in6_addr)];
-    if (a->transport == TOFU_TRANSPORT_UDS || a->host[0] == '\0')
-        return true;
-    return inet_pton(AF_INET, a->host, scratch) == 1 ||
-           inet_pton(AF_INET6, a->host, scratch) == 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -347,7 +241,7 @@ static bool posix_sock__uds_is_stale(const tofui_sockaddr *sa, const char *path)
     int probe = posix_sock__socket(AF_UNIX);
     if (probe < 0)
         return false;
-    bool refused = connect(probe, posix_sock__sa(sa), (socklen_t)sa->len) != 0 &&
+    bool refused = connect(probe, tofui_sockaddr_sa(sa), (socklen_t)sa->len) != 0 &&
                    errno == ECONNREFUSED;
     posix_sock__close_fd(probe);
     return refused;
@@ -355,7 +249,7 @@ static bool posix_sock__uds_is_stale(const tofui_sockaddr *sa, const char *path)
 
 static int posix_sock__bind(int fd, const tofui_sockaddr *sa) {
     char path[TOFU_UDS_PATH_BUF + 1];
-    if (bind(fd, posix_sock__sa(sa), (socklen_t)sa->len) == 0)
+    if (bind(fd, tofui_sockaddr_sa(sa), (socklen_t)sa->len) == 0)
         return 0;
     if (!sa->uds_filesystem || posix_sock__classify(errno) != POSIX_SOCK__ADDR_IN_USE)
         return -1;
@@ -363,12 +257,12 @@ static int posix_sock__bind(int fd, const tofui_sockaddr *sa) {
     if (!posix_sock__uds_is_stale(sa, path))
         return -1;
     unlink(path);
-    return bind(fd, posix_sock__sa(sa), (socklen_t)sa->len);
+    return bind(fd, tofui_sockaddr_sa(sa), (socklen_t)sa->len);
 }
 
 tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
     *out = TOFUI_INVALID_SOCKET;
-    int fd = posix_sock__socket(posix_sock__family(sa));
+    int fd = posix_sock__socket(tofui_sockaddr_family(sa));
     if (fd < 0)
         return TOFU_LISTEN_FAILED;
     if (!sa->uds) {
@@ -399,12 +293,12 @@ static tofu_status posix_sock__connect_status(posix_sock__kind kind, bool uds) {
 tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool *in_progress) {
     *out = TOFUI_INVALID_SOCKET;
     *in_progress = false;
-    int fd = posix_sock__socket(posix_sock__family(sa));
+    int fd = posix_sock__socket(tofui_sockaddr_family(sa));
     if (fd < 0)
         return TOFU_CONNECT_FAILED;
     if (!sa->uds)
         posix_sock__no_delay(fd);
-    if (connect(fd, posix_sock__sa(sa), (socklen_t)sa->len) != 0) {
+    if (connect(fd, tofui_sockaddr_sa(sa), (socklen_t)sa->len) != 0) {
         posix_sock__kind kind = posix_sock__classify(errno);
         /* An interrupted non-blocking connect goes on in the background,
          * exactly like EINPROGRESS (POSIX connect(), EINTR). A UDS EAGAIN
@@ -559,19 +453,6 @@ void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound) {
 /* local address                                                            */
 /* ------------------------------------------------------------------------ */
 
-static void posix_sock__inet_name(const struct sockaddr_storage *ss, tofu_address *out) {
-    out->transport = TOFU_TRANSPORT_TCP;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)ss;
-        inet_ntop(AF_INET, &v4->sin_addr, out->host, sizeof out->host);
-        out->port = ntohs(v4->sin_port);
-    } else {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
-        inet_ntop(AF_INET6, &v6->sin6_addr, out->host, sizeof out->host);
-        out->port = ntohs(v6->sin6_port);
-    }
-}
-
 /* A UDS name of n bytes after sun_family: a path (NUL-terminated or not), or
  * for an abstract name a leading NUL followed by exactly n - 1 name bytes. */
 static bool posix_sock__un_name(const struct sockaddr_un *un, size_t n, tofu_address *out) {
@@ -591,12 +472,12 @@ static bool posix_sock__un_name(const struct sockaddr_un *un, size_t n, tofu_add
     return false;
 }
 
-static void posix_sock__uds_name(const struct sockaddr_storage *ss, socklen_t len,
-                                 const tofui_sockaddr *requested, tofu_address *out) {
+void tofui_sock_uds_name(const struct sockaddr_storage *ss, size_t len,
+                         const tofui_sockaddr *requested, tofu_address *out) {
     size_t off = offsetof(struct sockaddr_un, sun_path);
     out->transport = TOFU_TRANSPORT_UDS;
     if (posix_sock__un_name((const struct sockaddr_un *)(const void *)ss,
-                            (size_t)len > off ? (size_t)len - off : 0, out))
+                            len > off ? len - off : 0, out))
         return;
     /* Some systems report an empty name for a bound socket: the request
      * knows it. */
@@ -616,15 +497,7 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
     memset(&ss, 0, sizeof ss);
     if (getsockname(posix_sock__fd(s), (struct sockaddr *)&ss, &len) != 0)
         return TOFU_COMMUNICATION_FAILED;
-    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-        posix_sock__inet_name(&ss, out);
-        return TOFU_SUCCESS;
-    }
-    if (ss.ss_family == AF_UNIX) {
-        posix_sock__uds_name(&ss, len, requested, out);
-        return TOFU_SUCCESS;
-    }
-    return TOFU_COMMUNICATION_FAILED;
+    return tofui_sockaddr_to_address(&ss, (size_t)len, requested, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -24,10 +24,9 @@
 #include <string.h>
 
 #include "platform/platform.h"
+#include "platform/sock_addr.h"
 
 _Static_assert(sizeof(SOCKET) <= sizeof(tofui_socket), "SOCKET does not fit tofui_socket");
-_Static_assert(sizeof(struct sockaddr_storage) <= sizeof(((tofui_sockaddr *)0)->storage),
-               "tofui_sockaddr too small");
 _Static_assert(sizeof(struct sockaddr_un) <= sizeof(((tofui_sockaddr *)0)->storage),
                "tofui_sockaddr too small for AF_UNIX");
 
@@ -170,26 +169,10 @@ static const struct sockaddr_un *win_sock__un(const tofui_sockaddr *sa) {
     return (const struct sockaddr_un *)(const void *)sa->storage;
 }
 
-static const struct sockaddr *win_sock__sa(const tofui_sockaddr *sa) {
-    return (const struct sockaddr *)(const void *)sa->storage;
-}
-
-static int win_sock__family(const tofui_sockaddr *sa) {
-    return win_sock__sa(sa)->sa_family;
-}
-
-static void win_sock__store(tofui_sockaddr *out, const void *addr, size_t len, bool uds) {
-    memset(out, 0, sizeof *out);
-    memcpy(out->storage, addr, len);
-    out->len = (uint32_t)len;
-    out->uds = uds;
-    out->uds_filesystem = uds;
-}
-
 /* Filesystem paths only: Windows has no abstract namespace (a leading NUL
  * binds, but nothing can connect to it), so an abstract address is invalid
  * here. addrlen counts the terminating NUL. */
-static tofu_status win_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
+tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     struct sockaddr_un un;
     size_t n = strnlen(a->path, sizeof a->path);
     if (a->abstract || n == 0 || n > tofu_uds_path_max())
@@ -197,94 +180,8 @@ static tofu_status win_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *
     memset(&un, 0, sizeof un);
     un.sun_family = AF_UNIX;
     memcpy(un.sun_path, a->path, n);
-    win_sock__store(out, &un, offsetof(struct sockaddr_un, sun_path) + n + 1, true);
+    tofui_sockaddr_store(out, &un, offsetof(struct sockaddr_un, sun_path) + n + 1, true, true);
     return TOFU_SUCCESS;
-}
-
-/* IPv4 or IPv6 literal, parsed without any lookup. */
-static bool win_sock__parse_literal(const char *host, uint16_t port, tofui_sockaddr *out) {
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(port);
-        win_sock__store(out, &v4, sizeof v4, false);
-        return true;
-    }
-    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(port);
-        win_sock__store(out, &v6, sizeof v6, false);
-        return true;
-    }
-    return false;
-}
-
-static void win_sock__any_ipv4(uint16_t port, tofui_sockaddr *out) {
-    struct sockaddr_in v4;
-    memset(&v4, 0, sizeof v4);
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(port);
-    v4.sin_addr.s_addr = htonl(INADDR_ANY);
-    win_sock__store(out, &v4, sizeof v4, false);
-}
-
-/* Host names: getaddrinfo (blocks), results kept in the resolver's order. */
-static tofu_status win_sock__lookup(const tofu_address *a, bool passive, tofui_sockaddr *out,
-                                    size_t max, size_t *n) {
-    struct addrinfo hints, *res = NULL;
-    char service[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    snprintf(service, sizeof service, "%u", (unsigned)a->port);
-    if (getaddrinfo(a->host, service, &hints, &res) != 0)
-        return TOFU_INVALID_ADDRESS;
-    for (const struct addrinfo *ai = res; ai != NULL && *n < max; ai = ai->ai_next) {
-        bool inet = ai->ai_family == AF_INET || ai->ai_family == AF_INET6;
-        if (inet && ai->ai_addrlen <= sizeof out->storage)
-            win_sock__store(&out[(*n)++], ai->ai_addr, ai->ai_addrlen, false);
-    }
-    freeaddrinfo(res);
-    return *n > 0 ? TOFU_SUCCESS : TOFU_INVALID_ADDRESS;
-}
-
-tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
-                               size_t max, size_t *n) {
-    *n = 0;
-    if (max == 0)
-        return TOFU_INVALID_ADDRESS;
-    if (a->transport == TOFU_TRANSPORT_UDS) {
-        tofu_status st = win_sock__resolve_uds(a, out);
-        *n = st == TOFU_SUCCESS ? 1 : 0;
-        return st;
-    }
-    if (a->transport != TOFU_TRANSPORT_TCP)
-        return TOFU_INVALID_ADDRESS;
-    if (a->host[0] == '\0') {
-        if (!passive)
-            return TOFU_INVALID_ADDRESS;
-        win_sock__any_ipv4(a->port, out);
-        *n = 1;
-        return TOFU_SUCCESS;
-    }
-    if (win_sock__parse_literal(a->host, a->port, out)) {
-        *n = 1;
-        return TOFU_SUCCESS;
-    }
-    return win_sock__lookup(a, passive, out, max, n);
-}
-
-/* UDS addresses and the empty "any" host never block either. */
-bool tofui_sock_is_literal(const tofu_address *a) {
-    unsigned char scratch[sizeof(struct in6_addr)];
-    if (a->transport == TOFU_TRANSPORT_UDS || a->host[0] == '\0')
-        return true;
-    return inet_pton(AF_INET, a->host, scratch) == 1 ||
-           inet_pton(AF_INET6, a->host, scratch) == 1;
 }
 
 /* ---- UDS socket files ---- */
@@ -321,7 +218,7 @@ static bool win_sock__uds_is_stale(const tofui_sockaddr *sa) {
         return false;
     /* Non-blocking, but an AF_UNIX connect is local: a listener that is gone
      * refuses at once. */
-    bool refused = connect(probe, win_sock__sa(sa), (int)sa->len) != 0 &&
+    bool refused = connect(probe, tofui_sockaddr_sa(sa), (int)sa->len) != 0 &&
                    win_sock__last() == WIN_SOCK__REFUSED;
     win_sock__close(probe);
     return refused;
@@ -330,19 +227,19 @@ static bool win_sock__uds_is_stale(const tofui_sockaddr *sa) {
 /* ---- listening ---- */
 
 static int win_sock__bind(SOCKET s, const tofui_sockaddr *sa) {
-    if (bind(s, win_sock__sa(sa), (int)sa->len) == 0)
+    if (bind(s, tofui_sockaddr_sa(sa), (int)sa->len) == 0)
         return 0;
     if (!sa->uds_filesystem || win_sock__last() != WIN_SOCK__ADDR_IN_USE)
         return -1;
     if (!win_sock__uds_is_stale(sa))
         return -1;
     DeleteFileA(win_sock__un(sa)->sun_path);
-    return bind(s, win_sock__sa(sa), (int)sa->len);
+    return bind(s, tofui_sockaddr_sa(sa), (int)sa->len);
 }
 
 tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
     *out = TOFUI_INVALID_SOCKET;
-    SOCKET s = win_sock__socket(win_sock__family(sa));
+    SOCKET s = win_sock__socket(tofui_sockaddr_family(sa));
     if (s == INVALID_SOCKET)
         return TOFU_LISTEN_FAILED;
     if (!sa->uds) {
@@ -370,12 +267,12 @@ tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool
      * may be no AF_UNIX at all): the path itself is looked at. */
     if (sa->uds_filesystem && win_sock__path_missing(win_sock__un(sa)->sun_path))
         return TOFU_UDS_PATH_NOT_FOUND;
-    SOCKET s = win_sock__socket(win_sock__family(sa));
+    SOCKET s = win_sock__socket(tofui_sockaddr_family(sa));
     if (s == INVALID_SOCKET)
         return TOFU_CONNECT_FAILED;
     if (!sa->uds)
         win_sock__no_delay(s);
-    if (connect(s, win_sock__sa(sa), (int)sa->len) != 0) {
+    if (connect(s, tofui_sockaddr_sa(sa), (int)sa->len) != 0) {
         /* A non-blocking connect that goes on in the background reports
          * WSAEWOULDBLOCK on Windows (EINPROGRESS on POSIX). */
         win_sock__kind kind = win_sock__last();
@@ -503,28 +400,15 @@ void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound) {
 
 /* ---- local address ---- */
 
-static void win_sock__inet_name(const struct sockaddr_storage *ss, tofu_address *out) {
-    out->transport = TOFU_TRANSPORT_TCP;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)ss;
-        inet_ntop(AF_INET, &v4->sin_addr, out->host, sizeof out->host);
-        out->port = ntohs(v4->sin_port);
-    } else {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)ss;
-        inet_ntop(AF_INET6, &v6->sin6_addr, out->host, sizeof out->host);
-        out->port = ntohs(v6->sin6_port);
-    }
-}
-
 /* The path a UDS socket is bound to: getsockname's when it names one, else
  * the request's (the path asked for is the path bound). */
-static void win_sock__uds_name(const struct sockaddr_storage *ss, int len,
-                               const tofui_sockaddr *requested, tofu_address *out) {
+void tofui_sock_uds_name(const struct sockaddr_storage *ss, size_t len,
+                         const tofui_sockaddr *requested, tofu_address *out) {
     const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)ss;
     size_t off = offsetof(struct sockaddr_un, sun_path);
     out->transport = TOFU_TRANSPORT_UDS;
-    if ((size_t)len > off && un->sun_path[0] != '\0') {
-        size_t n = strnlen(un->sun_path, (size_t)len - off);
+    if (len > off && un->sun_path[0] != '\0') {
+        size_t n = strnlen(un->sun_path, len - off);
         snprintf(out->path, sizeof out->path, "%.*s", (int)n, un->sun_path);
     } else if (requested != NULL && requested->uds) {
         snprintf(out->path, sizeof out->path, "%s", win_sock__un(requested)->sun_path);
@@ -539,15 +423,7 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
     memset(&ss, 0, sizeof ss);
     if (getsockname((SOCKET)s, (struct sockaddr *)&ss, &len) != 0)
         return TOFU_COMMUNICATION_FAILED;
-    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
-        win_sock__inet_name(&ss, out);
-        return TOFU_SUCCESS;
-    }
-    if (ss.ss_family == AF_UNIX) {
-        win_sock__uds_name(&ss, len, requested, out);
-        return TOFU_SUCCESS;
-    }
-    return TOFU_COMMUNICATION_FAILED;
+    return tofui_sockaddr_to_address(&ss, (size_t)len, requested, out);
 }
 
 /* ---- capabilities ---- */

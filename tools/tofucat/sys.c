@@ -91,7 +91,19 @@ bool tc_read_line(FILE *f, char **buf, size_t *cap, size_t *len) {
 }
 
 bool tc_read_file(const char *path, unsigned char **data, size_t *len, const char **why) {
+#if defined(_WIN32)
+    /* The arguments are UTF-8 (main.c); fopen would read the path in the
+     * ANSI code page. */
+    wchar_t wpath[MAX_PATH * 4];
+    FILE *f = NULL;
+    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wpath,
+                            (int)(sizeof wpath / sizeof wpath[0])) > 0)
+        f = _wfopen(wpath, L"rb");
+    else
+        errno = GetLastError() == ERROR_NO_UNICODE_TRANSLATION ? EILSEQ : ENAMETOOLONG;
+#else
     FILE *f = fopen(path, "rb");
+#endif
     char *buf = NULL;
     size_t cap = 0, n = 0, got;
     if (f == NULL) {
