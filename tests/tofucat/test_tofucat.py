@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tofucat against tofucat: end-to-end tests of the command-line tool.
 
-Usage: test_tofucat.py --tofucat PATH CASE [TRANSPORT]
+Usage: test_tofucat.py --tofucat PATH [--runner PROG]... [--windows] CASE [TRANSPORT]
 
 Cases named transport_case_<name> run once per transport (tcp4, tcp6, uds,
 abstract); cases named case_<name> run once. CTest registers one entry per
@@ -11,6 +11,15 @@ failed, with the reason on stderr.
 
 Every process gets a hard time limit, so a hang is a failure, never a stuck
 test run.
+
+A Windows tofucat.exe (cross-build) is started through --runner (CMake's
+CMAKE_CROSSCOMPILING_EMULATOR, Wine) while this script runs on the Linux
+host; --windows says the tool is a Windows program. Then: its output lines end
+in CR LF (accepted everywhere here); Unix-socket cases first ask the tool
+itself whether it can listen on a socket file and are skipped (77) when it
+answers listen_failed (no AF_UNIX, as under Wine); a listener is stopped with
+Ctrl-C (Wine turns SIGINT into a CTRL_C_EVENT), because a Windows process gets
+no SIGTERM from another process (docs/platforms.md).
 """
 import argparse
 import base64
@@ -26,7 +35,8 @@ import threading
 import time
 
 SKIP = 77
-TOFUCAT = None
+TOFUCAT = None  # the command that starts tofucat: [runner..., path]
+WINDOWS = False  # tofucat is a Windows program (stop with Ctrl-C, CR LF)
 LIMIT_S = 20  # hard limit for any single tofucat run
 
 
@@ -64,6 +74,40 @@ def ipv6_available():
         return False
 
 
+_uds_checked = []
+
+
+def require_uds():
+    """Skips unless tofucat can listen on a socket file here. Only a Windows
+    tofucat may lack AF_UNIX (Wine, Windows before 1803): it is asked at run
+    time; on POSIX Unix-domain sockets always exist."""
+    if not hasattr(socket, "AF_UNIX"):
+        skip("no Unix-domain sockets on this host")
+    if not WINDOWS or _uds_checked:
+        return
+    path = "/tmp/tofucat_probe_%s.sock" % _unique()
+    p = subprocess.Popen(TOFUCAT + ["listen", "uds://" + path], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        first = p.stdout.readline()
+        if first.startswith(b"listening on "):
+            _uds_checked.append(True)
+            return
+        p.wait(LIMIT_S)
+        err = p.stderr.read().decode("utf-8", "replace")
+        if p.returncode == 1 and err.startswith("tofucat: listen_failed"):
+            skip("AF_UNIX unavailable to tofucat here (%s)" % err.strip())
+        raise Failure("uds probe: exit %s, stdout %r" % (p.returncode, first), err)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def listen_url(transport):
     """The ADDRESS to listen on for a transport (port 0: any free port)."""
     if transport == "tcp4":
@@ -73,14 +117,13 @@ def listen_url(transport):
             skip("no IPv6 loopback")
         return "tcp://[::1]:0"
     if transport == "uds":
-        if not hasattr(socket, "AF_UNIX"):
-            skip("no Unix-domain sockets")
+        require_uds()
         directory = os.environ.get("TMPDIR", "/tmp")
         if len(directory) > 60:
             directory = "/tmp"  # sun_path is short
         return "uds://" + os.path.join(directory, "tofucat_%s.sock" % _unique())
     if transport == "abstract":
-        if not sys.platform.startswith("linux"):
+        if WINDOWS or not sys.platform.startswith("linux"):
             skip("abstract socket names exist on Linux only")
         return "uds://@tofucat_%s" % _unique()
     raise Failure("unknown transport " + transport)
@@ -102,7 +145,7 @@ def refusing_tcp_port(family):
 def run(args, stdin=b"", limit=LIMIT_S):
     """Runs tofucat to completion; returns (rc, stdout bytes, stderr text)."""
     try:
-        p = subprocess.run([TOFUCAT] + args, input=stdin, capture_output=True, timeout=limit)
+        p = subprocess.run(TOFUCAT + args, input=stdin, capture_output=True, timeout=limit)
     except subprocess.TimeoutExpired:
         raise Failure("tofucat %s hung for %d s" % (" ".join(args), limit))
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
@@ -120,7 +163,7 @@ class Listener:
 
     def __init__(self, transport, *args):
         self.args = ["listen", listen_url(transport)] + list(args)
-        self.proc = subprocess.Popen([TOFUCAT] + self.args, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(TOFUCAT + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.lines = queue.Queue()
         self.all_lines = []
@@ -134,7 +177,7 @@ class Listener:
 
     def _read(self):
         for line in self.proc.stdout:
-            self.lines.put(line.rstrip(b"\n"))
+            self.lines.put(line.rstrip(b"\r\n"))  # LF, or CR LF on Windows
         self.lines.put(None)
 
     def _stderr_now(self):
@@ -171,8 +214,11 @@ class Listener:
             pass
         return rc
 
-    def stop(self, sig=signal.SIGTERM):
-        """Sends sig, expects a clean exit 0; returns the stdout lines."""
+    def stop(self, sig=None):
+        """Sends sig (default: SIGTERM, on Windows Ctrl-C), expects a clean
+        exit 0; returns the stdout lines."""
+        if sig is None:
+            sig = stop_signal()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         rc = self.wait_exit()
@@ -199,6 +245,13 @@ class Listener:
         path = self.socket_file()
         if path is not None and os.path.exists(path):
             os.unlink(path)
+
+
+def stop_signal():
+    """How the tests stop a listener: SIGTERM; for a Windows tofucat SIGINT,
+    which Wine delivers as a console CTRL_C_EVENT (Windows has no SIGTERM
+    from another process)."""
+    return signal.SIGINT if WINDOWS else signal.SIGTERM
 
 
 # ---------------------------------------------------------------- output
@@ -403,7 +456,7 @@ def transport_case_max_messages(transport):
 def transport_case_server_vanishes(transport):
     ls = Listener(transport, "--echo")
     with ls:
-        client = subprocess.Popen([TOFUCAT, "connect", ls.url, "--timeout", "5000"],
+        client = subprocess.Popen(TOFUCAT + ["connect", ls.url, "--timeout", "5000"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
         try:
@@ -432,14 +485,19 @@ def transport_case_server_vanishes(transport):
 
 
 def transport_case_sigterm_cleanup(transport):
+    # Windows: the SIGTERM half cannot be meaningful (docs/platforms.md);
+    # both listeners are stopped with Ctrl-C, then the case reports skipped.
     with Listener(transport, "--echo") as ls:
         connect(ls.url, "--data", "x")
-        ls.stop(signal.SIGTERM)
+        ls.stop(signal.SIGINT if WINDOWS else signal.SIGTERM)
         path = ls.socket_file()
         check(path is None or not os.path.exists(path),
               "the socket file is removed at exit: %s" % path)
     with Listener(transport) as ls2:
         ls2.stop(signal.SIGINT)
+    if WINDOWS:
+        skip("SIGTERM: a Windows process gets no SIGTERM from another process "
+             "(Wine kills it); the Ctrl-C stop and clean-up passed")
 
 
 def transport_case_connect_refused(transport):
@@ -546,17 +604,19 @@ def case_timeout(_):
 
 def case_tofu_notation(_):
     """The tofu notation is accepted too (uds|path, tcp|host|port)."""
+    require_uds()
     with tempfile.TemporaryDirectory(dir="/tmp") as d:
         path = os.path.join(d, "n.sock")
-        p = subprocess.Popen([TOFUCAT, "listen", "uds|" + path, "--echo"],
+        p = subprocess.Popen(TOFUCAT + ["listen", "uds|" + path, "--echo"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             line = p.stdout.readline()
-            check(line == ("listening on uds://%s\n" % path).encode(), "announce", line)
+            check(line.rstrip(b"\r\n") == ("listening on uds://%s" % path).encode(),
+                  "announce", line)
             out, _ = connect("uds|" + path, "--data", "n")
             check(b'body="n"' in out, "echo over tofu notation", out)
         finally:
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(stop_signal())
             rc = p.wait(10)
             p.stdout.close()
             p.stderr.close()
@@ -570,10 +630,16 @@ def main():
     global TOFUCAT
     ap = argparse.ArgumentParser()
     ap.add_argument("--tofucat", required=True)
+    ap.add_argument("--runner", action="append", default=[],
+                    help="program (and arguments, one per --runner) that starts tofucat, "
+                         "e.g. Wine for a cross-built tofucat.exe")
+    ap.add_argument("--windows", action="store_true", help="tofucat is a Windows program")
     ap.add_argument("case")
     ap.add_argument("transport", nargs="?")
     a = ap.parse_args()
-    TOFUCAT = a.tofucat
+    global WINDOWS
+    TOFUCAT = a.runner + [a.tofucat]
+    WINDOWS = a.windows
     fn = globals().get(("transport_case_" if a.transport else "case_") + a.case)
     if fn is None:
         print("unknown case " + a.case, file=sys.stderr)
