@@ -13,41 +13,10 @@
  */
 #include "tofucat.h"
 
-/* Writes p[0..n) as the inside of a JSON string; returns false when some
- * byte was not UTF-8. */
-static bool json__string_body(FILE *f, const unsigned char *p, size_t n) {
-    bool all_utf8 = true;
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t seq = c >= 0x80 ? tc_utf8_seq_len(p + i, n - i) : 0;
-        if (seq > 0) {
-            fwrite(p + i, 1, seq, f);
-            i += seq;
-            continue;
-        }
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20 || c >= 0x80)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-        if (c >= 0x80)
-            all_utf8 = false;
-        i++;
-    }
-    return all_utf8;
-}
-
+/* Writes a JSON string; returns false when some byte was not UTF-8. */
 static bool json__string(FILE *f, const void *p, size_t n) {
     fputc('"', f);
-    bool all_utf8 = json__string_body(f, p, n);
+    bool all_utf8 = tc_write_escaped(f, p, n, TC_ESCAPE_JSON);
     fputc('"', f);
     return all_utf8;
 }

@@ -71,3 +71,39 @@ void tc_report_status(tofu_status st, const char *detail) {
     else
         fprintf(stderr, "tofucat: %s\n", tofu_status_name(st));
 }
+
+/* One byte outside a UTF-8 sequence. */
+static void output__escape_byte(FILE *f, unsigned char c, tc_escape_style style) {
+    bool other = style == TC_ESCAPE_JSON ? (c < 0x20 || c >= 0x80) : (c < 0x20 || c >= 0x7F);
+    if (c == '"' || c == '\\')
+        fprintf(f, "\\%c", c);
+    else if (c == '\n')
+        fputs("\\n", f);
+    else if (c == '\r')
+        fputs("\\r", f);
+    else if (c == '\t')
+        fputs("\\t", f);
+    else if (other)
+        fprintf(f, style == TC_ESCAPE_JSON ? "\\u%04x" : "\\x%02x", c);
+    else
+        fputc(c, f);
+}
+
+bool tc_write_escaped(FILE *f, const unsigned char *p, size_t n, tc_escape_style style) {
+    bool all_utf8 = true;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t seq = c >= 0x80 ? tc_utf8_seq_len(p + i, n - i) : 0;
+        if (seq > 0) {
+            fwrite(p + i, 1, seq, f);
+            i += seq;
+            continue;
+        }
+        output__escape_byte(f, c, style);
+        if (c >= 0x80)
+            all_utf8 = false;
+        i++;
+    }
+    return all_utf8;
+}

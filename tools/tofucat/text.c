@@ -9,31 +9,6 @@
  */
 #include "tofucat.h"
 
-static void text__escaped(FILE *f, const unsigned char *p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t seq = c >= 0x80 ? tc_utf8_seq_len(p + i, n - i) : 0;
-        if (seq > 0) {
-            fwrite(p + i, 1, seq, f);
-            i += seq;
-            continue;
-        }
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20 || c >= 0x7F)
-            fprintf(f, "\\x%02x", c);
-        else
-            fputc(c, f);
-        i++;
-    }
-}
 
 static void text__headers(FILE *f, const tofu_msg *m) {
     tofu_hdr_iter it;
@@ -45,9 +20,9 @@ static void text__headers(FILE *f, const tofu_msg *m) {
         if (!first)
             fputs("; ", f);
         first = false;
-        text__escaped(f, (const unsigned char *)h.name, h.name_len);
+        tc_write_escaped(f, (const unsigned char *)h.name, h.name_len, TC_ESCAPE_TEXT);
         fputs(": ", f);
-        text__escaped(f, (const unsigned char *)h.value, h.value_len);
+        tc_write_escaped(f, (const unsigned char *)h.value, h.value_len, TC_ESCAPE_TEXT);
     }
     fputc(']', f);
 }
@@ -63,6 +38,6 @@ void tc_text_write_msg(FILE *f, const tofu_msg *m) {
             h->more ? "true" : "false");
     text__headers(f, m);
     fputs(" body=\"", f);
-    text__escaped(f, body, len);
+    tc_write_escaped(f, body, len, TC_ESCAPE_TEXT);
     fputs("\"\n", f);
 }

@@ -99,6 +99,18 @@ void tc_json_write_msg(FILE *f, const tofu_msg *m);
  * when the bytes there are not one. */
 size_t tc_utf8_seq_len(const unsigned char *p, size_t n);
 
+/* How tc_write_escaped writes a byte that is neither printable ASCII nor part
+ * of well-formed UTF-8. */
+typedef enum tc_escape_style {
+    TC_ESCAPE_JSON, /* \u00XX (0x7F passes as is: JSON allows it) */
+    TC_ESCAPE_TEXT  /* \xNN (0x7F too: it would act on a terminal) */
+} tc_escape_style;
+
+/* Writes p[0..n) with '"', '\\', CR, LF and TAB escaped C-style and other
+ * unprintable bytes in the given style; well-formed UTF-8 passes as is.
+ * Returns false when some byte was not UTF-8. */
+bool tc_write_escaped(FILE *f, const unsigned char *p, size_t n, tc_escape_style style);
+
 /* The status named by a message's ~reason header, or fallback. */
 tofu_status tc_msg_reason(const tofu_msg *m, tofu_status fallback);
 
