@@ -484,20 +484,30 @@ def transport_case_server_vanishes(transport):
         check(b"status=channel_closed origin=engine" in out, "the close Signal is printed", out)
 
 
-def transport_case_sigterm_cleanup(transport):
-    # Windows: the SIGTERM half cannot be meaningful (docs/platforms.md);
-    # both listeners are stopped with Ctrl-C, then the case reports skipped.
+def stop_cleanly(transport, how):
+    """A listener that served a client, stopped by `how`: exit 0 (checked by
+    Listener.stop), socket file removed; then an idle one stopped the same way."""
     with Listener(transport, "--echo") as ls:
         connect(ls.url, "--data", "x")
-        ls.stop(signal.SIGINT if WINDOWS else signal.SIGTERM)
+        ls.stop(how)
         path = ls.socket_file()
         check(path is None or not os.path.exists(path),
               "the socket file is removed at exit: %s" % path)
     with Listener(transport) as ls2:
-        ls2.stop(signal.SIGINT)
+        ls2.stop(how)
+
+
+def transport_case_sigint_cleanup(transport):
+    # Ctrl-C: SIGINT on POSIX, a CTRL_C_EVENT on Windows (Wine turns the
+    # host's SIGINT into one).
+    stop_cleanly(transport, signal.SIGINT)
+
+
+def transport_case_sigterm_cleanup(transport):
     if WINDOWS:
         skip("SIGTERM: a Windows process gets no SIGTERM from another process "
-             "(Wine kills it); the Ctrl-C stop and clean-up passed")
+             "(Wine kills it); sigint_cleanup covers the clean stop there")
+    stop_cleanly(transport, signal.SIGTERM)
 
 
 def transport_case_connect_refused(transport):
