@@ -152,6 +152,61 @@ TEST(tcp_peer_closes_while_channel_stalled) {
     ASSERT_NO_LEAKS();
 }
 
+/* As stalled_peer_leaves, but the server application answers one of the
+ * Requests it holds while the channel is stalled. The peer is gone, so the
+ * write fails (at once over a Unix socket): that must not throw away what
+ * the peer sent before it left. Everything is delivered, then the answer
+ * comes back and the channel closes, both for the reason the socket gives. */
+static void stalled_peer_leaves_app_answers(const char *listen_value) {
+    enum { POOL = 4 };
+    hard_server s;
+    hard_server_open(&s, POOL, listen_value);
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    static uint8_t buf[64 * 1024];
+    size_t n = hard_burst(buf, sizeof buf, &s.reach);
+    RAW_SEND(raw, buf, n);
+    tofui_sock_close(raw);
+
+    tofu_msg *held[POOL];
+    for (int i = 0; i < POOL; i++)
+        held[i] = hard_next(s.e, s.g); /* the Hello and 3 Requests; the pool is empty */
+    uint16_t ch = tofu_msg_channel(held[1]);
+    uint64_t answer_id = tofu_msg_id(held[1]);
+    tofu_msg_set_opcode(held[1], TOFU_OP_RESPONSE);
+    POST(s.g, &held[1]);
+    for (int i = 0; i < POOL; i++)
+        tofu_put(s.e, &held[i]); /* held[1] is NULL: posted */
+
+    tofu_msg *m;
+    for (uint32_t i = POOL - 1; i < HARD_REQUESTS; i++) {
+        m = hard_next(s.e, s.g);
+        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != ch ||
+            tofu_msg_id(m) != 1000 + i)
+            FAIL_MSG("expected the next Request of the peer", m);
+        tofu_put(s.e, &m);
+    }
+    m = hard_next(s.e, s.g);
+    if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || !tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != answer_id || tofu_msg_status(m) != TOFU_PEER_DISCONNECTED)
+        FAIL_MSG("expected the answer back with peer_disconnected", m);
+    tofu_put(s.e, &m);
+    m = hard_next(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
+    tofu_put(s.e, &m);
+    hard_server_close(&s);
+}
+
+TEST(uds_peer_closes_while_stalled_channel_answers) {
+    if (!tofui_sock_uds_available())
+        tofu_t_skip("no AF_UNIX on this system");
+    char path[TOFU_UDS_PATH_BUF];
+    char value[TOFU_UDS_PATH_BUF + 8];
+    tofu_t_uds_path(path, sizeof path);
+    snprintf(value, sizeof value, "uds|%s", path);
+    stalled_peer_leaves_app_answers(value);
+    ASSERT_NO_LEAKS();
+}
+
 /* ======================================================================== */
 /* out of descriptors                                                       */
 /* ======================================================================== */

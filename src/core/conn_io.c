@@ -86,15 +86,32 @@ static void io__consume(tofui_chan *ch, const io__batch *b, size_t written) {
     }
 }
 
+static void io__park(tofui_chan *ch);
+
+/* A write failed: the peer is gone. What it sent before it left may still
+ * wait unread, in the kernel or in the stash of a stalled channel, and
+ * closing now would throw it away. So the channel only stops writing (its
+ * unsent messages come back when it closes) and reading ends it as for any
+ * peer that left: the end of stream or the reset after the data. A stalled
+ * channel leaves the poller (the hang-up it would report cannot be acted on
+ * yet) and reads on when it resumes. */
+static void io__write_failed(tofui_chan *ch) {
+    ch->send_dead = true;
+    if (!ch->stalled)
+        tofui_io_read(ch, true);
+    else if (ch->registered)
+        io__park(ch);
+}
+
 void tofui_io_write(tofui_chan *ch) {
     io__batch b;
     for (int round = 0; round < IO__WRITE_ROUNDS; round++) {
-        if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL)
+        if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL || ch->send_dead)
             return;
         io__build(ch, &b);
         size_t written = 0;
         if (tofui_sock_writev(ch->sock, b.iov, b.n_iov, &written) != TOFU_SUCCESS) {
-            tofui_chan_close(ch, TOFU_SEND_FAILED, TOFUI_CLOSE_ABORT);
+            io__write_failed(ch);
             return;
         }
         io__consume(ch, &b, written);
@@ -393,9 +410,10 @@ void tofui_io_read(tofui_chan *ch, bool err_event) {
         }
         if (got == 0) {
             /* Nothing to read yet an error flag: close rather than spin on a
-             * level-triggered error. */
+             * level-triggered error. After a failed write with the read
+             * side quiet, that write is all there is to tell. */
             if (err_event)
-                io__ended(ch, TOFU_COMMUNICATION_FAILED);
+                io__ended(ch, ch->send_dead ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED);
             return;
         }
         if (!io__decode(ch, buf, got) || got < TOFUI_READ_CHUNK)

@@ -239,6 +239,7 @@ typedef struct tofui_chan {
     tofui_mq sendq;    /* head may be partly written */
     size_t sent_off;   /* bytes of the head already written */
     bool write_blocked; /* last write stopped short: wait for writable */
+    bool send_dead;    /* a write failed: nothing more is written, reading ends it */
     tofui_mq held;     /* posted after a Bye: returned when the channel closes */
     bool bye_req_queued;
     bool bye_resp_queued;
