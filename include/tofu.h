@@ -385,6 +385,13 @@ typedef struct tofu_options {
     uint16_t initial_pool_msgs; /* messages created at start (default 16) */
     uint16_t max_pool_msgs;     /* most messages the pool keeps (default 64;
                                    raised to initial_pool_msgs if smaller) */
+    uint32_t max_send_queue;    /* most messages waiting to be written on one
+                                   channel (default 0: no limit). A message
+                                   posted to a channel that has that many
+                                   comes back with TOFU_NOT_ALLOWED and the
+                                   channel stays open; ByeRequest and
+                                   ByeResponse are never refused. Bounds what
+                                   a peer that stops reading can pin. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

@@ -76,11 +76,11 @@ typedef struct pair {
     uint16_t cch, sch;    /* the connection's two channels, once connected */
 } pair;
 
-static void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
+static void pair_open_with(pair *p, const tofu_options *server, const tofu_options *client) {
     memset(p, 0, sizeof *p);
     p->t = current();
-    p->se = tofu_t_engine(server_initial, server_max);
-    p->ce = tofu_t_engine(0, 0);
+    p->se = tofu_t_engine_with(server);
+    p->ce = tofu_t_engine_with(client);
     p->sg = tofu_t_group(p->se);
     p->cg = tofu_t_group(p->ce);
     char value[ADDR_CAP];
@@ -88,6 +88,17 @@ static void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_ma
     p->listener = LISTEN(p->se, p->sg, value, &p->bound);
     ASSERT_OK(tofu_address_format(&p->bound, p->same, sizeof p->same, NULL));
     tofu_t_connect_value(&p->bound, p->reach, sizeof p->reach);
+}
+
+static void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    if (server_initial != 0)
+        server.initial_pool_msgs = server_initial;
+    if (server_max != 0)
+        server.max_pool_msgs = server_max;
+    pair_open_with(p, &server, &client);
 }
 
 static void pair_open(pair *p) {
@@ -667,6 +678,112 @@ TEST(pool_exhaustion_and_resume) {
         tofu_put(p.se, &m);
     }
     pair_bye(&p);
+    pair_close(&p);
+}
+
+/* tofu_options.max_send_queue: the server's channel holds at most
+ * SENDQ_MAX messages while its peer does not read (the client's pool of one
+ * message is held by its application, so its engine stops reading and the
+ * socket buffers fill). Posting goes on until a Signal comes back with
+ * not_allowed; the channel stays open, a ByeRequest posted while the queue
+ * is full is not refused, and once the client reads again every Signal that
+ * was not refused arrives, in order, followed by the Bye. */
+#define SENDQ_MAX 4
+#define SENDQ_BODY 60000
+#define SENDQ_POST_CAP 2000 /* guard: socket buffers never hold 120 MB */
+
+typedef struct sendq_run {
+    pair *p;
+    uint64_t posted;  /* Signals 1..posted */
+    uint64_t refused; /* came back with not_allowed */
+    uint64_t arrived; /* reached the client */
+    bool *was_refused; /* by id */
+} sendq_run;
+
+/* Takes one message the server got back, if any: it must be a refused
+ * Signal of the channel. */
+static bool sendq_take_refused(sendq_run *r, unsigned wait_ms) {
+    tofu_msg *m = NULL;
+    if (wait_ms == 0)
+        ASSERT_OK(tofu_wait_receive(r->p->sg, 0, &m)); /* only what is there */
+    else
+        m = tofu_t_poll_msg(r->p->sg, wait_ms);
+    if (m == NULL)
+        return false;
+    uint64_t id = tofu_msg_id(m);
+    if (tofu_msg_opcode(m) != TOFU_OP_SIGNAL || !tofu_msg_from_engine(m) ||
+        tofu_msg_status(m) != TOFU_NOT_ALLOWED || tofu_msg_channel(m) != r->p->sch ||
+        id == 0 || id > r->posted || r->was_refused[id])
+        FAIL_MSG("expected a Signal refused by the full send queue", m);
+    r->was_refused[id] = true;
+    r->refused++;
+    tofu_put(r->p->se, &m);
+    return true;
+}
+
+/* Takes one message the client received, if any: the next Signal that was
+ * not refused (ids only grow), or a pool_empty Signal. */
+static uint64_t sendq_next_expected(const sendq_run *r, uint64_t after) {
+    uint64_t id = after + 1;
+    while (id <= r->posted && r->was_refused[id])
+        id++;
+    return id;
+}
+
+static void sendq_take_arrived(sendq_run *r, uint64_t *last) {
+    tofu_msg *m = tofu_t_poll_msg(r->p->cg, 10);
+    if (m == NULL)
+        return;
+    if (!tofu_t_is_pool_empty(m)) {
+        if (tofu_msg_opcode(m) != TOFU_OP_SIGNAL || tofu_msg_from_engine(m) ||
+            tofu_msg_channel(m) != r->p->cch || tofu_msg_id(m) <= *last ||
+            r->was_refused[tofu_msg_id(m)])
+            FAIL_MSG("expected the next Signal that was not refused", m);
+        *last = tofu_msg_id(m);
+        r->arrived++;
+    }
+    tofu_put(r->p->ce, &m);
+}
+
+TEST(send_queue_bound) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    server.max_send_queue = SENDQ_MAX;
+    client.initial_pool_msgs = 1;
+    client.max_pool_msgs = 1;
+    pair p;
+    pair_open_with(&p, &server, &client);
+    pair_connect(&p);
+    sendq_run r = {.p = &p};
+    r.was_refused = calloc(SENDQ_POST_CAP + 2, sizeof *r.was_refused);
+    ASSERT_NOT_NULL(r.was_refused);
+    while (r.refused == 0) {
+        ASSERT_TRUE(r.posted < SENDQ_POST_CAP);
+        tofu_msg *m = data_msg(p.se, p.sch, TOFU_OP_SIGNAL, ++r.posted, SENDQ_BODY);
+        POST(p.sg, &m);
+        sendq_take_refused(&r, 0);
+    }
+    /* The queue is full and nobody reads: a Bye still goes in. */
+    uint64_t bye_id = r.posted + 1;
+    post_bye_request(p.se, p.sg, p.sch, bye_id);
+    while (sendq_take_refused(&r, 100))
+        ;
+    /* Reading again: everything not refused arrives, then the ByeRequest. */
+    uint64_t last = 0;
+    while (r.arrived + r.refused < r.posted) {
+        sendq_take_arrived(&r, &last);
+        sendq_take_refused(&r, 0);
+    }
+    ASSERT_EQ(sendq_next_expected(&r, last), r.posted + 1);
+    ANSWER_BYE(p.ce, p.cg, p.cch, bye_id);
+    EXPECT_BYE_END(p.se, p.sg, p.sch, bye_id);
+    EXPECT_CLOSED(p.ce, p.cg, p.cch, TOFU_CHANNEL_CLOSED);
+    printf("send_queue_bound: %" PRIu64 " Signals posted, %" PRIu64 " refused, %" PRIu64
+           " arrived\n",
+           r.posted, r.refused, r.arrived);
+    ASSERT_TRUE(r.refused >= 1);
+    free(r.was_refused);
     pair_close(&p);
 }
 

@@ -111,7 +111,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
         ch->hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
         ch->hello = NULL;
     }
-    while ((m = tofui_mq_pop(&ch->sendq)) != NULL)
+    while ((m = tofui_chan_sendq_pop(ch)) != NULL)
         chan__collect(ch, &out, m, reason);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         chan__collect(ch, &out, m, reason);
@@ -129,7 +129,7 @@ static void chan__free_all(tofui_chan *ch) {
         tofui_engine_put(ch->eng, ch->welcome);
     ch->welcome = NULL;
     ch->hello = NULL;
-    while ((m = tofui_mq_pop(&ch->sendq)) != NULL)
+    while ((m = tofui_chan_sendq_pop(ch)) != NULL)
         tofui_engine_put(ch->eng, m);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         tofui_engine_put(ch->eng, m);
@@ -188,6 +188,26 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
 /* posts                                                                    */
 /* ------------------------------------------------------------------------ */
 
+void tofui_chan_sendq_push(tofui_chan *ch, tofu_msg *m) {
+    tofui_mq_push(&ch->sendq, m);
+    ch->queued++;
+}
+
+tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch) {
+    tofu_msg *m = tofui_mq_pop(&ch->sendq);
+    if (m != NULL)
+        ch->queued--;
+    return m;
+}
+
+/* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
+ * that a channel whose peer stopped reading can always still be closed. */
+static bool chan__queue_full(const tofui_chan *ch, uint8_t op) {
+    uint32_t max = ch->eng->max_send_queue;
+    return max != 0 && ch->queued >= max && op != TOFU_OP_BYE_REQUEST &&
+           op != TOFU_OP_BYE_RESPONSE;
+}
+
 /* After a ByeRequest only a ByeResponse may still go out (simultaneous
  * Bye); after a ByeResponse nothing. What is held back comes back with the
  * close reason when the channel closes. */
@@ -197,11 +217,15 @@ static void chan__queue(tofui_chan *ch, tofu_msg *m) {
         tofui_mq_push(&ch->held, m);
         return;
     }
+    if (chan__queue_full(ch, op)) {
+        tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
+        return;
+    }
     if (op == TOFU_OP_BYE_REQUEST)
         ch->bye_req_queued = true;
     else if (op == TOFU_OP_BYE_RESPONSE)
         ch->bye_resp_queued = true;
-    tofui_mq_push(&ch->sendq, m);
+    tofui_chan_sendq_push(ch, m);
     if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
         tofui_chan_touch(ch); /* written just before the next wait */
 }

@@ -80,7 +80,7 @@ static void io__consume(tofui_chan *ch, const io__batch *b, size_t written) {
         }
         written -= b->left[i];
         ch->sent_off = 0;
-        io__sent(ch, tofui_mq_pop(&ch->sendq));
+        io__sent(ch, tofui_chan_sendq_pop(ch));
         if (ch->state != TOFUI_CH_OPEN)
             return;
     }

@@ -27,6 +27,7 @@ void tofu_options_init(tofu_options *opt) {
         return;
     opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
     opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
+    opt->max_send_queue = 0;
 }
 
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
@@ -200,6 +201,7 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     b->plat = true;
     if (tofui_pool_init(&e->pool, opt->initial_pool_msgs, opt->max_pool_msgs) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
+    e->max_send_queue = opt->max_send_queue;
     b->pool = true;
     if (tofui_chantab_init(&e->chantab) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;

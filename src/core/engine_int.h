@@ -237,6 +237,7 @@ typedef struct tofui_chan {
     struct tofui_chan *dead_next;
     /* sending */
     tofui_mq sendq;    /* head may be partly written */
+    uint32_t queued;   /* messages in sendq (for tofu_options.max_send_queue) */
     size_t sent_off;   /* bytes of the head already written */
     bool write_blocked; /* last write stopped short: wait for writable */
     bool send_dead;    /* a write failed: nothing more is written, reading ends it */
@@ -278,6 +279,7 @@ typedef struct tofui_chan {
 
 struct tofu_engine {
     tofui_pool pool;
+    uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
     tofui_poller *poller;
     tofui_thread thread;
     bool thread_started;
@@ -367,6 +369,9 @@ tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g);
 void tofui_chan_on_post(tofu_engine *e, tofu_msg *m);
 /* Hands a message back to the channel's group with origin engine. */
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
+/* The send queue, counted for tofu_options.max_send_queue. */
+void tofui_chan_sendq_push(tofui_chan *ch, tofu_msg *m);
+tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch);
 /* Returns m to group g with origin engine and status st. */
 void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
 /* Closes a channel (see tofui_close_mode). Safe to call twice. */

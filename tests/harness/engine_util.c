@@ -34,8 +34,12 @@ tofu_engine *tofu_t_engine(uint16_t pool_initial, uint16_t pool_max) {
         opt.initial_pool_msgs = pool_initial;
     if (pool_max != 0)
         opt.max_pool_msgs = pool_max;
+    return tofu_t_engine_with(&opt);
+}
+
+tofu_engine *tofu_t_engine_with(const tofu_options *opt) {
     tofu_engine *e = NULL;
-    ASSERT_OK(tofu_engine_create(&opt, &e));
+    ASSERT_OK(tofu_engine_create(opt, &e));
     ASSERT_NOT_NULL(e);
     return e;
 }

@@ -29,6 +29,8 @@ _Noreturn void tofu_t_skip(const char *why);
 
 /* Creates an engine with that pool (0 = default); fails the test otherwise. */
 tofu_engine *tofu_t_engine(uint16_t pool_initial, uint16_t pool_max);
+/* The same with every option given. */
+tofu_engine *tofu_t_engine_with(const tofu_options *opt);
 tofu_group *tofu_t_group(tofu_engine *e);
 
 /* ---- messages ---- */
