@@ -1012,6 +1012,46 @@ TEST(hostile_eof_mid_frame) {
 
 /* Connects, sends nothing, leaves (FIN, then reset): the server application
  * never hears of it. */
+/* An accepted channel whose first frame waits for the pool is announced by
+ * its pool_empty Signal before anything else: from then on the application
+ * knows its number, so when it aborts that channel the close Signal follows
+ * as for any other channel (an unseen channel closes silently). */
+TEST(pool_empty_announces_an_accepted_channel) {
+    pair p;
+    pair_open_pools(&p, 1, 1);
+    tofu_msg *held = tofu_get(p.se, TOFU_POOL_ONLY); /* the pool's only message */
+    ASSERT_NOT_NULL(held);
+    tofui_socket s = raw_connect(&p);
+    char th[ADDR_CAP + 32];
+    int thl = snprintf(th, sizeof th, "%s:%s\r\n", TOFU_HDR_CONNECT_TO, p.reach);
+    uint8_t frame[16 + sizeof th];
+    size_t n = tofu_t_raw_frame(frame, RAW_PEER_CHANNEL, TOFU_OP_HELLO_REQUEST, RAW_HELLO_ID, th,
+                                (uint16_t)thl, NULL, 0);
+    RAW_SEND(s, frame, n);
+    tofu_msg *m = WAIT_MSG(p.sg);
+    if (!tofu_t_is_pool_empty(m) || tofu_msg_channel(m) == 0 || tofu_msg_channel(m) == p.listener)
+        FAIL_MSG("expected pool_empty for the new connection", m);
+    uint16_t sch = tofu_msg_channel(m);
+    tofu_put(p.se, &m); /* the pool has one again, but the abort comes first */
+    tofu_put(p.se, &held);
+    POST_ABORT(p.se, p.sg, sch);
+    m = NEXT_MSG(p.se, p.sg);
+    if (tofu_msg_opcode(m) == TOFU_OP_HELLO_REQUEST && tofu_msg_channel(m) == sch) {
+        tofu_put(p.se, &m); /* delivered before the abort was seen: fine */
+        m = NEXT_MSG(p.se, p.sg);
+    }
+    if (tofu_msg_opcode(m) != TOFU_OP_BYE_SIGNAL || tofu_msg_channel(m) != sch ||
+        tofu_msg_status(m) != TOFU_CHANNEL_CLOSED)
+        FAIL_MSG("expected the ByeSignal back", m);
+    tofu_put(p.se, &m);
+    m = NEXT_MSG(p.se, p.sg);
+    CHECK_CLOSE(m, sch, TOFU_CHANNEL_CLOSED);
+    tofu_put(p.se, &m);
+    RAW_WAIT_CLOSED(s);
+    tofui_sock_close(s);
+    hostile_end(&p);
+}
+
 TEST(hostile_silent_peer) {
     pair p;
     pair_open(&p);

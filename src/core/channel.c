@@ -116,8 +116,9 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         chan__collect(ch, &out, m, reason);
     /* An accepted channel the application never heard of ends as it began:
-     * unseen (a port scan does not flood the server with Signals). */
-    bool unseen = ch->accepted && !ch->id_learned;
+     * unseen (a port scan does not flood the server with Signals). A
+     * pool_empty Signal already told the application its number. */
+    bool unseen = ch->accepted && !ch->id_learned && !ch->announced;
     if (!unseen && (m = chan__close_signal(ch, reason)) != NULL)
         tofui_mq_push(&out, m);
     tofui_group_deliver_list(ch->group, &out);

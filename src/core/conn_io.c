@@ -142,6 +142,7 @@ static void io__pool_empty_signal(tofui_chan *ch) {
     m->bhdr.origin = TOFU_ORIGIN_ENGINE;
     m->bhdr.status = TOFU_POOL_EMPTY;
     m->bhdr.channel = ch->num;
+    ch->announced = true; /* the application knows the number now */
     tofui_group_deliver(ch->group, m);
 }
 

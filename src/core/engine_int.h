@@ -226,6 +226,7 @@ typedef struct tofui_chan {
     bool listen;      /* created by a WelcomeRequest */
     bool accepted;    /* created by accept: learns its id from the first message */
     bool id_learned;
+    bool announced;   /* its number reached the application in a Signal */
     uint64_t remembered_id;
     tofui_socket sock;
     /* poller registration */
