@@ -788,6 +788,63 @@ TEST(send_queue_bound) {
 }
 
 /* ======================================================================== */
+/* every HelloRequest gets one answer                                       */
+/* ======================================================================== */
+
+/* The HelloRequest went out, but the server application aborts the channel
+ * instead of answering: the client still gets its answer, a HelloResponse
+ * from the engine with the id of the request and the reason the channel
+ * closed, then the close Signal with that same reason. */
+TEST(hello_unanswered_gets_an_engine_answer) {
+    pair p;
+    pair_open(&p);
+    tofu_bhdr hello = POST_HELLO(p.ce, p.cg, p.reach);
+    tofu_msg *m = NEXT_MSG(p.se, p.sg);
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != hello.message_id)
+        FAIL_MSG("expected the client's HelloRequest", m);
+    uint16_t sch = tofu_msg_channel(m);
+    tofu_put(p.se, &m);
+    ABORT_IDLE(p.se, p.sg, sch);
+    m = NEXT_MSG(p.ce, p.cg);
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_RESPONSE || !tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != hello.message_id || tofu_msg_channel(m) != hello.channel ||
+        tofu_msg_status(m) == TOFU_SUCCESS)
+        FAIL_MSG("expected the engine's HelloResponse with the close reason", m);
+    tofu_status why = tofu_msg_status(m);
+    tofu_put(p.ce, &m);
+    m = NEXT_MSG(p.ce, p.cg);
+    CHECK_ABORT_CLOSE(m, hello.channel, is_uds(p.t));
+    ASSERT_STATUS(why, tofu_t_reason(m));
+    tofu_put(p.ce, &m);
+    pair_close(&p);
+}
+
+/* The client aborts its own channel after the HelloRequest went out: the
+ * ByeSignal comes back, then the HelloResponse with channel_closed, then
+ * the close Signal. */
+TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
+    pair p;
+    pair_open(&p);
+    tofu_bhdr hello = POST_HELLO(p.ce, p.cg, p.reach);
+    tofu_msg *m = NEXT_MSG(p.se, p.sg); /* it went out */
+    uint16_t sch = tofu_msg_channel(m);
+    tofu_put(p.se, &m);
+    POST_ABORT(p.ce, p.cg, hello.channel);
+    m = EXPECT_MSG(p.cg, TOFU_OP_BYE_SIGNAL, TOFU_CHANNEL_CLOSED);
+    tofu_put(p.ce, &m);
+    m = EXPECT_MSG(p.cg, TOFU_OP_HELLO_RESPONSE, TOFU_CHANNEL_CLOSED);
+    if (!tofu_msg_from_engine(m) || tofu_msg_id(m) != hello.message_id ||
+        tofu_msg_channel(m) != hello.channel)
+        FAIL_MSG("expected the engine's HelloResponse", m);
+    tofu_put(p.ce, &m);
+    EXPECT_CLOSE(p.ce, p.cg, hello.channel, TOFU_CHANNEL_CLOSED);
+    m = NEXT_MSG(p.se, p.sg);
+    CHECK_ABORT_CLOSE(m, sch, is_uds(p.t));
+    tofu_put(p.se, &m);
+    pair_close(&p);
+}
+
+/* ======================================================================== */
 /* posting where nothing can be sent                                        */
 /* ======================================================================== */
 

@@ -90,6 +90,22 @@ static tofu_msg *chan__close_signal(const tofui_chan *ch, tofu_status reason) {
     return m;
 }
 
+/* The answer to a HelloRequest that went out but that the peer never
+ * answered (it closed first, or the channel was aborted): a HelloResponse
+ * from the engine with the close reason, as for a connect that failed. */
+static tofu_msg *chan__hello_answer(const tofui_chan *ch, tofu_status reason) {
+    tofu_msg *m;
+    if (tofu_msg_create(&m) != TOFU_SUCCESS)
+        return NULL;
+    tofu_bhdr *h = &m->bhdr;
+    h->opcode = TOFU_OP_HELLO_RESPONSE;
+    h->origin = TOFU_ORIGIN_ENGINE;
+    h->status = tofu_status_to_byte(reason);
+    h->channel = ch->num;
+    h->message_id = ch->remembered_id;
+    return m;
+}
+
 static void chan__collect(tofui_chan *ch, tofui_mq *out, tofu_msg *m, tofu_status st) {
     m->bhdr.channel = ch->num;
     chan__mark_returned(m, st);
@@ -110,6 +126,8 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     if (ch->hello != NULL) {
         ch->hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
         ch->hello = NULL;
+    } else if (ch->hello_unanswered && (m = chan__hello_answer(ch, reason)) != NULL) {
+        tofui_mq_push(&out, m);
     }
     while ((m = tofui_chan_sendq_pop(ch)) != NULL)
         chan__collect(ch, &out, m, reason);

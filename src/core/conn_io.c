@@ -61,8 +61,10 @@ static void io__build(const tofui_chan *ch, io__batch *b) {
  * the peer's own ByeResponse came already: then the Bye is complete. */
 static void io__sent(tofui_chan *ch, tofu_msg *m) {
     uint8_t op = m->bhdr.opcode;
-    if (m == ch->hello)
+    if (m == ch->hello) {
         ch->hello = NULL;
+        ch->hello_unanswered = true;
+    }
     tofui_engine_put(ch->eng, m);
     if (op != TOFU_OP_BYE_RESPONSE)
         return;
@@ -207,6 +209,8 @@ static void io__received(tofui_chan *ch, tofu_msg *m) {
     m->bhdr.channel = ch->num;
     if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
         ch->peer_bye_req = true;
+    else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
+        ch->hello_unanswered = false;
     if (ch->accepted && !ch->id_learned) {
         ch->remembered_id = m->bhdr.message_id;
         ch->id_learned = true;

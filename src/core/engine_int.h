@@ -246,6 +246,7 @@ typedef struct tofui_chan {
     bool bye_req_queued;
     bool bye_resp_queued;
     tofu_msg *hello;   /* the HelloRequest until it is written */
+    bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
     tofu_msg *welcome; /* the WelcomeRequest until it is answered */
     /* receiving */
     tofui_dec dec;
