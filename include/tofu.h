@@ -374,6 +374,10 @@ typedef struct tofu_group tofu_group;
 
 #define TOFU_DEFAULT_INITIAL_POOL 16
 #define TOFU_DEFAULT_MAX_POOL 64
+#define TOFU_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
+/* A timeout option with this value turns that timeout off. */
+#define TOFU_TIMEOUT_NONE UINT32_MAX
 
 /* wait_receive timeouts, in nanoseconds */
 #define TOFU_WAIT_INFINITE UINT64_MAX
@@ -392,6 +396,16 @@ typedef struct tofu_options {
                                    channel stays open; ByeRequest and
                                    ByeResponse are never refused. Bounds what
                                    a peer that stops reading can pin. */
+    uint32_t connect_timeout_ms; /* longest connect attempt per address
+                                   (default 10 s): then the next address,
+                                   or the HelloRequest comes back with
+                                   TOFU_CONNECT_FAILED.
+                                   TOFU_TIMEOUT_NONE: the OS decides. */
+    uint32_t handshake_timeout_ms; /* an accepted connection that sends no
+                                   complete frame for this long (default
+                                   10 s) is closed; the application never
+                                   saw it, so it hears nothing.
+                                   TOFU_TIMEOUT_NONE: wait forever. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

@@ -250,6 +250,41 @@ TEST(accept_out_of_descriptors_does_not_spin) {
 }
 
 /* ======================================================================== */
+/* a connect that gets no answer                                            */
+/* ======================================================================== */
+
+/* tofu_options.connect_timeout_ms: a listener whose accept queue is full
+ * drops the SYNs (Linux), so the connect neither completes nor fails until
+ * the OS gives up after minutes; the engine gives up after the timeout and
+ * answers the HelloRequest with connect_failed, then the close Signal. */
+TEST(connect_attempt_times_out) {
+    tofui_socket listener = TOFUI_INVALID_SOCKET, fill[4];
+    int nfill = 0;
+    tofu_address bound;
+    bool silent = tofu_t_silent_listener(&listener, fill, &nfill, &bound);
+    if (!silent) {
+        for (int i = 0; i < nfill; i++)
+            tofui_sock_abort(fill[i]);
+        tofui_sock_close_listener(listener, NULL);
+        tofu_t_skip("no listener that drops SYNs here (a full accept queue refuses or answers)");
+    }
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.connect_timeout_ms = 300;
+    tofu_engine *e = tofu_t_engine_with(&opt);
+    tofu_group *g = tofu_t_group(e);
+    char value[64];
+    tofu_t_connect_value(&bound, value, sizeof value);
+    CONNECT_FAILS(e, g, value, TOFU_CONNECT_FAILED);
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    for (int i = 0; i < nfill; i++)
+        tofui_sock_abort(fill[i]);
+    tofui_sock_close_listener(listener, NULL);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
 /* peers that announce a big frame and never finish it                      */
 /* ======================================================================== */
 

@@ -1109,6 +1109,37 @@ TEST(pool_empty_announces_an_accepted_channel) {
     hostile_end(&p);
 }
 
+/* tofu_options.handshake_timeout_ms: connections that deliver no complete
+ * frame in time are closed, silently for the application (it never saw
+ * them): one that sends nothing, one that sends half a header. A connection
+ * whose first frame came in time stays open long past the timeout. */
+#define HANDSHAKE_MS 200u
+
+TEST(handshake_timeout_closes_silent_connections) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    server.handshake_timeout_ms = HANDSHAKE_MS;
+    pair p;
+    pair_open_with(&p, &server, &client);
+    tofui_socket silent = raw_connect(&p);
+    tofui_socket half = raw_connect(&p);
+    uint8_t hdr[16];
+    tofu_t_raw_header(hdr, RAW_PEER_CHANNEL, TOFU_OP_HELLO_REQUEST, 1, 0, 100);
+    RAW_SEND(half, hdr, 10);
+    pair_connect(&p);
+    RAW_WAIT_CLOSED(silent);
+    RAW_WAIT_CLOSED(half);
+    tofui_sock_close(silent);
+    tofui_sock_close(half);
+    tofui_sleep_ms(3 * HANDSHAKE_MS); /* the good connection outlives it */
+    post_data(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, 1, 3, 100);
+    EXPECT_DATA(p.se, p.sg, p.sch, TOFU_OP_SIGNAL, 1, 3, 100, NULL);
+    EXPECT_NOTHING(p.sg, 100); /* nothing about the two that were closed */
+    pair_bye(&p);
+    pair_close(&p);
+}
+
 TEST(hostile_silent_peer) {
     pair p;
     pair_open(&p);

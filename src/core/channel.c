@@ -397,70 +397,20 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* timers: linger after a ByeResponse, accept pause                         */
+/* linger after a ByeResponse, accept pause (timers.c keeps the deadlines)  */
 /* ------------------------------------------------------------------------ */
-
-/* Both lists are in deadline order because each holds timers of one fixed
- * length, appended when they start. */
-static void chan__start_timer(tofui_link *list, tofui_chan *ch, uint64_t length_ns) {
-    ch->deadline = tofui_clock_ns() + length_ns;
-    tofui_list_push_back(list, &ch->timer_link);
-    tofui_chan_touch(ch);
-}
 
 void tofui_chan_start_linger(tofui_chan *ch) {
     tofui_sock_shutdown_write(ch->sock);
     ch->state = TOFUI_CH_LINGER;
-    chan__start_timer(&ch->eng->lingering, ch, TOFUI_LINGER_NS);
+    tofui_timer_start(ch, TOFUI_TIMER_LINGER);
+    tofui_chan_touch(ch);
 }
 
 void tofui_chan_pause_accepts(tofui_chan *l) {
     if (l->accept_paused)
         return;
     l->accept_paused = true;
-    chan__start_timer(&l->eng->paused, l, TOFUI_ACCEPT_PAUSE_NS);
-}
-
-/* Milliseconds until the first timer of list, rounded up; -1 when none. */
-static int chan__list_timeout(const tofui_link *list, uint64_t now) {
-    if (tofui_list_empty(list))
-        return -1;
-    const tofui_chan *ch = TOFUI_CONTAINER(list->next, tofui_chan, timer_link);
-    if (ch->deadline <= now)
-        return 0;
-    uint64_t ms = (ch->deadline - now + 999999u) / 1000000u;
-    return ms > 60000u ? 60000 : (int)ms;
-}
-
-int tofui_chan_timer_timeout(tofu_engine *e) {
-    if (tofui_list_empty(&e->lingering) && tofui_list_empty(&e->paused))
-        return -1;
-    uint64_t now = tofui_clock_ns();
-    int a = chan__list_timeout(&e->lingering, now);
-    int b = chan__list_timeout(&e->paused, now);
-    if (a < 0 || b < 0)
-        return a < 0 ? b : a;
-    return a < b ? a : b;
-}
-
-/* The first timer of list if it is due, else NULL. */
-static tofui_chan *chan__due(tofui_link *list, uint64_t now) {
-    if (tofui_list_empty(list))
-        return NULL;
-    tofui_chan *ch = TOFUI_CONTAINER(list->next, tofui_chan, timer_link);
-    return ch->deadline <= now ? ch : NULL;
-}
-
-void tofui_chan_expire_timers(tofu_engine *e) {
-    if (tofui_list_empty(&e->lingering) && tofui_list_empty(&e->paused))
-        return;
-    uint64_t now = tofui_clock_ns();
-    tofui_chan *ch;
-    while ((ch = chan__due(&e->lingering, now)) != NULL)
-        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
-    while ((ch = chan__due(&e->paused, now)) != NULL) {
-        tofui_list_remove(&ch->timer_link);
-        ch->accept_paused = false;
-        tofui_chan_touch(ch); /* watch the listener again */
-    }
+    tofui_timer_start(l, TOFUI_TIMER_ACCEPT_PAUSE);
+    tofui_chan_touch(l); /* stop watching the listener */
 }

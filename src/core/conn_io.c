@@ -144,6 +144,8 @@ static void io__pool_empty_signal(tofui_chan *ch) {
     m->bhdr.origin = TOFU_ORIGIN_ENGINE;
     m->bhdr.status = TOFU_POOL_EMPTY;
     m->bhdr.channel = ch->num;
+    if (ch->accepted && !ch->id_learned && !ch->announced)
+        tofui_timer_stop(ch); /* its first frame is in: the handshake is done */
     ch->announced = true; /* the application knows the number now */
     tofui_group_deliver(ch->group, m);
 }
@@ -214,6 +216,8 @@ static void io__received(tofui_chan *ch, tofu_msg *m) {
     if (ch->accepted && !ch->id_learned) {
         ch->remembered_id = m->bhdr.message_id;
         ch->id_learned = true;
+        if (!ch->announced)
+            tofui_timer_stop(ch); /* the handshake timer */
     }
 }
 

@@ -45,6 +45,7 @@ static tofui_chan *conn__open_record(tofu_engine *e, tofu_msg *m, bool listen) {
 /* ------------------------------------------------------------------------ */
 
 static void conn__connected(tofui_chan *ch) {
+    tofui_timer_stop(ch);
     ch->state = TOFUI_CH_OPEN;
     free(ch->addrs);
     ch->addrs = NULL;
@@ -71,7 +72,9 @@ static void conn__try_next(tofui_chan *ch, tofu_status last) {
             last = TOFU_CONNECT_FAILED;
             continue;
         }
-        if (!in_progress)
+        if (in_progress)
+            tofui_timer_start(ch, TOFUI_TIMER_CONNECT);
+        else
             conn__connected(ch);
         return;
     }
@@ -90,17 +93,27 @@ static void conn__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, siz
     conn__try_next(ch, TOFU_CONNECT_FAILED);
 }
 
-void tofui_conn_on_connect_event(tofui_chan *ch) {
-    if (tofui_sock_connect_result(ch->sock) == TOFU_SUCCESS) {
-        conn__connected(ch);
-        return;
-    }
+/* Gives up the socket of a connect attempt and tries the next address. */
+static void conn__attempt_failed(tofui_chan *ch) {
+    tofui_timer_stop(ch);
     tofui_poller_remove(ch->eng->poller, ch->sock);
     ch->registered = false;
     tofui_sock_abort(ch->sock);
     ch->sock = TOFUI_INVALID_SOCKET;
     ch->state = TOFUI_CH_RESOLVING; /* between attempts: no socket */
     conn__try_next(ch, TOFU_CONNECT_FAILED);
+}
+
+void tofui_conn_on_connect_event(tofui_chan *ch) {
+    if (tofui_sock_connect_result(ch->sock) == TOFU_SUCCESS) {
+        conn__connected(ch);
+        return;
+    }
+    conn__attempt_failed(ch);
+}
+
+void tofui_conn_attempt_timed_out(tofui_chan *ch) {
+    conn__attempt_failed(ch);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -268,8 +281,11 @@ static void conn__adopt(tofui_chan *l, tofui_socket s) {
     }
     ch->sock = s;
     ch->accepted = true;
-    if (tofui_chan_register(ch) != TOFU_SUCCESS)
+    if (tofui_chan_register(ch) != TOFU_SUCCESS) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    tofui_timer_start(ch, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
 }
 
 /* Several per event: a burst of connections costs one wake-up. */

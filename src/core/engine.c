@@ -5,11 +5,12 @@
  * One loop pass:
  *   1. work off the ready list (direct writes, interest changes), free the
  *      records of channels closed since the last pass;
- *   2. wait: forever when idle, or until the next linger deadline;
+ *   2. wait: forever when idle, or until the next deadline (timers.c);
  *   3. if woken: run every pending post and command, in posting order;
  *   4. handle the events (records closed meanwhile are skipped);
  *   5. if a message came back to a starved pool: resume stalled channels;
- *   6. close lingering channels and resume paused listeners whose time is up.
+ *   6. act on the deadlines that passed (linger, accept pause, connect and
+ *      handshake timeouts).
  * The cost of a pass follows the channels with activity, not their number.
  */
 #include <stdlib.h>
@@ -28,6 +29,8 @@ void tofu_options_init(tofu_options *opt) {
     opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
     opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
     opt->max_send_queue = 0;
+    opt->connect_timeout_ms = TOFU_DEFAULT_CONNECT_TIMEOUT_MS;
+    opt->handshake_timeout_ms = TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 }
 
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
@@ -78,7 +81,7 @@ static int engine__min_timeout(int a, int b) {
  * thread's own put has no wake-up behind it) the wait only polls; pending
  * pool_empty Signals may shorten it to their grace deadline. */
 static int engine__prepare_wait(tofu_engine *e) {
-    int timeout = tofui_chan_timer_timeout(e);
+    int timeout = tofui_timers_timeout(e);
     if (!tofui_list_empty(&e->stalled)) {
         if (e->refill_local || atomic_load(&e->pool_refilled))
             return 0;
@@ -129,7 +132,7 @@ static void engine__run(void *arg) {
         for (int i = 0; i < n; i++)
             tofui_chan_on_event(ev[i].data, ev[i].events);
         engine__resume_if_refilled(e);
-        tofui_chan_expire_timers(e);
+        tofui_timers_expire(e);
     }
     if (failed)
         engine__fail(e);
@@ -179,15 +182,14 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
     free(e);
 }
 
-static void engine__init_state(tofu_engine *e) {
+static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
     tofui_mutex_init(&e->sub_lock);
     tofui_cond_init(&e->sub_cond);
     tofui_resolver_init(&e->resolver);
     tofui_list_init(&e->groups);
     tofui_list_init(&e->all_chans);
     tofui_list_init(&e->stalled);
-    tofui_list_init(&e->lingering);
-    tofui_list_init(&e->paused);
+    tofui_timers_init(e, opt);
     atomic_init(&e->wake_pending, false);
     atomic_init(&e->pool_refilled, false);
     atomic_init(&e->fault, false);
@@ -212,7 +214,7 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
         return TOFU_ALLOCATION_FAILED;
     if (tofui_poller_create(&e->poller) != TOFU_SUCCESS)
         return TOFU_COMMUNICATION_FAILED;
-    engine__init_state(e);
+    engine__init_state(e, opt);
     b->sync = true;
     b->resolver = true;
     return TOFU_SUCCESS;

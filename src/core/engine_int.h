@@ -45,6 +45,15 @@
  * listener readable, so retrying at once would spin. */
 #define TOFUI_ACCEPT_PAUSE_NS (100ull * 1000000ull)
 
+/* Timers a channel can wait for (one at a time). */
+typedef enum tofui_timer_kind {
+    TOFUI_TIMER_LINGER = 0,   /* after our ByeResponse: the peer's FIN */
+    TOFUI_TIMER_ACCEPT_PAUSE, /* a listener out of descriptors */
+    TOFUI_TIMER_CONNECT,      /* one connect attempt (connect_timeout_ms) */
+    TOFUI_TIMER_HANDSHAKE,    /* an accepted channel's first frame (handshake_timeout_ms) */
+    TOFUI_TIMER_KINDS
+} tofui_timer_kind;
+
 /* ---- intrusive doubly linked list (circular, with a head node) ---- */
 
 typedef struct tofui_link {
@@ -269,12 +278,12 @@ typedef struct tofui_chan {
     size_t next_addr;
     tofui_sockaddr bound;
     bool accept_paused; /* listener out of descriptors: waits for timer */
-    uint64_t deadline;  /* of the linger or the accept pause */
+    uint64_t deadline;  /* of its timer (timer_link) */
     /* memberships */
     tofui_link all;     /* engine's channel list */
     tofui_link glink;   /* group's channel list */
     tofui_link stall_link;
-    tofui_link timer_link; /* in e->lingering or e->paused */
+    tofui_link timer_link; /* in one of e->timers */
 } tofui_chan;
 
 /* ---- the engine ---- */
@@ -308,8 +317,10 @@ struct tofu_engine {
     tofui_chan **chans; /* [TOFUI_CHAN_SLOTS] by number */
     tofui_link all_chans;
     tofui_link stalled;
-    tofui_link lingering; /* by deadline (all lingers are equally long) */
-    tofui_link paused;    /* listeners by deadline (all pauses are equally long) */
+    /* Channels waiting for a deadline, one list per kind (timers.c). All
+     * timers of a kind are equally long, so each list is in deadline order. */
+    tofui_link timers[TOFUI_TIMER_KINDS];
+    uint64_t timer_len_ns[TOFUI_TIMER_KINDS]; /* 0: that kind is off */
     tofui_chan *ready_head;
     tofui_chan *ready_tail;
     tofui_chan *dead; /* closed, freed before the next wait */
@@ -392,11 +403,20 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events);
 void tofui_chan_start_linger(tofui_chan *ch);
 /* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
 void tofui_chan_pause_accepts(tofui_chan *l);
-/* Wait timeout for the next linger or pause deadline: -1 when none. */
-int tofui_chan_timer_timeout(tofu_engine *e);
-/* Closes lingering channels and resumes paused listeners whose deadline
- * passed. */
-void tofui_chan_expire_timers(tofu_engine *e);
+
+/* ---- timers.c ---- */
+
+/* Sets the length of each kind from the options (0 turns a kind off). */
+void tofui_timers_init(tofu_engine *e, const tofu_options *opt);
+/* Starts ch's timer of that kind (replacing any other it had); a kind
+ * that is off starts nothing. */
+void tofui_timer_start(tofui_chan *ch, tofui_timer_kind kind);
+/* Stops ch's timer, if any. */
+void tofui_timer_stop(tofui_chan *ch);
+/* Wait timeout for the next deadline, in ms: -1 when none. */
+int tofui_timers_timeout(tofu_engine *e);
+/* Acts on every timer whose deadline passed. */
+void tofui_timers_expire(tofu_engine *e);
 
 /* ---- connect.c ---- */
 
@@ -405,6 +425,9 @@ void tofui_conn_welcome(tofu_engine *e, tofu_msg *m);
 void tofui_conn_resolved(tofu_engine *e, tofui_resolve_req *r);
 /* Completes a connect after the socket became writable or failed. */
 void tofui_conn_on_connect_event(tofui_chan *ch);
+/* A connect attempt took longer than connect_timeout_ms: the next address,
+ * or the channel fails with connect_failed. */
+void tofui_conn_attempt_timed_out(tofui_chan *ch);
 /* Accepts pending connections on a listener. */
 void tofui_conn_accept(tofui_chan *ch);
 

@@ -1,6 +1,7 @@
 /* Helpers for engine tests; see engine_util.h. */
 #if !defined(_WIN32)
 #define _POSIX_C_SOURCE 200809L /* getpid under -std=c11 */
+#include <sys/socket.h>
 #include <unistd.h>
 #define ENGINE_UTIL__GETPID() ((long)getpid())
 #else
@@ -792,4 +793,58 @@ size_t tofu_t_raw_frame(uint8_t *out, uint16_t channel, uint8_t proto, uint64_t 
     if (bl > 0)
         memcpy(out + 16 + thl, body, bl);
     return 16u + thl + bl;
+}
+
+/* ---- a listener that does not answer ---- */
+
+/* True when s finished connecting within ms (a non-failing wait). */
+static bool engine_util__connected_within(tofui_socket s, unsigned ms) {
+    tofui_poller *p = NULL;
+    ASSERT_OK(tofui_poller_create(&p));
+    ASSERT_OK(tofui_poller_add(p, s, NULL, TOFUI_POLL_OUT));
+    tofui_event ev[2];
+    bool woken = false;
+    int n = tofui_poller_wait(p, ev, 2, (int)ms, &woken);
+    tofui_poller_remove(p, s);
+    tofui_poller_destroy(p);
+    return n > 0 && tofui_sock_connect_result(s) == TOFU_SUCCESS;
+}
+
+#if defined(__linux__)
+static bool engine_util__shrink_backlog(tofui_socket listener) {
+    return listen(listener, 0) == 0;
+}
+#else
+static bool engine_util__shrink_backlog(tofui_socket listener) {
+    (void)listener;
+    return false;
+}
+#endif
+
+bool tofu_t_silent_listener(tofui_socket *listener, tofui_socket fillers[4], int *nfill,
+                            tofu_address *bound) {
+    tofu_address a;
+    tofui_sockaddr sa;
+    size_t n = 0;
+    *nfill = 0;
+    ASSERT_OK(tofu_address_parse("tcp|127.0.0.1|0", 15, &a));
+    ASSERT_OK(tofui_sock_resolve(&a, true, &sa, 1, &n));
+    ASSERT_OK(tofui_sock_listen(&sa, listener));
+    ASSERT_OK(tofui_sock_local_address(*listener, &sa, bound));
+    if (!engine_util__shrink_backlog(*listener))
+        return false;
+    ASSERT_OK(tofui_sock_resolve(bound, false, &sa, 1, &n));
+    /* Connect until one connect stays unanswered: the queue is full. */
+    while (*nfill < 4) {
+        bool in_progress = false;
+        tofui_socket s = TOFUI_INVALID_SOCKET;
+        ASSERT_OK(tofui_sock_connect(&sa, &s, &in_progress));
+        bool answered = !in_progress || engine_util__connected_within(s, 500);
+        if (!answered) {
+            tofui_sock_abort(s);
+            return true;
+        }
+        fillers[(*nfill)++] = s;
+    }
+    return false; /* the kernel kept answering */
 }

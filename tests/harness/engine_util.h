@@ -145,6 +145,14 @@ void tofu_t_port_release(tofu_t_port_hold *h);
 /* True when a socket can listen on ::1. */
 bool tofu_t_ipv6_available(void);
 
+/* A TCP listener on 127.0.0.1 that never accepts and whose accept queue is
+ * full, so that the next connect to it gets no answer at all (its SYNs are
+ * dropped): *listener and *fillers (up to 4 sockets, *nfill of them) are to
+ * be closed by the caller. Linux only (listen() may shrink the backlog of a
+ * listening socket, and a full queue drops SYNs); elsewhere false. */
+bool tofu_t_silent_listener(tofui_socket *listener, tofui_socket fillers[4], int *nfill,
+                            tofu_address *bound);
+
 /* The value of a ~connect_to header reaching a bound listener address: the
  * TCP wildcard becomes the loopback of its family. */
 void tofu_t_connect_value(const tofu_address *bound, char *buf, size_t cap);
