@@ -380,3 +380,81 @@ TEST(failed_io_thread_makes_posts_fail) {
     tofu_engine_destroy(e);
     ASSERT_NO_LEAKS();
 }
+
+/* A HelloRequest and a WelcomeRequest posted just before the I/O thread
+ * fails: whether the thread still saw them or not, each gets its Response
+ * from the engine, and each channel ends with one close Signal whose reason
+ * is the failure status the Response gave (a listener that was up first
+ * gets a successful WelcomeResponse, then its close Signal says
+ * notification_failed). The race runs many times; the case prints how often
+ * the thread never saw the requests. */
+#define SMOKE_FAULT_RUNS 50
+#define SMOKE_FAULT_MSGS 8
+
+typedef struct smoke_fault_log {
+    tofu_msg *m[SMOKE_FAULT_MSGS];
+    int n;
+} smoke_fault_log;
+
+/* Everything the group gets until the failed engine wakes it for good. */
+static void smoke_collect_until_shutdown(tofu_group *g, smoke_fault_log *log) {
+    for (;;) {
+        tofu_msg *m = NULL;
+        tofu_status st = tofu_wait_receive(g, SMOKE_WAIT_NS, &m);
+        if (st == TOFU_SHUTDOWN_STARTED)
+            return;
+        ASSERT_OK(st);
+        ASSERT_NOT_NULL(m);
+        ASSERT_TRUE(log->n < SMOKE_FAULT_MSGS);
+        log->m[log->n++] = m;
+    }
+}
+
+/* Channel ch got exactly: the Response (opcode `response`, from the engine,
+ * any status), then one close Signal; returns the Response's status. */
+static tofu_status smoke_check_channel(const smoke_fault_log *log, uint16_t ch,
+                                       tofu_opcode response) {
+    const tofu_msg *got[SMOKE_FAULT_MSGS];
+    int n = 0;
+    for (int i = 0; i < log->n; i++)
+        if (tofu_msg_channel(log->m[i]) == ch)
+            got[n++] = log->m[i];
+    ASSERT_EQ(n, 2);
+    if (tofu_msg_opcode(got[0]) != response || !tofu_msg_from_engine(got[0]))
+        FAIL_MSG("expected the engine's Response first", got[0]);
+    tofu_status st = tofu_msg_status(got[0]);
+    CHECK_CLOSE(got[1], ch, st == TOFU_SUCCESS ? TOFU_NOTIFICATION_FAILED : st);
+    return st;
+}
+
+TEST(requests_pending_at_a_failure_are_answered) {
+    int unseen = 0;
+    for (int run = 0; run < SMOKE_FAULT_RUNS; run++) {
+        tofu_engine *e = smoke_engine();
+        tofu_group *g = smoke_group(e);
+        tofu_address a;
+        ASSERT_OK(tofu_address_parse("tcp|127.0.0.1|0", 15, &a));
+        tofu_msg *w = tofu_get(e, TOFU_ALWAYS);
+        ASSERT_OK(tofu_msg_listen(w, &a));
+        tofu_bhdr wh, hh;
+        ASSERT_OK(tofu_post(g, &w, &wh));
+        tofu_address refused = a;
+        refused.port = tofu_t_free_tcp_port(); /* nothing listens there */
+        tofu_msg *h = smoke_hello_msg(e, &refused);
+        ASSERT_OK(tofu_post(g, &h, &hh));
+        tofui_engine_inject_fault(e);
+        smoke_fault_log log = {.n = 0};
+        smoke_collect_until_shutdown(g, &log);
+        ASSERT_EQ(log.n, 4);
+        tofu_status ws = smoke_check_channel(&log, wh.channel, TOFU_OP_WELCOME_RESPONSE);
+        tofu_status hs = smoke_check_channel(&log, hh.channel, TOFU_OP_HELLO_RESPONSE);
+        ASSERT_TRUE(hs != TOFU_SUCCESS);
+        unseen += ws == TOFU_NOTIFICATION_FAILED && hs == TOFU_NOTIFICATION_FAILED;
+        for (int i = 0; i < log.n; i++)
+            tofu_put(e, &log.m[i]);
+        ASSERT_OK(tofu_group_destroy(e, g));
+        tofu_engine_destroy(e);
+    }
+    printf("requests never seen by the failed thread: %d of %d runs\n", unseen, SMOKE_FAULT_RUNS);
+    ASSERT_NO_LEAKS();
+}

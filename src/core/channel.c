@@ -75,7 +75,7 @@ void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
 }
 
 /* The last message of every channel: the close Signal with its ~reason. */
-static tofu_msg *chan__close_signal(const tofui_chan *ch, tofu_status reason) {
+tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason) {
     tofu_msg *m;
     if (tofu_msg_create(&m) != TOFU_SUCCESS)
         return NULL;
@@ -83,8 +83,8 @@ static tofu_msg *chan__close_signal(const tofui_chan *ch, tofu_status reason) {
     h->opcode = TOFU_OP_SIGNAL;
     h->origin = TOFU_ORIGIN_ENGINE;
     h->status = TOFU_CHANNEL_CLOSED;
-    h->channel = ch->num;
-    h->message_id = ch->remembered_id;
+    h->channel = num;
+    h->message_id = id;
     tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
     h->thl = (uint16_t)m->thdrs.len;
     return m;
@@ -137,7 +137,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
      * unseen (a port scan does not flood the server with Signals). A
      * pool_empty Signal already told the application its number. */
     bool unseen = ch->accepted && !ch->id_learned && !ch->announced;
-    if (!unseen && (m = chan__close_signal(ch, reason)) != NULL)
+    if (!unseen && (m = tofui_close_signal(ch->num, ch->remembered_id, reason)) != NULL)
         tofui_mq_push(&out, m);
     tofui_group_deliver_list(ch->group, &out);
 }

@@ -382,6 +382,8 @@ tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g);
 void tofui_chan_on_post(tofu_engine *e, tofu_msg *m);
 /* Hands a message back to the channel's group with origin engine. */
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
+/* A new close Signal (status channel_closed, ~reason); NULL without memory. */
+tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason);
 /* The send queue, counted for tofu_options.max_send_queue. */
 void tofui_chan_sendq_push(tofui_chan *ch, tofu_msg *m);
 tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch);

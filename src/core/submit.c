@@ -104,15 +104,32 @@ bool tofui_submit_drain(tofu_engine *e) {
     return true;
 }
 
+/* A Hello/WelcomeRequest the I/O thread never saw is answered as a failed
+ * connect or listen is: the Response, its number given back, the close
+ * Signal. */
+static void submit__fail_open(tofu_engine *e, tofu_group *g, tofu_msg *m) {
+    bool hello = m->bhdr.opcode == TOFU_OP_HELLO_REQUEST;
+    uint16_t num = m->bhdr.channel;
+    uint64_t id = m->bhdr.message_id;
+    m->bhdr.opcode = hello ? TOFU_OP_HELLO_RESPONSE : TOFU_OP_WELCOME_RESPONSE;
+    tofui_chantab_release(&e->chantab, num);
+    tofui_chan_return_to(g, m, TOFU_NOTIFICATION_FAILED);
+    tofu_msg *closed = tofui_close_signal(num, id, TOFU_NOTIFICATION_FAILED);
+    if (closed != NULL)
+        tofui_group_deliver(g, closed);
+}
+
 /* A post nobody will process: after a fatal error it goes back to its
  * group (no silent loss); at engine destroy it is simply freed. */
 static void submit__drop_post(tofu_engine *e, tofu_msg *m, bool failed) {
     tofu_group *g = m->ctx;
-    if (failed && g != NULL)
-        tofui_chan_return_to(g, m, TOFU_NOTIFICATION_FAILED);
-    else
+    uint8_t op = m->bhdr.opcode;
+    if (!failed || g == NULL)
         tofu_msg_destroy(m);
-    (void)e;
+    else if (op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST)
+        submit__fail_open(e, g, m);
+    else
+        tofui_chan_return_to(g, m, TOFU_NOTIFICATION_FAILED);
 }
 
 static void submit__drop_cmd(tofui_cmd *c) {
