@@ -56,14 +56,15 @@ static void io__build(const tofui_chan *ch, io__batch *b) {
     }
 }
 
-/* A frame is on the wire: the message goes back to the pool. After a
- * ByeResponse the responder half-closes and waits for the peer's FIN, unless
- * the peer's own ByeResponse came already: then the Bye is complete. */
-static void io__sent(tofui_chan *ch, tofu_msg *m) {
+/* A frame is on the wire: the message joins `done`, which goes back to the
+ * pool in one piece when the write ends. After a ByeResponse the responder
+ * half-closes and waits for the peer's FIN, unless the peer's own
+ * ByeResponse came already: then the Bye is complete. */
+static void io__sent(tofui_chan *ch, tofu_msg *m, tofui_mq *done) {
     uint8_t op = m->bhdr.opcode;
     if (m == ch->hello)
         ch->hello = NULL;
-    tofui_engine_put(ch->eng, m);
+    tofui_mq_push(done, m);
     if (op != TOFU_OP_BYE_RESPONSE)
         return;
     if (ch->read_done)
@@ -72,7 +73,7 @@ static void io__sent(tofui_chan *ch, tofu_msg *m) {
         tofui_chan_start_linger(ch);
 }
 
-static void io__consume(tofui_chan *ch, const io__batch *b, size_t written) {
+static void io__consume(tofui_chan *ch, const io__batch *b, size_t written, tofui_mq *done) {
     for (int i = 0; i < b->n_frames; i++) {
         if (written < b->left[i]) {
             ch->sent_off += written;
@@ -80,32 +81,41 @@ static void io__consume(tofui_chan *ch, const io__batch *b, size_t written) {
         }
         written -= b->left[i];
         ch->sent_off = 0;
-        io__sent(ch, tofui_mq_pop(&ch->sendq));
+        io__sent(ch, tofui_mq_pop(&ch->sendq), done);
         if (ch->state != TOFUI_CH_OPEN)
             return;
     }
 }
 
+/* One write of what the queue holds; false when writing stops for now
+ * (channel closed, queue empty, socket full). */
+static bool io__write_round(tofui_chan *ch, io__batch *b, tofui_mq *done) {
+    if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL)
+        return false;
+    io__build(ch, b);
+    size_t written = 0;
+    if (tofui_sock_writev(ch->sock, b->iov, b->n_iov, &written) != TOFU_SUCCESS) {
+        tofui_chan_close(ch, TOFU_SEND_FAILED, TOFUI_CLOSE_ABORT);
+        return false;
+    }
+    io__consume(ch, b, written, done);
+    if (written < b->total) {
+        ch->write_blocked = true; /* the socket is full: wait for writable */
+        return false;
+    }
+    return true;
+}
+
 void tofui_io_write(tofui_chan *ch) {
     io__batch b;
-    for (int round = 0; round < IO__WRITE_ROUNDS; round++) {
-        if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL)
-            return;
-        io__build(ch, &b);
-        size_t written = 0;
-        if (tofui_sock_writev(ch->sock, b.iov, b.n_iov, &written) != TOFU_SUCCESS) {
-            tofui_chan_close(ch, TOFU_SEND_FAILED, TOFUI_CLOSE_ABORT);
-            return;
-        }
-        io__consume(ch, &b, written);
-        if (written < b.total) {
-            ch->write_blocked = true; /* the socket is full: wait for writable */
-            return;
-        }
-    }
+    tofui_mq done = {NULL, NULL};
+    int round = 0;
+    while (round < IO__WRITE_ROUNDS && io__write_round(ch, &b, &done))
+        round++;
     /* Out of rounds with more to send: writable comes back at once. */
-    if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
+    if (round == IO__WRITE_ROUNDS && ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
         ch->write_blocked = true;
+    tofui_engine_put_list(ch->eng, done.head);
 }
 
 /* ------------------------------------------------------------------------ */

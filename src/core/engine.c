@@ -54,6 +54,11 @@ void tofui_engine_put(tofu_engine *e, tofu_msg *m) {
         e->refill_local = true;
 }
 
+void tofui_engine_put_list(tofu_engine *e, tofu_msg *list) {
+    if (tofui_pool_put_list(&e->pool, list))
+        e->refill_local = true;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the I/O thread                                                           */
 /* ------------------------------------------------------------------------ */

@@ -116,6 +116,37 @@ bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     return refilled;
 }
 
+/* Pushes up to the pool's room from the list; returns what did not fit.
+ * Called under the lock. */
+static tofu_msg *pool__push_list(tofui_pool *p, tofu_msg *list) {
+    while (list != NULL && !p->closed && p->count < p->max) {
+        tofu_msg *next = list->next;
+        pool__push(p, list);
+        list = next;
+    }
+    return list;
+}
+
+bool tofui_pool_put_list(tofui_pool *p, tofu_msg *list) {
+    if (list == NULL)
+        return false;
+    for (tofu_msg *m = list; m != NULL;) { /* clearing unlinks: save next */
+        tofu_msg *next = m->next;
+        tofui_msg_clear(m);
+        m->next = next;
+        m = next;
+    }
+    tofui_mutex_lock(&p->lock);
+    tofu_msg *rest = pool__push_list(p, list);
+    bool refilled = rest != list && p->empty_handed_out;
+    if (rest != list)
+        p->empty_handed_out = false;
+    tofui_mutex_unlock(&p->lock);
+
+    pool__free_list(rest);
+    return refilled;
+}
+
 size_t tofui_pool_count(tofui_pool *p) {
     tofui_mutex_lock(&p->lock);
     size_t n = p->count;

@@ -40,6 +40,11 @@ tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
  * for messages (the engine's "freed memory" alert). */
 bool tofui_pool_put(tofui_pool *p, tofu_msg **m);
 
+/* tofui_pool_put for a list linked through msg->next (NULL-terminated),
+ * under one lock acquisition: the I/O thread returns every message of a
+ * write at once instead of contending with app threads once per message. */
+bool tofui_pool_put_list(tofui_pool *p, tofu_msg *list);
+
 /* Messages currently in the pool. */
 size_t tofui_pool_count(tofui_pool *p);
 
