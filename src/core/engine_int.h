@@ -30,6 +30,9 @@
 /* Bytes read from a socket at once; also the most a stalled channel keeps. */
 #define TOFUI_READ_CHUNK 65536u
 
+/* Most bytes of small frames copied together for one write (conn_io.c). */
+#define TOFUI_WRITE_CHUNK 65536u
+
 /* Resolved addresses tried for one Hello/WelcomeRequest. */
 #define TOFUI_MAX_ADDRS 16u
 
@@ -312,6 +315,7 @@ struct tofu_engine {
     bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
     unsigned char *rbuf;
+    unsigned char *wbuf; /* small frames gathered for one write */
 };
 
 /* ---- engine.c ---- */
