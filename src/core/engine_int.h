@@ -131,7 +131,9 @@ static inline void tofui_mq_append(tofui_mq *dst, tofui_mq *src) {
 
 typedef struct tofui_chantab {
     tofui_mutex lock;
-    tofu_group **owner; /* [TOFUI_CHAN_SLOTS]; NULL = number free */
+    /* [TOFUI_CHAN_SLOTS]; NULL = number free. Written under lock, read
+     * without it: post validation is one atomic load, not a lock round. */
+    _Atomic(tofu_group *) *owner;
     uint16_t *ring;     /* freed numbers, FIFO: reused only after all others */
     size_t ring_head;
     size_t ring_count;
