@@ -34,6 +34,8 @@
  * starve the others; the level-triggered poller brings it back. */
 #define IO__WRITE_ROUNDS 16
 #define IO__READ_ROUNDS 4
+/* Most pool messages taken at once for the frames of one read. */
+#define IO__GET_BATCH 32u
 
 /* ------------------------------------------------------------------------ */
 /* sending                                                                  */
@@ -187,9 +189,26 @@ void tofui_io_write(tofui_chan *ch) {
 /* receiving                                                                */
 /* ------------------------------------------------------------------------ */
 
-static bool io__attach(tofui_chan *ch) {
-    ch->rmsg = tofui_pool_get(&ch->eng->pool, TOFU_POOL_ONLY, NULL);
-    return ch->rmsg != NULL;
+/* Takes the pool message for a complete frame. The pool is asked for as
+ * many as the bytes at hand seem to hold (`want`), under one lock, instead
+ * of once per frame while the application's puts contend for the same
+ * lock; io__decode gives back what it did not use before it returns, so no
+ * message is held between reads. */
+static bool io__attach(tofui_chan *ch, size_t want) {
+    tofu_engine *e = ch->eng;
+    if (e->rstock == NULL)
+        e->rstock = tofui_pool_get_list(&e->pool, want);
+    ch->rmsg = e->rstock;
+    if (ch->rmsg == NULL)
+        return false;
+    e->rstock = ch->rmsg->next;
+    ch->rmsg->next = NULL;
+    return true;
+}
+
+static void io__return_stock(tofu_engine *e) {
+    tofui_engine_put_list(e, e->rstock);
+    e->rstock = NULL;
 }
 
 static void io__pool_empty_signal(tofui_chan *ch) {
@@ -363,7 +382,7 @@ static void io__part_free(tofui_chan *ch) {
 static io__next io__part_decode(tofui_chan *ch, io__span *s) {
     if (!io__part_fill(ch, s))
         return IO__CONSUMED;
-    if (ch->rmsg == NULL && !io__attach(ch))
+    if (ch->rmsg == NULL && !io__attach(ch, 1))
         return IO__STALL;
     size_t used = 0;
     tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, ch->part, ch->part_len, &used);
@@ -373,12 +392,20 @@ static io__next io__part_decode(tofui_chan *ch, io__span *s) {
     return io__frame(ch, s);
 }
 
+/* Frames the span may still hold, counting the current one, if all were
+ * as long as it: a guess that is exact for a stream of equal frames. */
+static size_t io__frames_ahead(const tofui_chan *ch, size_t avail) {
+    size_t rest = io__frame_rest(ch);
+    size_t n = 1 + (avail - rest) / (TOFUI_BHDR_SIZE + rest);
+    return n < IO__GET_BATCH ? n : IO__GET_BATCH;
+}
+
 /* A header is complete: a pool message is taken only when the span holds
  * the whole frame. */
 static io__next io__need_msg(tofui_chan *ch, io__span *s) {
     if (s->n < io__frame_rest(ch))
         return io__part_start(ch, s);
-    return io__attach(ch) ? IO__GO_ON : IO__STALL;
+    return io__attach(ch, io__frames_ahead(ch, s->n)) ? IO__GO_ON : IO__STALL;
 }
 
 static io__next io__decode_step(tofui_chan *ch, io__span *s) {
@@ -401,6 +428,7 @@ static bool io__decode(tofui_chan *ch, const unsigned char *data, size_t n) {
     io__next next = ch->part != NULL ? io__part_decode(ch, &s) : IO__GO_ON;
     while (next == IO__GO_ON)
         next = io__decode_step(ch, &s);
+    io__return_stock(ch->eng);
     tofui_group_deliver_list(ch->group, &s.got);
     if (next == IO__STALL)
         return io__stall(ch, s.data, s.n);
@@ -500,7 +528,7 @@ void tofui_io_resume_stalled(tofu_engine *e) {
     while (!tofui_list_empty(&e->stalled)) {
         tofui_chan *ch = TOFUI_CONTAINER(e->stalled.next, tofui_chan, stall_link);
         /* A failed get re-arms the pool's refill alert: no lost wake-up. */
-        if (!io__attach(ch))
+        if (!io__attach(ch, 1))
             return;
         io__resume(ch);
     }

@@ -316,6 +316,7 @@ struct tofu_engine {
     uint64_t next_serial;
     bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
+    tofu_msg *rstock; /* pool messages taken ahead for one read's frames */
     unsigned char *rbuf;
     unsigned char *wbuf; /* small frames gathered for one write */
 };

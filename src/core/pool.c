@@ -94,6 +94,35 @@ tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err) {
     return m;
 }
 
+/* Detaches up to want messages from the top; called under the lock. */
+static tofu_msg *pool__pop_list(tofui_pool *p, size_t want) {
+    tofu_msg *head = p->top, *last = NULL;
+    for (size_t n = 0; n < want && p->top != NULL; n++) {
+        last = p->top;
+        p->top = last->next;
+        p->count--;
+    }
+    if (last == NULL)
+        return NULL;
+    last->next = NULL;
+    return head;
+}
+
+tofu_msg *tofui_pool_get_list(tofui_pool *p, size_t want) {
+    tofui_mutex_lock(&p->lock);
+    tofu_msg *list = p->closed ? NULL : pool__pop_list(p, want);
+    if (!p->closed && list == NULL)
+        p->empty_handed_out = true; /* as a POOL_ONLY get that found none */
+    tofui_mutex_unlock(&p->lock);
+    for (tofu_msg *m = list; m != NULL;) {
+        tofu_msg *next = m->next;
+        tofui_msg_clear(m);
+        m->next = next;
+        m = next;
+    }
+    return list;
+}
+
 bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     if (mp == NULL || *mp == NULL)
         return false;

@@ -34,6 +34,11 @@ void tofui_pool_close(tofui_pool *p);
  * fails). Closed pool: NULL with TOFU_NOT_ALLOWED. err may be NULL. */
 tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
 
+/* Up to `want` reset messages (want > 0) as a list linked through
+ * msg->next, under one lock acquisition; NULL when the pool is empty (which
+ * raises the refill alert like a failed POOL_ONLY get) or closed. */
+tofu_msg *tofui_pool_get_list(tofui_pool *p, size_t want);
+
 /* Resets *m and pushes it (or frees it when the pool is full or closed); sets
  * *m to NULL; NULL is a no-op. Returns true when this put refilled a pool that
  * had been found empty by a POOL_ONLY get: the caller then wakes whoever waits
