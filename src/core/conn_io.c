@@ -34,8 +34,6 @@
  * starve the others; the level-triggered poller brings it back. */
 #define IO__WRITE_ROUNDS 16
 #define IO__READ_ROUNDS 4
-/* Most pool messages taken at once for the frames of one read. */
-#define IO__GET_BATCH 32u
 
 /* ------------------------------------------------------------------------ */
 /* sending                                                                  */
@@ -196,19 +194,20 @@ void tofui_io_write(tofui_chan *ch) {
  * message is held between reads. */
 static bool io__attach(tofui_chan *ch, size_t want) {
     tofu_engine *e = ch->eng;
-    if (e->rstock == NULL)
-        e->rstock = tofui_pool_get_list(&e->pool, want);
-    ch->rmsg = e->rstock;
-    if (ch->rmsg == NULL)
+    if (e->rstock_next == e->rstock_n) {
+        e->rstock_next = 0;
+        e->rstock_n = tofui_pool_get_many(&e->pool, e->rstock, want);
+    }
+    if (e->rstock_next == e->rstock_n)
         return false;
-    e->rstock = ch->rmsg->next;
-    ch->rmsg->next = NULL;
+    ch->rmsg = e->rstock[e->rstock_next++];
     return true;
 }
 
 static void io__return_stock(tofu_engine *e) {
-    tofui_engine_put_list(e, e->rstock);
-    e->rstock = NULL;
+    while (e->rstock_next < e->rstock_n)
+        tofui_engine_put(e, e->rstock[e->rstock_next++]);
+    e->rstock_next = e->rstock_n = 0;
 }
 
 static void io__pool_empty_signal(tofui_chan *ch) {
@@ -397,7 +396,7 @@ static io__next io__part_decode(tofui_chan *ch, io__span *s) {
 static size_t io__frames_ahead(const tofui_chan *ch, size_t avail) {
     size_t rest = io__frame_rest(ch);
     size_t n = 1 + (avail - rest) / (TOFUI_BHDR_SIZE + rest);
-    return n < IO__GET_BATCH ? n : IO__GET_BATCH;
+    return n < TOFUI_RECV_BATCH ? n : TOFUI_RECV_BATCH;
 }
 
 /* A header is complete: a pool message is taken only when the span holds

@@ -30,6 +30,9 @@
 /* Bytes read from a socket at once; also the most a stalled channel keeps. */
 #define TOFUI_READ_CHUNK 65536u
 
+/* Most pool messages taken at once for the frames of one read. */
+#define TOFUI_RECV_BATCH 32u
+
 /* Most bytes of small frames copied together for one write (conn_io.c). */
 #define TOFUI_WRITE_CHUNK 65536u
 
@@ -316,7 +319,10 @@ struct tofu_engine {
     uint64_t next_serial;
     bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
-    tofu_msg *rstock; /* pool messages taken ahead for one read's frames */
+    /* pool messages taken ahead for one read's frames: rstock[rstock_next..rstock_n) */
+    tofu_msg *rstock[TOFUI_RECV_BATCH];
+    size_t rstock_next;
+    size_t rstock_n;
     unsigned char *rbuf;
     unsigned char *wbuf; /* small frames gathered for one write */
 };

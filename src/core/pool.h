@@ -10,7 +10,7 @@
 
 typedef struct tofui_pool {
     tofui_mutex lock;
-    tofu_msg *top;          /* LIFO stack linked through msg->next */
+    tofu_msg **slots;       /* [max]: the stack, top at slots[count - 1] */
     size_t count;           /* messages in the stack */
     size_t max;             /* most messages kept */
     bool closed;            /* after close: get fails, put frees */
@@ -34,10 +34,10 @@ void tofui_pool_close(tofui_pool *p);
  * fails). Closed pool: NULL with TOFU_NOT_ALLOWED. err may be NULL. */
 tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
 
-/* Up to `want` reset messages (want > 0) as a list linked through
- * msg->next, under one lock acquisition; NULL when the pool is empty (which
- * raises the refill alert like a failed POOL_ONLY get) or closed. */
-tofu_msg *tofui_pool_get_list(tofui_pool *p, size_t want);
+/* Pops up to `want` reset messages into out[] under one lock acquisition
+ * and returns how many; 0 when the pool is empty (which raises the refill
+ * alert like a failed POOL_ONLY get) or closed. */
+size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want);
 
 /* Resets *m and pushes it (or frees it when the pool is full or closed); sets
  * *m to NULL; NULL is a no-op. Returns true when this put refilled a pool that
