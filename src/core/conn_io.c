@@ -33,6 +33,8 @@
 /* Writes / reads per channel and event: bounded so one busy channel cannot
  * starve the others; the level-triggered poller brings it back. */
 #define IO__WRITE_ROUNDS 16
+/* Sent messages returned to the pool per lock acquisition. */
+#define IO__DONE_BATCH 256
 #define IO__READ_ROUNDS 4
 
 /* ------------------------------------------------------------------------ */
@@ -118,15 +120,32 @@ static void io__build(const tofui_chan *ch, io__batch *b) {
     }
 }
 
+/* Messages whose frames are on the wire, returned to the pool together. */
+typedef struct io__done {
+    tofu_msg *v[IO__DONE_BATCH];
+    size_t n;
+} io__done;
+
+static void io__done_flush(tofu_engine *e, io__done *d) {
+    tofui_engine_put_many(e, d->v, d->n);
+    d->n = 0;
+}
+
+static void io__done_add(tofu_engine *e, io__done *d, tofu_msg *m) {
+    if (d->n == IO__DONE_BATCH)
+        io__done_flush(e, d);
+    d->v[d->n++] = m;
+}
+
 /* A frame is on the wire: the message joins `done`, which goes back to the
  * pool in one piece when the write ends. After a ByeResponse the responder
  * half-closes and waits for the peer's FIN, unless the peer's own
  * ByeResponse came already: then the Bye is complete. */
-static void io__sent(tofui_chan *ch, tofu_msg *m, tofui_mq *done) {
+static void io__sent(tofui_chan *ch, tofu_msg *m, io__done *done) {
     uint8_t op = m->bhdr.opcode;
     if (m == ch->hello)
         ch->hello = NULL;
-    tofui_mq_push(done, m);
+    io__done_add(ch->eng, done, m);
     if (op != TOFU_OP_BYE_RESPONSE)
         return;
     if (ch->read_done)
@@ -137,7 +156,7 @@ static void io__sent(tofui_chan *ch, tofu_msg *m, tofui_mq *done) {
 
 /* Pops every frame the write completed; a partly written head is
  * remembered by its offset. */
-static void io__consume(tofui_chan *ch, size_t written, tofui_mq *done) {
+static void io__consume(tofui_chan *ch, size_t written, io__done *done) {
     while (written > 0 && ch->sendq.head != NULL) {
         size_t left = io__frame_len(ch->sendq.head) - ch->sent_off;
         if (written < left) {
@@ -154,7 +173,7 @@ static void io__consume(tofui_chan *ch, size_t written, tofui_mq *done) {
 
 /* One write of what the queue holds; false when writing stops for now
  * (channel closed, queue empty, socket full). */
-static bool io__write_round(tofui_chan *ch, io__batch *b, tofui_mq *done) {
+static bool io__write_round(tofui_chan *ch, io__batch *b, io__done *done) {
     if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL)
         return false;
     io__build(ch, b);
@@ -173,14 +192,15 @@ static bool io__write_round(tofui_chan *ch, io__batch *b, tofui_mq *done) {
 
 void tofui_io_write(tofui_chan *ch) {
     io__batch b;
-    tofui_mq done = {NULL, NULL};
+    io__done done;
+    done.n = 0;
     int round = 0;
     while (round < IO__WRITE_ROUNDS && io__write_round(ch, &b, &done))
         round++;
     /* Out of rounds with more to send: writable comes back at once. */
     if (round == IO__WRITE_ROUNDS && ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
         ch->write_blocked = true;
-    tofui_engine_put_list(ch->eng, done.head);
+    io__done_flush(ch->eng, &done);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -54,8 +54,8 @@ void tofui_engine_put(tofu_engine *e, tofu_msg *m) {
         e->refill_local = true;
 }
 
-void tofui_engine_put_list(tofu_engine *e, tofu_msg *list) {
-    if (tofui_pool_put_list(&e->pool, list))
+void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n) {
+    if (tofui_pool_put_many(&e->pool, v, n))
         e->refill_local = true;
 }
 

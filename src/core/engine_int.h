@@ -331,8 +331,8 @@ struct tofu_engine {
 
 /* Returns a message to the pool from the I/O thread, noting a refill. */
 void tofui_engine_put(tofu_engine *e, tofu_msg *m);
-/* The same for a list linked through msg->next, under one pool lock. */
-void tofui_engine_put_list(tofu_engine *e, tofu_msg *list);
+/* The same for n messages, under one pool lock. */
+void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n);
 
 /* Tests only: the I/O thread behaves as after a fatal poller error. */
 void tofui_engine_inject_fault(tofu_engine *e);

@@ -15,14 +15,6 @@ static void pool__free_array(tofu_msg **v, size_t n) {
         tofu_msg_destroy(v[i]);
 }
 
-static void pool__free_list(tofu_msg *m) {
-    while (m != NULL) {
-        tofu_msg *next = m->next;
-        tofu_msg_destroy(m);
-        m = next;
-    }
-}
-
 /* Creates the first `want` messages; false (all freed) when that fails. */
 static bool pool__fill(tofui_pool *p, size_t want) {
     for (; p->count < want; p->count++) {
@@ -156,35 +148,29 @@ bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     return refilled;
 }
 
-/* Pushes from the list while there is room; returns what did not fit.
- * Called under the lock; the list's links are in the caller's cache (it
- * just reset every message). */
-static tofu_msg *pool__push_list(tofui_pool *p, tofu_msg *list) {
-    while (list != NULL) {
-        tofu_msg *next = list->next;
-        if (!pool__push(p, list))
-            break;
-        list->next = NULL; /* pooled messages are reset, links too */
-        list = next;
+/* Pushes as many of v[0..n) as there is room for; returns how many.
+ * Called under the lock: only pointers are copied. */
+static size_t pool__push_many(tofui_pool *p, tofu_msg **v, size_t n) {
+    size_t room = p->closed ? 0 : p->max - p->count;
+    size_t k = n < room ? n : room;
+    if (k > 0) {
+        memcpy(p->slots + p->count, v, k * sizeof *v);
+        p->count += k;
     }
-    return list;
+    return k;
 }
 
-bool tofui_pool_put_list(tofui_pool *p, tofu_msg *list) {
-    if (list == NULL)
+bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n) {
+    if (n == 0)
         return false;
-    for (tofu_msg *m = list; m != NULL;) { /* clearing unlinks: save next */
-        tofu_msg *next = m->next;
-        tofui_msg_clear(m);
-        m->next = next;
-        m = next;
-    }
+    for (size_t i = 0; i < n; i++)
+        tofui_msg_clear(v[i]);
     tofui_mutex_lock(&p->lock);
-    tofu_msg *rest = pool__push_list(p, list);
-    bool refilled = rest != list && pool__note_refill(p);
+    size_t kept = pool__push_many(p, v, n);
+    bool refilled = kept > 0 && pool__note_refill(p);
     tofui_mutex_unlock(&p->lock);
 
-    pool__free_list(rest);
+    pool__free_array(v + kept, n - kept);
     return refilled;
 }
 

@@ -45,10 +45,10 @@ size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want);
  * for messages (the engine's "freed memory" alert). */
 bool tofui_pool_put(tofui_pool *p, tofu_msg **m);
 
-/* tofui_pool_put for a list linked through msg->next (NULL-terminated),
- * under one lock acquisition: the I/O thread returns every message of a
- * write at once instead of contending with app threads once per message. */
-bool tofui_pool_put_list(tofui_pool *p, tofu_msg *list);
+/* tofui_pool_put for v[0..n) under one lock acquisition: the I/O thread
+ * returns the messages of a write together instead of contending with app
+ * threads once per message. */
+bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n);
 
 /* Messages currently in the pool. */
 size_t tofui_pool_count(tofui_pool *p);
