@@ -217,10 +217,11 @@ TEST(concurrent_gets_and_puts_keep_the_pool_consistent) {
     size_t n = tofui_pool_count(&p);
     ASSERT_TRUE(n <= 8);
     ASSERT_EQ(tofu_live_messages(), n); /* every message is back or freed */
-    size_t walked = 0;
-    for (tofu_msg *m = p.top; m != NULL; m = m->next)
-        walked++;
-    ASSERT_EQ(walked, n);
+    for (size_t i = 0; i < n; i++) { /* distinct, reset messages */
+        ASSERT_TRUE(p.slots[i] != NULL && p.slots[i]->next == NULL);
+        for (size_t j = 0; j < i; j++)
+            ASSERT_TRUE(p.slots[i] != p.slots[j]);
+    }
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);
 }

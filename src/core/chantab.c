@@ -2,8 +2,11 @@
  * The channel table: which numbers are in use and by which group.
  *
  * Numbers are assigned on app threads (post of a Hello/WelcomeRequest) and on
- * the I/O thread (accept), and looked up on app threads (post validation), so
- * the table has its own mutex. Every operation is O(1):
+ * the I/O thread (accept), so assignment and release take the table's own
+ * mutex. Lookups (post validation, once per post) only load the owner
+ * atomically: the answer is the same as under the lock, since a post racing
+ * with the channel's close is settled by the I/O thread anyway. Every
+ * operation is O(1):
  *   - owner[] maps a number to its group (NULL = free);
  *   - numbers never used yet are handed out in order (fresh), which is the
  *     front of the conceptual free FIFO;
@@ -60,7 +63,7 @@ uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g) {
     tofui_mutex_lock(&t->lock);
     uint16_t num = chantab__take(t);
     if (num != 0)
-        t->owner[num] = g;
+        atomic_store_explicit(&t->owner[num], g, memory_order_release);
     tofui_mutex_unlock(&t->lock);
     return num;
 }
@@ -69,8 +72,8 @@ void tofui_chantab_release(tofui_chantab *t, uint16_t num) {
     if (num == 0 || num > TOFUI_CHAN_MAX)
         return;
     tofui_mutex_lock(&t->lock);
-    if (t->owner[num] != NULL) {
-        t->owner[num] = NULL;
+    if (atomic_load_explicit(&t->owner[num], memory_order_relaxed) != NULL) {
+        atomic_store_explicit(&t->owner[num], NULL, memory_order_release);
         /* Cannot overflow: at most TOFUI_CHAN_MAX numbers are ever out. */
         size_t tail = (t->ring_head + t->ring_count) % TOFUI_CHAN_MAX;
         t->ring[tail] = num;
@@ -82,8 +85,5 @@ void tofui_chantab_release(tofui_chantab *t, uint16_t num) {
 tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num) {
     if (num == 0 || num > TOFUI_CHAN_MAX)
         return NULL;
-    tofui_mutex_lock(&t->lock);
-    tofu_group *g = t->owner[num];
-    tofui_mutex_unlock(&t->lock);
-    return g;
+    return atomic_load_explicit(&t->owner[num], memory_order_acquire);
 }

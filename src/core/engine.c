@@ -58,6 +58,11 @@ void tofui_engine_put(tofu_engine *e, tofu_msg *m) {
         e->refill_local = true;
 }
 
+void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n) {
+    if (tofui_pool_put_many(&e->pool, v, n))
+        e->refill_local = true;
+}
+
 /* ------------------------------------------------------------------------ */
 /* the I/O thread                                                           */
 /* ------------------------------------------------------------------------ */
@@ -177,6 +182,7 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
         tofui_pool_fini(&e->pool);
     free(e->chans);
     free(e->rbuf);
+    free(e->wbuf);
     if (b->plat)
         tofui_plat_fini();
     free(e);
@@ -210,7 +216,8 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     b->chantab = true;
     e->chans = calloc(TOFUI_CHAN_SLOTS, sizeof *e->chans);
     e->rbuf = malloc(TOFUI_READ_CHUNK);
-    if (e->chans == NULL || e->rbuf == NULL)
+    e->wbuf = malloc(TOFUI_WRITE_CHUNK);
+    if (e->chans == NULL || e->rbuf == NULL || e->wbuf == NULL)
         return TOFU_ALLOCATION_FAILED;
     if (tofui_poller_create(&e->poller) != TOFU_SUCCESS)
         return TOFU_COMMUNICATION_FAILED;

@@ -30,6 +30,12 @@
 /* Bytes read from a socket at once; also the most a stalled channel keeps. */
 #define TOFUI_READ_CHUNK 65536u
 
+/* Most pool messages taken at once for the frames of one read. */
+#define TOFUI_RECV_BATCH 32u
+
+/* Most bytes of small frames copied together for one write (conn_io.c). */
+#define TOFUI_WRITE_CHUNK 65536u
+
 /* Resolved addresses tried for one Hello/WelcomeRequest. */
 #define TOFUI_MAX_ADDRS 16u
 
@@ -137,7 +143,9 @@ static inline void tofui_mq_append(tofui_mq *dst, tofui_mq *src) {
 
 typedef struct tofui_chantab {
     tofui_mutex lock;
-    tofu_group **owner; /* [TOFUI_CHAN_SLOTS]; NULL = number free */
+    /* [TOFUI_CHAN_SLOTS]; NULL = number free. Written under lock, read
+     * without it: post validation is one atomic load, not a lock round. */
+    _Atomic(tofu_group *) *owner;
     uint16_t *ring;     /* freed numbers, FIFO: reused only after all others */
     size_t ring_head;
     size_t ring_count;
@@ -327,13 +335,20 @@ struct tofu_engine {
     uint64_t next_serial;
     bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
+    /* pool messages taken ahead for one read's frames: rstock[rstock_next..rstock_n) */
+    tofu_msg *rstock[TOFUI_RECV_BATCH];
+    size_t rstock_next;
+    size_t rstock_n;
     unsigned char *rbuf;
+    unsigned char *wbuf; /* small frames gathered for one write */
 };
 
 /* ---- engine.c ---- */
 
 /* Returns a message to the pool from the I/O thread, noting a refill. */
 void tofui_engine_put(tofu_engine *e, tofu_msg *m);
+/* The same for n messages, under one pool lock. */
+void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n);
 
 /* Tests only: the I/O thread behaves as after a fatal poller error. */
 void tofui_engine_inject_fault(tofu_engine *e);

@@ -10,7 +10,7 @@
 
 typedef struct tofui_pool {
     tofui_mutex lock;
-    tofu_msg *top;          /* LIFO stack linked through msg->next */
+    tofu_msg **slots;       /* [max]: the stack, top at slots[count - 1] */
     size_t count;           /* messages in the stack */
     size_t max;             /* most messages kept */
     bool closed;            /* after close: get fails, put frees */
@@ -34,11 +34,21 @@ void tofui_pool_close(tofui_pool *p);
  * fails). Closed pool: NULL with TOFU_NOT_ALLOWED. err may be NULL. */
 tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
 
+/* Pops up to `want` reset messages into out[] under one lock acquisition
+ * and returns how many; 0 when the pool is empty (which raises the refill
+ * alert like a failed POOL_ONLY get) or closed. */
+size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want);
+
 /* Resets *m and pushes it (or frees it when the pool is full or closed); sets
  * *m to NULL; NULL is a no-op. Returns true when this put refilled a pool that
  * had been found empty by a POOL_ONLY get: the caller then wakes whoever waits
  * for messages (the engine's "freed memory" alert). */
 bool tofui_pool_put(tofui_pool *p, tofu_msg **m);
+
+/* tofui_pool_put for v[0..n) under one lock acquisition: the I/O thread
+ * returns the messages of a write together instead of contending with app
+ * threads once per message. */
+bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n);
 
 /* Messages currently in the pool. */
 size_t tofui_pool_count(tofui_pool *p);

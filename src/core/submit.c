@@ -14,7 +14,15 @@
 
 #include "engine_int.h"
 
+/* The plain load first: while a wake-up is pending (the I/O thread is busy
+ * with earlier posts) a post only reads the flag's cache line instead of
+ * writing it with a locked exchange. Seeing "pending" is enough by the
+ * argument above; the load is sequentially consistent because tofu_put's
+ * refill flag relies on it (store refill, load pending vs. store pending,
+ * exchange refill must not both read the old values). */
 void tofui_submit_wake(tofu_engine *e) {
+    if (atomic_load(&e->wake_pending))
+        return;
     if (!atomic_exchange(&e->wake_pending, true))
         tofui_poller_wake(e->poller);
 }
