@@ -136,13 +136,18 @@ static void stalled_peer_leaves(const char *listen_value) {
     hard_server_close(&s);
 }
 
-TEST(uds_peer_closes_while_channel_stalled) {
+/* A fresh `uds|path` value; the case is skipped where AF_UNIX is missing. */
+static void hard_uds_value(char *value, size_t cap) {
     if (!tofui_sock_uds_available())
         tofu_t_skip("no AF_UNIX on this system");
     char path[TOFU_UDS_PATH_BUF];
-    char value[TOFU_UDS_PATH_BUF + 8];
     tofu_t_uds_path(path, sizeof path);
-    snprintf(value, sizeof value, "uds|%s", path);
+    snprintf(value, cap, "uds|%s", path);
+}
+
+TEST(uds_peer_closes_while_channel_stalled) {
+    char value[TOFU_UDS_PATH_BUF + 8];
+    hard_uds_value(value, sizeof value);
     stalled_peer_leaves(value);
     ASSERT_NO_LEAKS();
 }
@@ -197,12 +202,8 @@ static void stalled_peer_leaves_app_answers(const char *listen_value) {
 }
 
 TEST(uds_peer_closes_while_stalled_channel_answers) {
-    if (!tofui_sock_uds_available())
-        tofu_t_skip("no AF_UNIX on this system");
-    char path[TOFU_UDS_PATH_BUF];
     char value[TOFU_UDS_PATH_BUF + 8];
-    tofu_t_uds_path(path, sizeof path);
-    snprintf(value, sizeof value, "uds|%s", path);
+    hard_uds_value(value, sizeof value);
     stalled_peer_leaves_app_answers(value);
     ASSERT_NO_LEAKS();
 }
