@@ -98,6 +98,19 @@ static size_t hard_burst(uint8_t *out, size_t cap, const tofu_address *to) {
     return n;
 }
 
+/* A raw peer sends a HelloRequest and a burst of Requests and closes; the
+ * server application takes the first `pool` messages into held[] and keeps
+ * them, so the pool is empty and the channel stalls. */
+static void hard_burst_then_leave(hard_server *s, tofu_msg **held, int pool) {
+    tofui_socket raw = RAW_CONNECT(&s->reach);
+    static uint8_t buf[64 * 1024];
+    size_t n = hard_burst(buf, sizeof buf, &s->reach);
+    RAW_SEND(raw, buf, n);
+    tofui_sock_close(raw);
+    for (int i = 0; i < pool; i++)
+        held[i] = hard_next(s->e, s->g);
+}
+
 /* The peer wrote everything and closed while the server application held
  * every pool message, so the channel was stalled (not reading) when the
  * end of stream came. Over a Unix socket the kernel reports the peer's close
@@ -108,15 +121,8 @@ static void stalled_peer_leaves(const char *listen_value) {
     enum { POOL = 4 };
     hard_server s;
     hard_server_open(&s, POOL, listen_value);
-    tofui_socket raw = RAW_CONNECT(&s.reach);
-    static uint8_t buf[64 * 1024];
-    size_t n = hard_burst(buf, sizeof buf, &s.reach);
-    RAW_SEND(raw, buf, n);
-    tofui_sock_close(raw);
-
     tofu_msg *held[POOL];
-    for (int i = 0; i < POOL; i++)
-        held[i] = hard_next(s.e, s.g); /* the pool is empty now */
+    hard_burst_then_leave(&s, held, POOL); /* the pool is empty now */
     EXPECT_NO_SPIN(s.e);
     for (int i = 0; i < POOL; i++)
         tofu_put(s.e, &held[i]);
@@ -166,15 +172,8 @@ static void stalled_peer_leaves_app_answers(const char *listen_value) {
     enum { POOL = 4 };
     hard_server s;
     hard_server_open(&s, POOL, listen_value);
-    tofui_socket raw = RAW_CONNECT(&s.reach);
-    static uint8_t buf[64 * 1024];
-    size_t n = hard_burst(buf, sizeof buf, &s.reach);
-    RAW_SEND(raw, buf, n);
-    tofui_sock_close(raw);
-
     tofu_msg *held[POOL];
-    for (int i = 0; i < POOL; i++)
-        held[i] = hard_next(s.e, s.g); /* the Hello and 3 Requests; the pool is empty */
+    hard_burst_then_leave(&s, held, POOL); /* the Hello and 3 Requests; the pool is empty */
     uint16_t ch = tofu_msg_channel(held[1]);
     uint64_t answer_id = tofu_msg_id(held[1]);
     tofu_msg_set_opcode(held[1], TOFU_OP_RESPONSE);
