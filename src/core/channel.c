@@ -74,35 +74,26 @@ void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
     tofui_chan_return_to(ch->group, m, st);
 }
 
-/* The last message of every channel: the close Signal with its ~reason. */
-tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason) {
+tofu_msg *tofui_engine_msg(tofu_opcode op, tofu_status st, uint16_t num, uint64_t id) {
     tofu_msg *m;
     if (tofu_msg_create(&m) != TOFU_SUCCESS)
         return NULL;
     tofu_bhdr *h = &m->bhdr;
-    h->opcode = TOFU_OP_SIGNAL;
+    h->opcode = (uint8_t)op;
     h->origin = TOFU_ORIGIN_ENGINE;
-    h->status = TOFU_CHANNEL_CLOSED;
+    h->status = tofu_status_to_byte(st);
     h->channel = num;
     h->message_id = id;
-    tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
-    h->thl = (uint16_t)m->thdrs.len;
     return m;
 }
 
-/* The answer to a HelloRequest that went out but that the peer never
- * answered (it closed first, or the channel was aborted): a HelloResponse
- * from the engine with the close reason, as for a connect that failed. */
-static tofu_msg *chan__hello_answer(const tofui_chan *ch, tofu_status reason) {
-    tofu_msg *m;
-    if (tofu_msg_create(&m) != TOFU_SUCCESS)
+/* The last message of every channel: the close Signal with its ~reason. */
+tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason) {
+    tofu_msg *m = tofui_engine_msg(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
+    if (m == NULL)
         return NULL;
-    tofu_bhdr *h = &m->bhdr;
-    h->opcode = TOFU_OP_HELLO_RESPONSE;
-    h->origin = TOFU_ORIGIN_ENGINE;
-    h->status = tofu_status_to_byte(reason);
-    h->channel = ch->num;
-    h->message_id = ch->remembered_id;
+    tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
+    m->bhdr.thl = (uint16_t)m->thdrs.len;
     return m;
 }
 
@@ -126,18 +117,20 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     if (ch->hello != NULL) {
         ch->hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
         ch->hello = NULL;
-    } else if (ch->hello_unanswered && (m = chan__hello_answer(ch, reason)) != NULL) {
-        tofui_mq_push(&out, m);
+    } else if (ch->hello_unanswered) {
+        /* It went out, but the peer never answered: the engine does, with
+         * the close reason, as for a connect that failed. */
+        m = tofui_engine_msg(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
+        if (m != NULL)
+            tofui_mq_push(&out, m);
     }
     while ((m = tofui_chan_sendq_pop(ch)) != NULL)
         chan__collect(ch, &out, m, reason);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         chan__collect(ch, &out, m, reason);
     /* An accepted channel the application never heard of ends as it began:
-     * unseen (a port scan does not flood the server with Signals). A
-     * pool_empty Signal already told the application its number. */
-    bool unseen = ch->accepted && !ch->id_learned && !ch->announced;
-    if (!unseen && (m = tofui_close_signal(ch->num, ch->remembered_id, reason)) != NULL)
+     * unseen (a port scan does not flood the server with Signals). */
+    if (!tofui_chan_unseen(ch) && (m = tofui_close_signal(ch->num, ch->remembered_id, reason)) != NULL)
         tofui_mq_push(&out, m);
     tofui_group_deliver_list(ch->group, &out);
 }

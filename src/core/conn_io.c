@@ -249,17 +249,19 @@ static void io__return_stock(tofu_engine *e) {
     e->rstock_next = e->rstock_n = 0;
 }
 
+/* An unseen channel's first frame is in: the handshake timer stops, and
+ * from now on the application knows of the channel. */
+static void io__first_frame_seen(tofui_chan *ch) {
+    if (tofui_chan_unseen(ch))
+        tofui_timer_stop(ch);
+}
+
 static void io__pool_empty_signal(tofui_chan *ch) {
-    tofu_msg *m;
-    if (tofu_msg_create(&m) != TOFU_SUCCESS)
+    tofu_msg *m = tofui_engine_msg(TOFU_OP_SIGNAL, TOFU_POOL_EMPTY, ch->num, 0);
+    if (m == NULL)
         return;
-    m->bhdr.opcode = TOFU_OP_SIGNAL;
-    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
-    m->bhdr.status = TOFU_POOL_EMPTY;
-    m->bhdr.channel = ch->num;
-    if (ch->accepted && !ch->id_learned && !ch->announced)
-        tofui_timer_stop(ch); /* its first frame is in: the handshake is done */
-    ch->announced = true; /* the application knows the number now */
+    io__first_frame_seen(ch);
+    ch->announced = true; /* the Signal names the channel */
     tofui_group_deliver(ch->group, m);
 }
 
@@ -327,10 +329,9 @@ static void io__received(tofui_chan *ch, tofu_msg *m) {
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
         ch->hello_unanswered = false;
     if (ch->accepted && !ch->id_learned) {
+        io__first_frame_seen(ch);
         ch->remembered_id = m->bhdr.message_id;
         ch->id_learned = true;
-        if (!ch->announced)
-            tofui_timer_stop(ch); /* the handshake timer */
     }
 }
 

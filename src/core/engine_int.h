@@ -294,6 +294,13 @@ typedef struct tofui_chan {
     tofui_link timer_link; /* in one of e->timers */
 } tofui_chan;
 
+/* An accepted channel the application has not heard of: no frame delivered
+ * yet, no pool_empty Signal naming it. It runs the handshake timer, and it
+ * closes silently. */
+static inline bool tofui_chan_unseen(const tofui_chan *ch) {
+    return ch->accepted && !ch->id_learned && !ch->announced;
+}
+
 /* ---- the engine ---- */
 
 struct tofu_engine {
@@ -397,6 +404,9 @@ tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g);
 void tofui_chan_on_post(tofu_engine *e, tofu_msg *m);
 /* Hands a message back to the channel's group with origin engine. */
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
+/* A new message from the engine (origin engine, no payload); NULL without
+ * memory. */
+tofu_msg *tofui_engine_msg(tofu_opcode op, tofu_status st, uint16_t num, uint64_t id);
 /* A new close Signal (status channel_closed, ~reason); NULL without memory. */
 tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason);
 /* The send queue, counted for tofu_options.max_send_queue. */
