@@ -243,9 +243,9 @@ static bool io__attach(tofui_chan *ch, size_t want) {
     return true;
 }
 
+/* What a read took from the pool and did not use goes back in one step. */
 static void io__return_stock(tofu_engine *e) {
-    while (e->rstock_next < e->rstock_n)
-        tofui_engine_put(e, e->rstock[e->rstock_next++]);
+    tofui_engine_put_many(e, e->rstock + e->rstock_next, e->rstock_n - e->rstock_next);
     e->rstock_next = e->rstock_n = 0;
 }
 

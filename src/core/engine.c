@@ -196,6 +196,7 @@ static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
     tofui_list_init(&e->all_chans);
     tofui_list_init(&e->stalled);
     tofui_timers_init(e, opt);
+    e->max_send_queue = opt->max_send_queue;
     atomic_init(&e->wake_pending, false);
     atomic_init(&e->pool_refilled, false);
     atomic_init(&e->fault, false);
@@ -209,7 +210,6 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     b->plat = true;
     if (tofui_pool_init(&e->pool, opt->initial_pool_msgs, opt->max_pool_msgs) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
-    e->max_send_queue = opt->max_send_queue;
     b->pool = true;
     if (tofui_chantab_init(&e->chantab) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
