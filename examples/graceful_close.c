@@ -7,13 +7,18 @@
  * receive the engine's close Signal (status channel_closed, header
  * ~reason: channel_closed).
  *
- * Abort: post a ByeSignal. It is never sent: the engine resets the
+ * Abort: post a ByeSignal with bit 6 (internal_a) set. It is never sent: the engine resets the
  * connection at once and hands back, with status channel_closed, the
  * ByeSignal and every message that was not written to the socket yet, so
  * the application knows exactly what did not leave. (What was written may
  * still be lost: a reset discards data the peer had not read yet. Use the
  * graceful close when everything must arrive.) The peer sees its channel
  * close with a reason such as communication_failed (a reset).
+ *
+ * (A ByeSignal without bit 6 is different: it is sent like a Signal, after
+ * everything posted before it, and nothing is sent after it; the channel
+ * closes when the peer closes. That is how the original tofu's
+ * applications say "I am done" one way.)
  *
  * Exits 0 when both closes behave as described.
  */
@@ -87,6 +92,15 @@ static void post_op(tofu_engine *e, tofu_group *g, uint16_t ch, tofu_opcode op) 
     ex_check(tofu_post(g, &m, NULL), tofu_op_name(op));
 }
 
+/* The abortive close: a ByeSignal with bit 6, never transmitted. */
+static void post_abort(tofu_engine *e, tofu_group *g, uint16_t ch) {
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(m, ch);
+    tofu_msg_bhdr(m)->internal_a = true;
+    ex_check(tofu_post(g, &m, NULL), "ByeSignal");
+}
+
 /* Three Requests and the ByeRequest at once, then read until closed. */
 static bool graceful(tofu_engine *e, tofu_group *g, const char *address) {
     uint16_t ch = connect_to(e, g, address);
@@ -124,7 +138,7 @@ static int aborted(tofu_engine *e, tofu_group *g, const char *address, bool *bye
     uint16_t ch = connect_to(e, g, address);
     for (int i = 0; i < BEFORE_ABORT; i++)
         post_op(e, g, ch, TOFU_OP_SIGNAL);
-    post_op(e, g, ch, TOFU_OP_BYE_SIGNAL);
+    post_abort(e, g, ch);
     int returned = 0;
     *bye_back = false;
     for (bool open = true; open;) {

@@ -376,6 +376,7 @@ typedef struct tofu_group tofu_group;
 #define TOFU_DEFAULT_MAX_POOL 64
 #define TOFU_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
+#define TOFU_DEFAULT_BYE_LINGER_MS 30000u
 /* A timeout option with this value turns that timeout off. */
 #define TOFU_TIMEOUT_NONE UINT32_MAX
 
@@ -406,6 +407,12 @@ typedef struct tofu_options {
                                    10 s) is closed; the application never
                                    saw it, so it hears nothing.
                                    TOFU_TIMEOUT_NONE: wait forever. */
+    uint32_t bye_linger_ms;     /* after sending a ByeResponse (or a ByeSignal
+                                   without bit 6) a channel sends nothing more
+                                   and waits for the peer to close, so that a
+                                   peer still reading loses nothing; after
+                                   this long (default 30 s) it closes anyway.
+                                   TOFU_TIMEOUT_NONE: wait for the peer. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

@@ -279,6 +279,7 @@ static void smoke_abort(bool uds, const char *path) {
     tofu_msg *m = tofu_get(p.ce, TOFU_ALWAYS);
     tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
     tofu_msg_set_channel(m, p.client);
+    tofu_msg_bhdr(m)->internal_a = true; /* bit 6: abort */
     tofu_bhdr bye;
     smoke_post(p.cg, &m, &bye);
     m = smoke_expect(p.cg, TOFU_OP_BYE_SIGNAL, TOFU_CHANNEL_CLOSED);

@@ -515,6 +515,66 @@ TEST(bye_signal_abort) {
     pair_close(&p);
 }
 
+/* A ByeSignal without bit 6 is the original's "I am done": sent after
+ * everything posted before it, nothing after it (a later post comes back
+ * with channel_closed when the channel closes, before the close Signal). The peer application gets
+ * it as an ordinary message; when it then aborts, the sender's channel
+ * closes as a completed close (channel_closed). */
+TEST(bye_signal_sent_in_order) {
+    pair p;
+    pair_open(&p);
+    pair_connect(&p);
+    post_data(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, 1, IN_FLIGHT, IN_FLIGHT_LEN);
+    tofu_msg *m = tofu_t_get(p.ce);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(m, p.cch);
+    tofu_msg_set_id(m, IN_FLIGHT + 1);
+    POST(p.cg, &m);
+    post_data(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, IN_FLIGHT + 2, 1, IN_FLIGHT_LEN); /* held */
+
+    EXPECT_DATA(p.se, p.sg, p.sch, TOFU_OP_SIGNAL, 1, IN_FLIGHT, IN_FLIGHT_LEN, NULL);
+    m = NEXT_MSG(p.se, p.sg);
+    if (tofu_msg_opcode(m) != TOFU_OP_BYE_SIGNAL || tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != IN_FLIGHT + 1 || tofu_msg_channel(m) != p.sch)
+        FAIL_MSG("expected the client's ByeSignal as an ordinary message", m);
+    tofu_put(p.se, &m);
+    EXPECT_NOTHING(p.cg, 50); /* lingering: the channel waits for the peer */
+    ABORT_IDLE(p.se, p.sg, p.sch);
+    m = NEXT_MSG(p.ce, p.cg);
+    if (tofu_msg_opcode(m) != TOFU_OP_SIGNAL || !tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != IN_FLIGHT + 2 || tofu_msg_status(m) != TOFU_CHANNEL_CLOSED)
+        FAIL_MSG("expected the Signal posted after the ByeSignal back, unsent", m);
+    tofu_put(p.ce, &m);
+    EXPECT_CLOSED(p.ce, p.cg, p.cch, TOFU_CHANNEL_CLOSED);
+    EXPECT_NOTHING(p.sg, 50);
+    pair_close(&p);
+}
+
+/* tofu_options.bye_linger_ms: a peer that never closes after our last Bye
+ * frame is waited for that long, then the channel closes anyway
+ * (channel_closed) and the peer sees an orderly end of stream. */
+#define LINGER_MS 200u
+TEST(bye_linger_bound) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    client.bye_linger_ms = LINGER_MS;
+    pair p;
+    pair_open_with(&p, &server, &client);
+    pair_connect(&p);
+    tofu_msg *m = tofu_t_get(p.ce);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(m, p.cch);
+    POST(p.cg, &m);
+    m = NEXT_MSG(p.se, p.sg);
+    if (tofu_msg_opcode(m) != TOFU_OP_BYE_SIGNAL || tofu_msg_from_engine(m))
+        FAIL_MSG("expected the client's ByeSignal", m);
+    tofu_put(p.se, &m); /* the server application does nothing about it */
+    EXPECT_CLOSED(p.ce, p.cg, p.cch, TOFU_CHANNEL_CLOSED);
+    EXPECT_CLOSED(p.se, p.sg, p.sch, TOFU_PEER_DISCONNECTED);
+    pair_close(&p);
+}
+
 /* The server engine dies while data flows (its application holds what it
  * got, so its small pool stalls reading): the client gets every unsent
  * message back with the reason, then the close Signal. */

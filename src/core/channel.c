@@ -2,8 +2,8 @@
  * Channel records and their state machine (I/O thread only):
  *
  *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED      (HelloRequest)
+ *   OPEN -> LINGER -> CLOSED                                 (accepted)
  *   RESOLVING -> LISTENER -> CLOSED                          (WelcomeRequest)
- *   OPEN -> CLOSED                                           (accepted)
  *
  * Records live at stable heap addresses (the poller hands them back as event
  * data) and are freed only before the next wait, after every event of the
@@ -157,12 +157,15 @@ static void chan__drop_socket(tofui_chan *ch, tofui_close_mode mode) {
     if (ch->registered)
         tofui_poller_remove(ch->eng->poller, ch->sock);
     ch->registered = false;
+    /* Only an abort resets: after any other close, what was written still
+     * reaches a peer that reads it (a group or engine destroyed right after
+     * its last posts loses nothing that was on the wire). */
     if (ch->state == TOFUI_CH_LISTENER)
         tofui_sock_close_listener(ch->sock, &ch->bound);
-    else if (mode == TOFUI_CLOSE_GRACEFUL)
-        tofui_sock_close(ch->sock);
-    else
+    else if (mode == TOFUI_CLOSE_ABORT)
         tofui_sock_abort(ch->sock);
+    else
+        tofui_sock_close(ch->sock);
     ch->sock = TOFUI_INVALID_SOCKET;
 }
 
@@ -212,20 +215,29 @@ tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch) {
     return m;
 }
 
+static bool chan__is_bye(uint8_t op) {
+    return op == TOFU_OP_BYE_REQUEST || op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL;
+}
+
 /* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
  * that a channel whose peer stopped reading can always still be closed. */
 static bool chan__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->eng->max_send_queue;
-    return max != 0 && ch->queued >= max && op != TOFU_OP_BYE_REQUEST &&
-           op != TOFU_OP_BYE_RESPONSE;
+    return max != 0 && ch->queued >= max && !chan__is_bye(op);
 }
 
-/* After a ByeRequest only a ByeResponse may still go out (simultaneous
- * Bye); after a ByeResponse nothing. What is held back comes back with the
- * close reason when the channel closes. */
+/* As the original: nothing goes out after a Bye-type frame, with one
+ * exception, the ByeResponse that answers a peer's ByeRequest crossing our
+ * own (simultaneous Bye: without it two libtofu peers would wait for each
+ * other; the original, which never sends it, reads it and closes). What is
+ * held back comes back with the close reason when the channel closes. */
+static bool chan__bye_blocks(const tofui_chan *ch, uint8_t op) {
+    return ch->bye_last_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
+}
+
 static void chan__queue(tofui_chan *ch, tofu_msg *m) {
     uint8_t op = m->bhdr.opcode;
-    if (ch->bye_resp_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE)) {
+    if (chan__bye_blocks(ch, op)) {
         tofui_mq_push(&ch->held, m);
         return;
     }
@@ -235,14 +247,19 @@ static void chan__queue(tofui_chan *ch, tofu_msg *m) {
     }
     if (op == TOFU_OP_BYE_REQUEST)
         ch->bye_req_queued = true;
-    else if (op == TOFU_OP_BYE_RESPONSE)
-        ch->bye_resp_queued = true;
+    else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
+        ch->bye_last_queued = true;
     tofui_chan_sendq_push(ch, m);
     if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
         tofui_chan_touch(ch); /* written just before the next wait */
 }
 
-/* ByeSignal: abort now, never transmitted (on a listener: stop listening). */
+/* A ByeSignal with bit 6 (internal_a): abort now, never transmitted. On a
+ * listener every ByeSignal stops listening (it has nothing to transmit). */
+static bool chan__is_abort(const tofui_chan *ch, const tofu_msg *m) {
+    return m->bhdr.opcode == TOFU_OP_BYE_SIGNAL && (m->bhdr.internal_a || ch->listen);
+}
+
 static void chan__abort(tofui_chan *ch, tofu_msg *m) {
     tofui_chan_return(ch, m, TOFU_CHANNEL_CLOSED);
     tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_ABORT);
@@ -266,7 +283,7 @@ void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {
     tofui_chan *ch = tofui_chan_find(e, m->bhdr.channel, g);
     if (ch == NULL)
         tofui_chan_return_to(g, m, TOFU_CHANNEL_CLOSED); /* closed after the post */
-    else if (m->bhdr.opcode == TOFU_OP_BYE_SIGNAL)
+    else if (chan__is_abort(ch, m))
         chan__abort(ch, m);
     else if (ch->listen)
         tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
@@ -289,7 +306,7 @@ static unsigned chan__wanted(const tofui_chan *ch) {
         /* Writes are tried directly; OUT only after one stopped short. */
         return in | (ch->sendq.head != NULL && ch->write_blocked ? TOFUI_POLL_OUT : 0);
     case TOFUI_CH_LINGER:
-        return in; /* to see the peer's FIN */
+        return in; /* to see the peer close */
     default:
         return 0;
     }
@@ -390,11 +407,13 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* linger after a ByeResponse, accept pause (timers.c keeps the deadlines)  */
+/* linger after the last Bye frame, accept pause (timers.c: the deadlines)  */
 /* ------------------------------------------------------------------------ */
 
+/* No shutdown(): the original treats a FIN (stdposix) or a hang-up (posixnet
+ * over a Unix socket) as an error and never reads what came with it, so the
+ * connection stays whole until the peer, having read everything, closes. */
 void tofui_chan_start_linger(tofui_chan *ch) {
-    tofui_sock_shutdown_write(ch->sock);
     ch->state = TOFUI_CH_LINGER;
     tofui_timer_start(ch, TOFUI_TIMER_LINGER);
     tofui_chan_touch(ch);

@@ -138,9 +138,10 @@ static void io__done_add(tofu_engine *e, io__done *d, tofu_msg *m) {
 }
 
 /* A frame is on the wire: the message joins `done`, which goes back to the
- * pool in one piece when the write ends. After a ByeResponse the responder
- * half-closes and waits for the peer's FIN, unless the peer's own
- * ByeResponse came already: then the Bye is complete. */
+ * pool in one piece when the write ends. After the channel's last frame (a
+ * ByeResponse, or a ByeSignal without bit 6) it lingers until the peer
+ * closes, unless the peer's own ByeResponse came already: then the Bye is
+ * complete and nothing is left to read or to write. */
 static void io__sent(tofui_chan *ch, tofu_msg *m, io__done *done) {
     uint8_t op = m->bhdr.opcode;
     if (m == ch->hello) {
@@ -148,7 +149,7 @@ static void io__sent(tofui_chan *ch, tofu_msg *m, io__done *done) {
         ch->hello_unanswered = true;
     }
     io__done_add(ch->eng, done, m);
-    if (op != TOFU_OP_BYE_RESPONSE)
+    if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)
         return;
     if (ch->read_done)
         tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);

@@ -43,9 +43,6 @@
  * application that is putting messages back ends such a stall itself. */
 #define TOFUI_POOL_EMPTY_GRACE_NS (5ull * 1000000ull)
 
-/* How long the responder of a graceful close waits for the peer's FIN. */
-#define TOFUI_LINGER_NS (2ull * 1000000000ull)
-
 /* How long a listener stops accepting after the process ran out of
  * descriptors or memory: the refused connection stays queued and the
  * listener readable, so retrying at once would spin. */
@@ -53,7 +50,7 @@
 
 /* Timers a channel can wait for (one at a time). */
 typedef enum tofui_timer_kind {
-    TOFUI_TIMER_LINGER = 0,   /* after our ByeResponse: the peer's FIN */
+    TOFUI_TIMER_LINGER = 0,   /* after our last Bye frame: the peer's close (bye_linger_ms) */
     TOFUI_TIMER_ACCEPT_PAUSE, /* a listener out of descriptors */
     TOFUI_TIMER_CONNECT,      /* one connect attempt (connect_timeout_ms) */
     TOFUI_TIMER_HANDSHAKE,    /* an accepted channel's first frame (handshake_timeout_ms) */
@@ -223,7 +220,8 @@ typedef enum tofui_chan_state {
     TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
     TOFUI_CH_CONNECTING,    /* non-blocking connect under way */
     TOFUI_CH_OPEN,          /* connected: sends and receives */
-    TOFUI_CH_LINGER,        /* ByeResponse sent, FIN sent: waits for the peer's */
+    TOFUI_CH_LINGER,        /* ByeResponse / ByeSignal sent: reads, sends nothing,
+                               waits for the peer to close */
     TOFUI_CH_LISTENER,      /* listening */
     TOFUI_CH_CLOSED         /* gone; the record is freed after the event batch */
 } tofui_chan_state;
@@ -231,7 +229,8 @@ typedef enum tofui_chan_state {
 typedef enum tofui_close_mode {
     TOFUI_CLOSE_GRACEFUL = 0, /* FIN; unsent messages and the close Signal go to the group */
     TOFUI_CLOSE_ABORT,        /* reset; same deliveries */
-    TOFUI_CLOSE_SILENT        /* reset; nothing delivered (group or engine destroyed) */
+    TOFUI_CLOSE_SILENT        /* FIN; nothing delivered (group or engine destroyed):
+                                 what was written still reaches a peer that reads */
 } tofui_close_mode;
 
 typedef struct tofui_chan {
@@ -260,8 +259,8 @@ typedef struct tofui_chan {
     bool write_blocked; /* last write stopped short: wait for writable */
     bool send_dead;    /* a write failed: nothing more is written, reading ends it */
     tofui_mq held;     /* posted after a Bye: returned when the channel closes */
-    bool bye_req_queued;
-    bool bye_resp_queued;
+    bool bye_req_queued;  /* after it only a ByeResponse goes out */
+    bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
     tofu_msg *hello;   /* the HelloRequest until it is written */
     bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
     tofu_msg *welcome; /* the WelcomeRequest until it is answered */
@@ -426,7 +425,9 @@ void tofui_chan_flush_ready(tofu_engine *e);
 void tofui_chan_free_dead(tofu_engine *e);
 /* Dispatches one poller event. */
 void tofui_chan_on_event(tofui_chan *ch, unsigned events);
-/* Half-closes after a ByeResponse and starts the linger timer. */
+/* After the channel's last frame (ByeResponse, ByeSignal): sends nothing
+ * more, keeps the connection open and waits for the peer to close, at most
+ * bye_linger_ms. */
 void tofui_chan_start_linger(tofui_chan *ch);
 /* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
 void tofui_chan_pause_accepts(tofui_chan *l);

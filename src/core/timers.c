@@ -24,7 +24,8 @@ static uint64_t timers__option_ns(uint32_t ms, uint32_t default_ms) {
 void tofui_timers_init(tofu_engine *e, const tofu_options *opt) {
     for (int k = 0; k < TOFUI_TIMER_KINDS; k++)
         tofui_list_init(&e->timers[k]);
-    e->timer_len_ns[TOFUI_TIMER_LINGER] = TOFUI_LINGER_NS;
+    e->timer_len_ns[TOFUI_TIMER_LINGER] =
+        timers__option_ns(opt->bye_linger_ms, TOFU_DEFAULT_BYE_LINGER_MS);
     e->timer_len_ns[TOFUI_TIMER_ACCEPT_PAUSE] = TOFUI_ACCEPT_PAUSE_NS;
     e->timer_len_ns[TOFUI_TIMER_CONNECT] =
         timers__option_ns(opt->connect_timeout_ms, TOFU_DEFAULT_CONNECT_TIMEOUT_MS);
@@ -71,7 +72,7 @@ int tofui_timers_timeout(tofu_engine *e) {
 /* What a deadline does. Each action takes the channel off its list. */
 static void timers__fire(tofui_chan *ch, tofui_timer_kind kind) {
     switch (kind) {
-    case TOFUI_TIMER_LINGER: /* the peer never sent its FIN: close anyway */
+    case TOFUI_TIMER_LINGER: /* the peer never closed: close anyway */
         tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
         return;
     case TOFUI_TIMER_ACCEPT_PAUSE:

@@ -442,6 +442,27 @@ def transport_case_abort(transport):
         ls.stop()
 
 
+def transport_case_bye_signal(transport):
+    """--bye-signal: a ByeSignal without bit 6 goes out after the data; the
+    listener answers with its own; the client then resets; both channels end
+    as a completed close (channel_closed)."""
+    with Listener(transport, "--echo", "--format", "json") as ls:
+        out, _ = connect(ls.url, "--data", "x", "--bye-signal", "--format", "json")
+        msgs = json_lines(out)
+        check(ops(msgs)[:3] == ["HelloResponse", "Response", "ByeSignal"],
+              "data, then the server's ByeSignal", ops(msgs))
+        check(msgs[2]["origin"] == "application", "the server's ByeSignal came by wire", msgs[2])
+        check(msgs[-1]["op"] == "Signal" and msgs[-1]["status"] == "channel_closed", "closed")
+        reason = [h[1] for h in msgs[-1]["headers"] if h[0] == "~reason"]
+        check(reason == ["channel_closed"], "client ends with channel_closed", msgs[-1])
+        ls.wait_lines(lambda ls_: any(b'"origin":"engine"' in x and b'"op":"Signal"' in x
+                                      for x in ls_))
+        seen = json_lines(ls.all_lines)
+        check("ByeSignal" in ops(seen), "the client's ByeSignal reached the server", ops(seen))
+        reason = [h[1] for h in seen[-1]["headers"] if h[0] == "~reason"]
+        check(reason == ["channel_closed"], "server ends with channel_closed", seen[-1])
+
+
 def transport_case_max_messages(transport):
     with Listener(transport, "--echo", "--max-messages", "3", "--format", "json") as ls:
         out, _ = connect(ls.url, "--data", "1", "--data", "2", "--data", "3", "--format", "json")
@@ -572,6 +593,7 @@ def case_bad_arguments(_):
         ["connect", "tcp://127.0.0.1:7099", "--header", ":v"],
         ["connect", "tcp://127.0.0.1:7099", "--format", "xml"],
         ["connect", "tcp://127.0.0.1:7099", "--echo"],
+        ["connect", "tcp://127.0.0.1:7099", "--abort", "--bye-signal"],
         ["connect", "tcp://127.0.0.1:7099", "--signal=yes"],
         ["connect", "tcp://127.0.0.1:7099", "--file", "a", "--file", "b"],
         ["connect", "tcp://127.0.0.1:7099", "--nope"],

@@ -137,6 +137,12 @@ static bool opt__abort(tc_options *o, const char *v) {
     return true;
 }
 
+static bool opt__bye_signal(tc_options *o, const char *v) {
+    (void)v;
+    o->bye_signal = true;
+    return true;
+}
+
 static const option_spec args__options[] = {
     {"echo", CMD_LISTEN, false, opt__echo, NULL},
     {"max-messages", CMD_LISTEN, true, opt__max_messages, "a positive number"},
@@ -150,6 +156,7 @@ static const option_spec args__options[] = {
     {"data-header", CMD_CONNECT, true, opt__data_header, "NAME:VALUE"},
     {"timeout", CMD_CONNECT, true, opt__timeout, "milliseconds, at least 1"},
     {"abort", CMD_CONNECT, false, opt__abort, NULL},
+    {"bye-signal", CMD_CONNECT, false, opt__bye_signal, NULL},
 };
 
 static const option_spec *args__find(const char *name, size_t len) {
@@ -232,6 +239,8 @@ static int args__finish(tc_options *opt) {
     if (opt->address_text == NULL)
         return args__usage("'%s' needs an ADDRESS, e.g. tcp://127.0.0.1:7099",
                            args__command_name(opt->command));
+    if (opt->abort && opt->bye_signal)
+        return args__usage("--abort and --bye-signal are two ways to end: choose one");
     bool listening = opt->command == TC_CMD_LISTEN;
     if (!tc_url_parse(opt->address_text, listening, &opt->address, &why))
         return args__usage("bad ADDRESS '%s': %s", opt->address_text, why);
@@ -283,7 +292,8 @@ void tc_print_help(FILE *f) {
           "  tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json] [--quiet]\n"
           "  tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]\n"
           "                  [--header NAME:VALUE]... [--data-header NAME:VALUE]...\n"
-          "                  [--format text|json] [--timeout MS] [--abort] [--quiet]\n"
+          "                  [--format text|json] [--timeout MS] [--abort | --bye-signal]\n"
+          "                  [--quiet]\n"
           "  tofucat --help | --version\n"
           "\n"
           "ADDRESS:\n"
@@ -308,6 +318,9 @@ void tc_print_help(FILE *f) {
           "  --data-header N:V   text header on every Request or Signal\n"
           "  --timeout MS        longest wait for any answer (default 10000)\n"
           "  --abort             end with a ByeSignal (reset) instead of a ByeRequest\n"
+          "  --bye-signal        end with a ByeSignal sent in order (the original tofu's\n"
+          "                      'nothing more from me'), then wait for the peer's close\n"
+          "                      or its ByeSignal\n"
           "\n"
           "Both:\n"
           "  --format text|json  one line per received message (default text)\n"

@@ -1,7 +1,10 @@
 /*
  * tofucat connect: HelloRequest, then the payloads as Requests (each waiting
  * for its Response) or Signals (waiting for nothing), then ByeRequest and
- * its ByeResponse, or a ByeSignal with --abort.
+ * its ByeResponse; or a ByeSignal with bit 6 with --abort (a reset); or with
+ * --bye-signal a ByeSignal sent in order, after which the engine sends
+ * nothing more and the session ends when the peer closes, or when the peer's
+ * own ByeSignal comes (then tofucat resets: both sides are done).
  *
  * Every wait is bounded by --timeout; every message received is printed.
  * What ends a session early: a HelloResponse with an error status (the
@@ -264,6 +267,16 @@ static int client__send_stdin(client *c) {
 
 /* ---- bye ---- */
 
+/* The peer said it sends nothing more (its ByeSignal): after our own
+ * ByeSignal nothing is left to say either way, so the channel is reset
+ * (bit 6) instead of waiting for the linger bound. */
+static void client__abort(client *c, tofu_msg **m) {
+    tofu_msg_set_opcode(*m, TOFU_OP_BYE_SIGNAL);
+    tofu_msg_set_channel(*m, c->ch);
+    tofu_msg_bhdr(*m)->internal_a = true;
+    tc_session_post(&c->s, m, NULL); /* on failure the caller puts it */
+}
+
 /* Waits for our channel's close Signal; a graceful end has the reason
  * channel_closed. Our own posts that come back meanwhile (a ByeRequest
  * that crossed the server's, the messages an abort discarded) are
@@ -279,6 +292,9 @@ static int client__await_close(client *c, const char *what) {
         tofu_status reason = closed ? tc_msg_reason(m, TOFU_CHANNEL_CLOSED) : TOFU_SUCCESS;
         if (!tofu_msg_from_engine(m) && tofu_msg_opcode(m) == TOFU_OP_BYE_REQUEST)
             client__answer_bye(c, &m);
+        else if (c->opt->bye_signal && !tofu_msg_from_engine(m) &&
+                 tofu_msg_opcode(m) == TOFU_OP_BYE_SIGNAL)
+            client__abort(c, &m);
         tc_session_put(&c->s, &m);
         if (closed)
             return reason == TOFU_CHANNEL_CLOSED ? TC_EXIT_OK
@@ -293,18 +309,19 @@ static int client__bye(client *c) {
     if (m == NULL)
         return client__fail(TOFU_ALLOCATION_FAILED, NULL);
     bool abort = c->opt->abort;
+    bool bye_request = !abort && !c->opt->bye_signal;
     if (!abort && c->peer_said_bye) { /* the server already closed: just wait */
         tc_session_put(&c->s, &m);
         return client__await_close(c, "end of the connection");
     }
-    tofu_msg_set_opcode(m, abort ? TOFU_OP_BYE_SIGNAL : TOFU_OP_BYE_REQUEST);
+    tofu_msg_set_opcode(m, bye_request ? TOFU_OP_BYE_REQUEST : TOFU_OP_BYE_SIGNAL);
     tofu_msg_set_channel(m, c->ch);
     tofu_msg_bhdr(m)->internal_a = abort; /* bit 6: "abort" */
     tofu_status st = tc_session_post(&c->s, &m, NULL);
     if (st != TOFU_SUCCESS)
         return client__post_failed(c, st,
-                                   abort ? "cannot post the ByeSignal" : "cannot post the ByeRequest");
-    return client__await_close(c, abort ? "end of the connection" : "ByeResponse");
+                                   bye_request ? "cannot post the ByeRequest" : "cannot post the ByeSignal");
+    return client__await_close(c, bye_request ? "ByeResponse" : "end of the connection");
 }
 
 /* ---- the session ---- */

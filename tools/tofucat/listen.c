@@ -3,7 +3,9 @@
  *
  * Every HelloRequest gets a HelloResponse and every ByeRequest a
  * ByeResponse (both the same message with the reply opcode, so id, headers
- * and body are kept). A Request gets a Response: with --echo the same
+ * and body are kept). A peer's ByeSignal ("I send nothing more", as the
+ * original tofu says it) gets a ByeSignal after every reply before it; the
+ * engine then sends nothing more either and closes when the peer does. A Request gets a Response: with --echo the same
  * headers and body, otherwise an empty one, so that a client waiting for
  * its Response never hangs. With --echo each Signal goes back unchanged.
  *
@@ -176,7 +178,11 @@ static void server__app_msg(server *sv, tofu_msg *m) {
     case TOFU_OP_SIGNAL:
         server__signal(sv, &m);
         break;
-    default: /* Responses, a Zig peer's ByeSignal: nothing to answer */
+    case TOFU_OP_BYE_SIGNAL:
+        tofu_msg_bhdr(m)->internal_a = false; /* sent in order, not an abort */
+        server__reply(sv, &m, TOFU_OP_BYE_SIGNAL);
+        break;
+    default: /* Responses: nothing to answer */
         break;
     }
     if (m != NULL)
