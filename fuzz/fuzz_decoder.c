@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/wire.h"
+#include "msg/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * make HelloRequest / WelcomeRequest messages. */
 #include "test.h"
 
-#include "core/msg.h"
+#include "msg/msg.h"
 
 static tofu_msg *new_msg(void) {
     tofu_msg *m = NULL;

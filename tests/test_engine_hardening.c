@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/engine_int.h" /* tofui_engine_passes */
+#include "engine/engine_int.h" /* tofui_engine_passes */
 #include "engine_util.h"
 #include "test.h"
 

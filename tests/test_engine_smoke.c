@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/engine_int.h" /* tofui_engine_inject_fault */
+#include "engine/engine_int.h" /* tofui_engine_inject_fault */
 #include "engine_util.h"
 #include "test.h"
 

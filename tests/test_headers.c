@@ -2,7 +2,7 @@
  * original's reading rules (its four worked examples), and lookup. */
 #include "test.h"
 
-#include "core/msg.h"
+#include "msg/msg.h"
 
 static tofu_msg *new_msg(void) {
     tofu_msg *m = NULL;

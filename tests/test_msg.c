@@ -3,7 +3,7 @@
  * message id counter and the live-message count. */
 #include "test.h"
 
-#include "core/msg.h"
+#include "msg/msg.h"
 #include "platform/platform.h"
 
 static tofu_msg *new_msg(void) {

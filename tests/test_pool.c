@@ -2,7 +2,7 @@
  * POOL_ONLY vs ALWAYS, the refill signal, full and closed pools, threads. */
 #include "test.h"
 
-#include "core/pool.h"
+#include "msg/pool.h"
 
 static void drain_and_free(tofui_pool *p) {
     tofu_msg *m;

@@ -11,7 +11,7 @@
  * simultaneous test (8) can run them again; they leave the leak check to the
  * TEST that runs them, because concurrent runs share the process counters.
  */
-#include "core/engine_int.h" /* only to see a waiter inside tofu_wait_receive */
+#include "engine/engine_int.h" /* only to see a waiter inside tofu_wait_receive */
 #include "engine_util.h"
 
 #define ADDR_CAP 160

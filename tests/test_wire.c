@@ -2,7 +2,7 @@
  * streaming decoder, against the byte examples of the specification. */
 #include "test.h"
 
-#include "core/wire.h"
+#include "msg/wire.h"
 
 #define MAX_FRAMES 64
 

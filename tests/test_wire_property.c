@@ -4,7 +4,7 @@
  * failure reproduces exactly. */
 #include "test.h"
 
-#include "core/wire.h"
+#include "msg/wire.h"
 
 /* Frames per batch: one batch is one stream, a few MB at most. */
 #define BATCH 400

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "msg.h"
+#include "msg/msg.h"
 
 /* Process-wide counters. The id counter is shared by all engines (SPEC §2.2);
  * relaxed ordering is enough: ids only need to be distinct. */

@@ -9,7 +9,7 @@
  * some list, and expiring one costs O(1). Nothing here wakes the engine
  * when no timer runs.
  */
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #define TIMERS__NS_PER_MS 1000000ull
 

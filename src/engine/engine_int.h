@@ -1,6 +1,6 @@
 /*
  * Engine internals shared by engine.c, submit.c, group.c, chantab.c,
- * channel.c, connect.c, conn_io.c and resolve.c.
+ * channel.c, dial.c, conn_io.c and resolve.c.
  *
  * Threads and ownership, in one place:
  *   - The I/O thread owns every channel record (tofui_chan), the per-number
@@ -17,11 +17,11 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "msg.h"
+#include "msg/msg.h"
 #include "platform/platform.h"
 #include "platform/poller.h"
-#include "pool.h"
-#include "wire.h"
+#include "msg/pool.h"
+#include "msg/wire.h"
 
 /* Channel numbers 1..65534; 0 = unassigned, 65535 never used. */
 #define TOFUI_CHAN_SLOTS 65536u
@@ -214,7 +214,7 @@ struct tofu_group {
     tofui_link chans; /* channels of this group */
 };
 
-/* ---- channels (channel.c, connect.c, conn_io.c): I/O thread only ---- */
+/* ---- channels (channel.c, dial.c, conn_io.c): I/O thread only ---- */
 
 typedef enum tofui_chan_state {
     TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
@@ -446,7 +446,7 @@ int tofui_timers_timeout(tofu_engine *e);
 /* Acts on every timer whose deadline passed. */
 void tofui_timers_expire(tofu_engine *e);
 
-/* ---- connect.c ---- */
+/* ---- dial.c ---- */
 
 void tofui_conn_hello(tofu_engine *e, tofu_msg *m);
 void tofui_conn_welcome(tofu_engine *e, tofu_msg *m);

@@ -15,7 +15,7 @@
  */
 #include <stdlib.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #define ENGINE__EVENTS 256
 

@@ -2,7 +2,7 @@
  * with the original's exact reading rules, and lookup by name. */
 #include <string.h>
 
-#include "msg.h"
+#include "msg/msg.h"
 
 /* ---- writer ---- */
 

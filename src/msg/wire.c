@@ -6,7 +6,7 @@
  * so the bytes are the same on little- and big-endian hosts (the original Zig
  * code copied a packed struct and would not have been, SPEC §1.2).
  */
-#include "wire.h"
+#include "msg/wire.h"
 
 #include <assert.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #ifndef TOFUI_POOL_H
 #define TOFUI_POOL_H
 
-#include "msg.h"
+#include "msg/msg.h"
 #include "platform/platform.h"
 
 typedef struct tofui_pool {

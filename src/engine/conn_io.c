@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #define IO__MAX_IOV 256 /* the platform layers send at most 256 parts per call */
 /* Parts up to this size are copied into the send buffer, where copying costs

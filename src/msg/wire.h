@@ -6,7 +6,7 @@
 #ifndef TOFUI_WIRE_H
 #define TOFUI_WIRE_H
 
-#include "msg.h"
+#include "msg/msg.h"
 #include "platform/platform.h" /* tofui_iov only */
 
 #define TOFUI_BHDR_SIZE 16u

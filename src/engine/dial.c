@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* Longest header value an address can format to, with room to spare. */
 #define CONN__VALUE_MAX 512

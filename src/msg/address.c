@@ -4,7 +4,7 @@
  * truncated: a value that does not fit is invalid. */
 #include <string.h>
 
-#include "msg.h"
+#include "msg/msg.h"
 
 /* "tcp|" + host + "|" + 5 digits, or "uds|@" + path, plus NUL. */
 #define ADDRESS_VALUE_MAX (4 + TOFU_MAX_HOST_LEN + 1 + 5 + 1)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool.h"
+#include "msg/pool.h"
 
 static void pool__free_array(tofu_msg **v, size_t n) {
     for (size_t i = 0; i < n; i++)

@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* ------------------------------------------------------------------------ */
 /* post                                                                     */

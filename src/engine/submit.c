@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* The plain load first: while a wake-up is pending (the I/O thread is busy
  * with earlier posts) a post only reads the flag's cache line instead of

@@ -9,7 +9,7 @@
  */
 #include <stdlib.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 void tofui_resolver_init(tofui_resolver *r) {
     r->head = r->tail = NULL;
