@@ -137,14 +137,12 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
 
 static void chan__free_all(tofui_chan *ch) {
     tofu_msg *m;
-    if (ch->welcome != NULL)
-        tofui_engine_put(ch->eng, ch->welcome);
-    ch->welcome = NULL;
+    tofui_pool_put(&ch->eng->pool, &ch->welcome);
     ch->hello = NULL;
     while ((m = tofui_chan_sendq_pop(ch)) != NULL)
-        tofui_engine_put(ch->eng, m);
+        tofui_pool_put(&ch->eng->pool, &m);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
-        tofui_engine_put(ch->eng, m);
+        tofui_pool_put(&ch->eng->pool, &m);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -127,7 +127,7 @@ typedef struct io__done {
 } io__done;
 
 static void io__done_flush(tofu_engine *e, io__done *d) {
-    tofui_engine_put_many(e, d->v, d->n);
+    tofui_pool_put_many(&e->pool, d->v, d->n);
     d->n = 0;
 }
 
@@ -246,7 +246,7 @@ static bool io__attach(tofui_chan *ch, size_t want) {
 
 /* What a read took from the pool and did not use goes back in one step. */
 static void io__return_stock(tofu_engine *e) {
-    tofui_engine_put_many(e, e->rstock + e->rstock_next, e->rstock_n - e->rstock_next);
+    tofui_pool_put_many(&e->pool, e->rstock + e->rstock_next, e->rstock_n - e->rstock_next);
     e->rstock_next = e->rstock_n = 0;
 }
 
@@ -583,9 +583,7 @@ void tofui_io_resume_stalled(tofu_engine *e) {
 }
 
 void tofui_io_release_recv(tofui_chan *ch) {
-    if (ch->rmsg != NULL)
-        tofui_engine_put(ch->eng, ch->rmsg);
-    ch->rmsg = NULL;
+    tofui_pool_put(&ch->eng->pool, &ch->rmsg);
     io__part_free(ch);
     free(ch->stash);
     ch->stash = NULL;

@@ -48,20 +48,8 @@ void tofu_put(tofu_engine *e, tofu_msg **m) {
         *m = NULL;
         return;
     }
-    if (tofui_pool_put(&e->pool, m)) { /* a channel may be starving */
-        atomic_store(&e->pool_refilled, true);
+    if (tofui_pool_put(&e->pool, m)) /* a channel may be starving */
         tofui_submit_wake(e);
-    }
-}
-
-void tofui_engine_put(tofu_engine *e, tofu_msg *m) {
-    if (tofui_pool_put(&e->pool, &m))
-        e->refill_local = true;
-}
-
-void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n) {
-    if (tofui_pool_put_many(&e->pool, v, n))
-        e->refill_local = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -69,9 +57,7 @@ void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n) {
 /* ------------------------------------------------------------------------ */
 
 static void engine__resume_if_refilled(tofu_engine *e) {
-    bool refilled = atomic_exchange(&e->pool_refilled, false) || e->refill_local;
-    e->refill_local = false;
-    if (refilled)
+    if (tofui_pool_take_refill(&e->pool))
         tofui_io_resume_stalled(e);
 }
 
@@ -89,7 +75,7 @@ static int engine__min_timeout(int a, int b) {
 static int engine__prepare_wait(tofu_engine *e) {
     int timeout = tofui_timers_timeout(e);
     if (!tofui_list_empty(&e->stalled)) {
-        if (e->refill_local || atomic_load(&e->pool_refilled))
+        if (tofui_pool_refill_noted(&e->pool))
             return 0;
         timeout = engine__min_timeout(timeout, tofui_io_signal_stalls(e));
     }
@@ -199,7 +185,6 @@ static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
     tofui_timers_init(e, opt);
     e->max_send_queue = opt->max_send_queue;
     atomic_init(&e->wake_pending, false);
-    atomic_init(&e->pool_refilled, false);
     atomic_init(&e->fault, false);
     atomic_init(&e->passes, 0);
 }

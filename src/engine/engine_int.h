@@ -245,7 +245,6 @@ struct tofu_engine {
     tofui_link groups;
 
     atomic_bool wake_pending;  /* a wake-up is on its way: don't send another */
-    atomic_bool pool_refilled; /* an app put refilled a starved pool */
     atomic_bool fault;         /* tests: act as if the poller failed */
     _Atomic uint64_t passes;   /* tests: loop passes, to prove the thread sleeps */
 
@@ -261,7 +260,6 @@ struct tofu_engine {
     tofui_chan *ready_tail;
     tofui_chan *dead; /* closed, freed before the next wait */
     uint64_t next_serial;
-    bool refill_local; /* the I/O thread's own put refilled the pool */
     bool signals_due;  /* some stalled channel has signal_due */
     /* pool messages taken ahead for one read's frames: rstock[rstock_next..rstock_n) */
     tofu_msg *rstock[TOFUI_RECV_BATCH];
@@ -272,11 +270,6 @@ struct tofu_engine {
 };
 
 /* ---- engine.c ---- */
-
-/* Returns a message to the pool from the I/O thread, noting a refill. */
-void tofui_engine_put(tofu_engine *e, tofu_msg *m);
-/* The same for n messages, under one pool lock. */
-void tofui_engine_put_many(tofu_engine *e, tofu_msg **v, size_t n);
 
 /* Tests only: the I/O thread behaves as after a fatal poller error. */
 void tofui_engine_inject_fault(tofu_engine *e);

@@ -132,7 +132,7 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
     if (closed) { /* nobody will ever read them */
         tofu_msg *m;
         while ((m = tofui_mq_pop(q)) != NULL)
-            tofui_engine_put(g->eng, m);
+            tofui_pool_put(&g->eng->pool, &m); /* on the I/O thread */
     }
 }
 

@@ -39,6 +39,7 @@ tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
         memset(p, 0, sizeof *p);
         return TOFU_ALLOCATION_FAILED;
     }
+    atomic_init(&p->refilled, false);
     tofui_mutex_init(&p->lock);
     return TOFU_SUCCESS;
 }
@@ -131,6 +132,13 @@ static bool pool__note_refill(tofui_pool *p) {
     return refilled;
 }
 
+/* Sequentially consistent, as the wake-up that follows it: the thread
+ * that takes the note after its wake-up was consumed must see it. */
+static void pool__publish_refill(tofui_pool *p, bool refilled) {
+    if (refilled)
+        atomic_store(&p->refilled, true);
+}
+
 bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     if (mp == NULL || *mp == NULL)
         return false;
@@ -143,6 +151,7 @@ bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     bool refilled = keep && pool__note_refill(p);
     tofui_mutex_unlock(&p->lock);
 
+    pool__publish_refill(p, refilled);
     if (!keep)
         tofu_msg_destroy(m);
     return refilled;
@@ -170,8 +179,17 @@ bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n) {
     bool refilled = kept > 0 && pool__note_refill(p);
     tofui_mutex_unlock(&p->lock);
 
+    pool__publish_refill(p, refilled);
     pool__free_array(v + kept, n - kept);
     return refilled;
+}
+
+bool tofui_pool_take_refill(tofui_pool *p) {
+    return atomic_exchange(&p->refilled, false);
+}
+
+bool tofui_pool_refill_noted(tofui_pool *p) {
+    return atomic_load(&p->refilled);
 }
 
 size_t tofui_pool_count(tofui_pool *p) {

@@ -5,6 +5,8 @@
 #ifndef TOFUI_POOL_H
 #define TOFUI_POOL_H
 
+#include <stdatomic.h>
+
 #include "msg/msg.h"
 #include "platform/platform.h"
 
@@ -15,6 +17,7 @@ typedef struct tofui_pool {
     size_t max;             /* most messages kept */
     bool closed;            /* after close: get fails, put frees */
     bool empty_handed_out;  /* a POOL_ONLY get found it empty since the last refill */
+    atomic_bool refilled;   /* a put refilled it since tofui_pool_take_refill */
 } tofui_pool;
 
 /* Creates `initial` messages eagerly; `max` is raised to `initial` if
@@ -41,14 +44,22 @@ size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want);
 
 /* Resets *m and pushes it (or frees it when the pool is full or closed); sets
  * *m to NULL; NULL is a no-op. Returns true when this put refilled a pool that
- * had been found empty by a POOL_ONLY get: the caller then wakes whoever waits
- * for messages (the engine's "freed memory" alert). */
+ * had been found empty by a POOL_ONLY get (the engine's "freed memory"
+ * alert): the pool notes it for tofui_pool_take_refill, and a caller on
+ * another thread than the one that takes the note wakes that thread. */
 bool tofui_pool_put(tofui_pool *p, tofu_msg **m);
 
 /* tofui_pool_put for v[0..n) under one lock acquisition: the I/O thread
  * returns the messages of a write together instead of contending with app
  * threads once per message. */
 bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n);
+
+/* True when a put refilled the pool since the last call; clears the note.
+ * The engine's I/O thread resumes its stalled channels on it. */
+bool tofui_pool_take_refill(tofui_pool *p);
+
+/* The same note, left in place. */
+bool tofui_pool_refill_noted(tofui_pool *p);
 
 /* Messages currently in the pool. */
 size_t tofui_pool_count(tofui_pool *p);
