@@ -143,7 +143,7 @@ uint64_t tofui_engine_passes(tofu_engine *e) {
 
 void tofui_engine_inject_fault(tofu_engine *e) {
     atomic_store(&e->fault, true);
-    tofui_poller_wake(e->poller);
+    tofui_submit_wake(e);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -184,7 +184,6 @@ static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
     tofui_list_init(&e->stalled);
     tofui_timers_init(e, opt);
     e->max_send_queue = opt->max_send_queue;
-    atomic_init(&e->wake_pending, false);
     atomic_init(&e->fault, false);
     atomic_init(&e->passes, 0);
 }
@@ -264,7 +263,7 @@ void tofu_engine_destroy(tofu_engine *e) {
     tofui_mutex_lock(&e->sub_lock);
     e->stopping = true;
     tofui_mutex_unlock(&e->sub_lock);
-    tofui_poller_wake(e->poller); /* always: the pending flag may be stale */
+    tofui_submit_wake(e);
     tofui_thread_join(&e->thread);
     tofui_resolver_fini(&e->resolver); /* its answers can no longer arrive */
     tofui_submit_free_leftovers(e);

@@ -244,7 +244,6 @@ struct tofu_engine {
     bool io_exited; /* the I/O thread let go of every group */
     tofui_link groups;
 
-    atomic_bool wake_pending;  /* a wake-up is on its way: don't send another */
     atomic_bool fault;         /* tests: act as if the poller failed */
     _Atomic uint64_t passes;   /* tests: loop passes, to prove the thread sleeps */
 
@@ -285,7 +284,7 @@ uint64_t tofui_engine_passes(tofu_engine *e);
 tofu_status tofui_submit_post(tofu_engine *e, tofu_group *g, tofu_msg *m);
 /* Queues a command; false when the I/O thread is gone. */
 bool tofui_submit_cmd(tofu_engine *e, tofui_cmd *c);
-/* Wakes the I/O thread unless a wake-up is already pending. */
+/* Wakes the I/O thread (coalesced by the poller). */
 void tofui_submit_wake(tofu_engine *e);
 /* I/O thread: processes every pending post and command in order. Returns
  * false when the engine is stopping. */

@@ -1,10 +1,11 @@
 /*
  * The submission path from app threads (and the resolver) to the I/O thread.
  *
- * A post pushes its message onto a mutex-protected list and wakes the poller
- * only when no wake-up is pending, so a burst of posts costs one wake-up.
- * The I/O thread clears the pending flag, then takes the whole list under
- * the lock and handles every message in posting order.
+ * A post pushes its message onto a mutex-protected list and wakes the
+ * poller, whose own pending flag makes a burst of posts cost one wake-up.
+ * The poller clears that flag before its wait returns; the I/O thread then
+ * takes the whole list under the lock and handles every message in posting
+ * order.
  *
  * Why the flag is enough: a post that finds it set pushed its message before
  * reading the flag, and the flag is cleared before the list is taken, so the
@@ -14,17 +15,10 @@
 
 #include "engine/engine_int.h"
 
-/* The plain load first: while a wake-up is pending (the I/O thread is busy
- * with earlier posts) a post only reads the flag's cache line instead of
- * writing it with a locked exchange. Seeing "pending" is enough by the
- * argument above; the load is sequentially consistent because tofu_put's
- * refill flag relies on it (store refill, load pending vs. store pending,
- * exchange refill must not both read the old values). */
+/* The poller's wake-up is the only one: its pending flag coalesces a burst
+ * of posts (poller.h). */
 void tofui_submit_wake(tofu_engine *e) {
-    if (atomic_load(&e->wake_pending))
-        return;
-    if (!atomic_exchange(&e->wake_pending, true))
-        tofui_poller_wake(e->poller);
+    tofui_poller_wake(e->poller);
 }
 
 /* Why the engine takes no more work, or success. Called under sub_lock. */
@@ -103,7 +97,6 @@ static void submit__run(tofu_engine *e, tofui_mq *posts, tofui_cmd *cmds) {
 }
 
 bool tofui_submit_drain(tofu_engine *e) {
-    atomic_store(&e->wake_pending, false);
     tofui_mq posts;
     tofui_cmd *cmds;
     if (!submit__take(e, &posts, &cmds))

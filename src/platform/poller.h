@@ -49,7 +49,11 @@ void tofui_poller_remove(tofui_poller *p, tofui_socket s);
 int tofui_poller_wait(tofui_poller *p, tofui_event *events, int max, int timeout_ms, bool *woken);
 
 /* Wakes the thread blocked in (or about to enter) tofui_poller_wait. Any
- * thread; many calls before a wait cost one wake-up. */
+ * thread; many calls before a wait cost one wake-up, and while one is
+ * pending a call is a plain load (no locked write). The pending flag is
+ * cleared, sequentially consistent, before the wait that consumed the
+ * wake-up returns: whatever a caller stored before its call (a queued post,
+ * a refill note) is seen by the waiter's next look after that wait. */
 void tofui_poller_wake(tofui_poller *p);
 
 /* "epoll", "poll" or "afd". */

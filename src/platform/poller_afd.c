@@ -580,7 +580,8 @@ int tofui_poller_wait(tofui_poller *p, tofui_event *events, int max, int timeout
 }
 
 void tofui_poller_wake(tofui_poller *p) {
-    if (!atomic_exchange(&p->wake_pending, true))
+    /* The plain load first, as in poller_epoll.c. */
+    if (!atomic_load(&p->wake_pending) && !atomic_exchange(&p->wake_pending, true))
         PostQueuedCompletionStatus(p->port, 0, POLLER_AFD__KEY_WAKE, NULL);
 }
 

@@ -198,7 +198,9 @@ int tofui_poller_wait(tofui_poller *p, tofui_event *events, int max, int timeout
 
 void tofui_poller_wake(tofui_poller *p) {
     uint64_t one = 1;
-    if (atomic_exchange(&p->wake_pending, true))
+    /* The plain load first: while a wake-up is pending, callers only read
+     * the flag's cache line instead of writing it with a locked exchange. */
+    if (atomic_load(&p->wake_pending) || atomic_exchange(&p->wake_pending, true))
         return;
     /* EAGAIN would mean the counter is full, i.e. already readable. */
     while (write(p->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {

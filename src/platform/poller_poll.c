@@ -285,7 +285,8 @@ int tofui_poller_wait(tofui_poller *p, tofui_event *events, int max, int timeout
 
 void tofui_poller_wake(tofui_poller *p) {
     char one = 1;
-    if (atomic_exchange(&p->wake_pending, true))
+    /* The plain load first, as in poller_epoll.c. */
+    if (atomic_load(&p->wake_pending) || atomic_exchange(&p->wake_pending, true))
         return;
     /* EAGAIN would mean the pipe is full, i.e. already readable. */
     while (write(p->wake_wr, &one, 1) < 0 && errno == EINTR) {
