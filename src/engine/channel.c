@@ -176,7 +176,7 @@ static void chan__forget(tofui_chan *ch) {
     tofui_chantab_release(&e->chantab, ch->num);
     tofui_list_remove(&ch->all);
     tofui_list_remove(&ch->glink);
-    tofui_list_remove(&ch->timer_link);
+    tofui_timer_stop(&ch->timer);
 }
 
 void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode) {
@@ -405,7 +405,7 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* linger after the last Bye frame, accept pause (timers.c: the deadlines)  */
+/* deadlines: linger after the last Bye frame, accept pause, and the rest  */
 /* ------------------------------------------------------------------------ */
 
 /* No shutdown(): the original treats a FIN (stdposix) or a hang-up (posixnet
@@ -413,7 +413,7 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
  * connection stays whole until the peer, having read everything, closes. */
 void tofui_chan_start_linger(tofui_chan *ch) {
     ch->state = TOFUI_CH_LINGER;
-    tofui_timer_start(ch, TOFUI_TIMER_LINGER);
+    tofui_timer_start(&ch->eng->timers, &ch->timer, TOFUI_TIMER_LINGER);
     tofui_chan_touch(ch);
 }
 
@@ -421,6 +421,35 @@ void tofui_chan_pause_accepts(tofui_chan *l) {
     if (l->accept_paused)
         return;
     l->accept_paused = true;
-    tofui_timer_start(l, TOFUI_TIMER_ACCEPT_PAUSE);
+    tofui_timer_start(&l->eng->timers, &l->timer, TOFUI_TIMER_ACCEPT_PAUSE);
     tofui_chan_touch(l); /* stop watching the listener */
+}
+
+/* What a deadline means for the channel that waited for it. */
+static void chan__on_timer(tofui_chan *ch, tofui_timer_kind kind) {
+    switch (kind) {
+    case TOFUI_TIMER_LINGER: /* the peer never closed: close anyway */
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+        return;
+    case TOFUI_TIMER_ACCEPT_PAUSE:
+        ch->accept_paused = false;
+        tofui_chan_touch(ch); /* watch the listener again */
+        return;
+    case TOFUI_TIMER_CONNECT:
+        tofui_conn_attempt_timed_out(ch);
+        return;
+    case TOFUI_TIMER_HANDSHAKE: /* unseen by the application: closes silently */
+        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    default:
+        return;
+    }
+}
+
+void tofui_chan_expire_timers(tofu_engine *e) {
+    uint64_t now = 0;
+    tofui_timer_kind kind;
+    tofui_timer *tm;
+    while ((tm = tofui_timers_pop_expired(&e->timers, &now, &kind)) != NULL)
+        chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
 }

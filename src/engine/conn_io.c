@@ -254,7 +254,7 @@ static void io__return_stock(tofu_engine *e) {
  * from now on the application knows of the channel. */
 static void io__first_frame_seen(tofui_chan *ch) {
     if (tofui_chan_unseen(ch))
-        tofui_timer_stop(ch);
+        tofui_timer_stop(&ch->timer);
 }
 
 static void io__pool_empty_signal(tofui_chan *ch) {

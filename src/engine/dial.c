@@ -45,7 +45,7 @@ static tofui_chan *conn__open_record(tofu_engine *e, tofu_msg *m, bool listen) {
 /* ------------------------------------------------------------------------ */
 
 static void conn__connected(tofui_chan *ch) {
-    tofui_timer_stop(ch);
+    tofui_timer_stop(&ch->timer);
     ch->state = TOFUI_CH_OPEN;
     free(ch->addrs);
     ch->addrs = NULL;
@@ -73,7 +73,7 @@ static void conn__try_next(tofui_chan *ch, tofu_status last) {
             continue;
         }
         if (in_progress)
-            tofui_timer_start(ch, TOFUI_TIMER_CONNECT);
+            tofui_timer_start(&ch->eng->timers, &ch->timer, TOFUI_TIMER_CONNECT);
         else
             conn__connected(ch);
         return;
@@ -95,7 +95,7 @@ static void conn__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, siz
 
 /* Gives up the socket of a connect attempt and tries the next address. */
 static void conn__attempt_failed(tofui_chan *ch) {
-    tofui_timer_stop(ch);
+    tofui_timer_stop(&ch->timer);
     tofui_poller_remove(ch->eng->poller, ch->sock);
     ch->registered = false;
     tofui_sock_abort(ch->sock);
@@ -285,7 +285,7 @@ static void conn__adopt(tofui_chan *l, tofui_socket s) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    tofui_timer_start(ch, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
+    tofui_timer_start(&e->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
 }
 
 /* Several per event: a burst of connections costs one wake-up. */

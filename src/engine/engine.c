@@ -73,7 +73,7 @@ static int engine__min_timeout(int a, int b) {
  * thread's own put has no wake-up behind it) the wait only polls; pending
  * pool_empty Signals may shorten it to their grace deadline. */
 static int engine__prepare_wait(tofu_engine *e) {
-    int timeout = tofui_timers_timeout(e);
+    int timeout = tofui_timers_timeout(&e->timers);
     if (!tofui_list_empty(&e->stalled)) {
         if (tofui_pool_refill_noted(&e->pool))
             return 0;
@@ -124,7 +124,7 @@ static void engine__run(void *arg) {
         for (int i = 0; i < n; i++)
             tofui_chan_on_event(ev[i].data, ev[i].events);
         engine__resume_if_refilled(e);
-        tofui_timers_expire(e);
+        tofui_chan_expire_timers(e);
     }
     if (failed)
         engine__fail(e);
@@ -182,7 +182,7 @@ static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
     tofui_list_init(&e->groups);
     tofui_list_init(&e->all_chans);
     tofui_list_init(&e->stalled);
-    tofui_timers_init(e, opt);
+    tofui_timers_init(&e->timers, opt);
     e->max_send_queue = opt->max_send_queue;
     atomic_init(&e->fault, false);
     atomic_init(&e->passes, 0);

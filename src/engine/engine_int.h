@@ -58,6 +58,35 @@ typedef enum tofui_timer_kind {
     TOFUI_TIMER_KINDS
 } tofui_timer_kind;
 
+/* ---- timers.c: deadlines only ---- */
+
+/* One deadline, embedded in what waits for it. */
+typedef struct tofui_timer {
+    tofui_link link; /* on its kind's list while it runs */
+    uint64_t deadline;
+} tofui_timer;
+
+typedef struct tofui_timers {
+    /* One list per kind: all timers of a kind are equally long, so each
+     * list is in deadline order. */
+    tofui_link lists[TOFUI_TIMER_KINDS];
+    uint64_t len_ns[TOFUI_TIMER_KINDS]; /* 0: that kind is off */
+} tofui_timers;
+
+/* Sets the length of each kind from the options (0 turns a kind off). */
+void tofui_timers_init(tofui_timers *t, const tofu_options *opt);
+/* Starts tm as a timer of that kind (replacing whatever it ran); a kind
+ * that is off starts nothing. */
+void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind);
+/* Stops tm, if it runs. */
+void tofui_timer_stop(tofui_timer *tm);
+/* Wait timeout for the next deadline, in ms: -1 when none. */
+int tofui_timers_timeout(const tofui_timers *t);
+/* A timer whose deadline passed, taken off its list, and its kind; NULL
+ * when there is none. *now is 0 on the first call of a round (the clock
+ * is then read once, and only if some timer runs). */
+tofui_timer *tofui_timers_pop_expired(tofui_timers *t, uint64_t *now, tofui_timer_kind *kind);
+
 /* ---- channel table (chantab.c): numbers, shared with app threads ---- */
 
 typedef struct tofui_chantab {
@@ -207,12 +236,11 @@ typedef struct tofui_chan {
     size_t next_addr;
     tofui_sockaddr bound;
     bool accept_paused; /* listener out of descriptors: waits for timer */
-    uint64_t deadline;  /* of its timer (timer_link) */
+    tofui_timer timer;  /* its one deadline at a time */
     /* memberships */
     tofui_link all;     /* engine's channel list */
     tofui_link glink;   /* group's channel list */
     tofui_link stall_link;
-    tofui_link timer_link; /* in one of e->timers */
 } tofui_chan;
 
 /* An accepted channel the application has not heard of: no frame delivered
@@ -251,10 +279,7 @@ struct tofu_engine {
     tofui_chan **chans; /* [TOFUI_CHAN_SLOTS] by number */
     tofui_link all_chans;
     tofui_link stalled;
-    /* Channels waiting for a deadline, one list per kind (timers.c). All
-     * timers of a kind are equally long, so each list is in deadline order. */
-    tofui_link timers[TOFUI_TIMER_KINDS];
-    uint64_t timer_len_ns[TOFUI_TIMER_KINDS]; /* 0: that kind is off */
+    tofui_timers timers; /* the channels' deadlines */
     tofui_chan *ready_head;
     tofui_chan *ready_tail;
     tofui_chan *dead; /* closed, freed before the next wait */
@@ -345,20 +370,9 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events);
 void tofui_chan_start_linger(tofui_chan *ch);
 /* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
 void tofui_chan_pause_accepts(tofui_chan *l);
+/* Acts on every deadline that passed (timers.c hands them back). */
+void tofui_chan_expire_timers(tofu_engine *e);
 
-/* ---- timers.c ---- */
-
-/* Sets the length of each kind from the options (0 turns a kind off). */
-void tofui_timers_init(tofu_engine *e, const tofu_options *opt);
-/* Starts ch's timer of that kind (replacing any other it had); a kind
- * that is off starts nothing. */
-void tofui_timer_start(tofui_chan *ch, tofui_timer_kind kind);
-/* Stops ch's timer, if any. */
-void tofui_timer_stop(tofui_chan *ch);
-/* Wait timeout for the next deadline, in ms: -1 when none. */
-int tofui_timers_timeout(tofu_engine *e);
-/* Acts on every timer whose deadline passed. */
-void tofui_timers_expire(tofu_engine *e);
 
 /* ---- dial.c ---- */
 

@@ -1,13 +1,14 @@
 /*
- * Channel deadlines (I/O thread only): the linger after a ByeResponse, the
- * accept pause of a listener out of descriptors, one connect attempt, and
- * the first frame of an accepted connection.
+ * Deadlines (I/O thread only): the linger after a ByeResponse, the accept
+ * pause of a listener out of descriptors, one connect attempt, and the first
+ * frame of an accepted connection.
  *
- * A channel waits for at most one deadline at a time (its timer_link). All
- * timers of one kind are equally long and are appended when they start, so
- * each kind's list is in deadline order: the next deadline is the first of
- * some list, and expiring one costs O(1). Nothing here wakes the engine
- * when no timer runs.
+ * This module only keeps deadlines and hands back the timers whose deadline
+ * passed; what a deadline means is the channel code's business. A timer is
+ * on at most one list at a time. All timers of one kind are equally long and
+ * are appended when they start, so each kind's list is in deadline order:
+ * the next deadline is the first of some list, and taking an expired timer
+ * costs O(1). Nothing here wakes the engine when no timer runs.
  */
 #include "engine/engine_int.h"
 
@@ -21,44 +22,42 @@ static uint64_t timers__option_ns(uint32_t ms, uint32_t default_ms) {
     return (uint64_t)(ms == 0 ? default_ms : ms) * TIMERS__NS_PER_MS;
 }
 
-void tofui_timers_init(tofu_engine *e, const tofu_options *opt) {
+void tofui_timers_init(tofui_timers *t, const tofu_options *opt) {
     for (int k = 0; k < TOFUI_TIMER_KINDS; k++)
-        tofui_list_init(&e->timers[k]);
-    e->timer_len_ns[TOFUI_TIMER_LINGER] =
-        timers__option_ns(opt->bye_linger_ms, TOFU_DEFAULT_BYE_LINGER_MS);
-    e->timer_len_ns[TOFUI_TIMER_ACCEPT_PAUSE] = TOFUI_ACCEPT_PAUSE_NS;
-    e->timer_len_ns[TOFUI_TIMER_CONNECT] =
+        tofui_list_init(&t->lists[k]);
+    t->len_ns[TOFUI_TIMER_LINGER] = timers__option_ns(opt->bye_linger_ms, TOFU_DEFAULT_BYE_LINGER_MS);
+    t->len_ns[TOFUI_TIMER_ACCEPT_PAUSE] = TOFUI_ACCEPT_PAUSE_NS;
+    t->len_ns[TOFUI_TIMER_CONNECT] =
         timers__option_ns(opt->connect_timeout_ms, TOFU_DEFAULT_CONNECT_TIMEOUT_MS);
-    e->timer_len_ns[TOFUI_TIMER_HANDSHAKE] =
+    t->len_ns[TOFUI_TIMER_HANDSHAKE] =
         timers__option_ns(opt->handshake_timeout_ms, TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS);
 }
 
-void tofui_timer_start(tofui_chan *ch, tofui_timer_kind kind) {
-    tofu_engine *e = ch->eng;
-    tofui_list_remove(&ch->timer_link);
-    if (e->timer_len_ns[kind] == 0)
+void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind) {
+    tofui_list_remove(&tm->link);
+    if (t->len_ns[kind] == 0)
         return;
-    ch->deadline = tofui_clock_ns() + e->timer_len_ns[kind];
-    tofui_list_push_back(&e->timers[kind], &ch->timer_link);
+    tm->deadline = tofui_clock_ns() + t->len_ns[kind];
+    tofui_list_push_back(&t->lists[kind], &tm->link);
 }
 
-void tofui_timer_stop(tofui_chan *ch) {
-    tofui_list_remove(&ch->timer_link);
+void tofui_timer_stop(tofui_timer *tm) {
+    tofui_list_remove(&tm->link);
 }
 
-/* The first channel of a list, or NULL. */
-static tofui_chan *timers__first(const tofui_link *list) {
+/* The first timer of a list, or NULL. */
+static tofui_timer *timers__first(const tofui_link *list) {
     if (tofui_list_empty(list))
         return NULL;
-    return TOFUI_CONTAINER(list->next, tofui_chan, timer_link);
+    return TOFUI_CONTAINER(list->next, tofui_timer, link);
 }
 
-int tofui_timers_timeout(tofu_engine *e) {
+int tofui_timers_timeout(const tofui_timers *t) {
     uint64_t next = UINT64_MAX;
     for (int k = 0; k < TOFUI_TIMER_KINDS; k++) {
-        const tofui_chan *ch = timers__first(&e->timers[k]);
-        if (ch != NULL && ch->deadline < next)
-            next = ch->deadline;
+        const tofui_timer *tm = timers__first(&t->lists[k]);
+        if (tm != NULL && tm->deadline < next)
+            next = tm->deadline;
     }
     if (next == UINT64_MAX)
         return -1;
@@ -69,39 +68,20 @@ int tofui_timers_timeout(tofu_engine *e) {
     return ms > 60000u ? 60000 : (int)ms;
 }
 
-/* What a deadline does. Each action takes the channel off its list. */
-static void timers__fire(tofui_chan *ch, tofui_timer_kind kind) {
-    switch (kind) {
-    case TOFUI_TIMER_LINGER: /* the peer never closed: close anyway */
-        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
-        return;
-    case TOFUI_TIMER_ACCEPT_PAUSE:
-        tofui_timer_stop(ch);
-        ch->accept_paused = false;
-        tofui_chan_touch(ch); /* watch the listener again */
-        return;
-    case TOFUI_TIMER_CONNECT:
-        tofui_conn_attempt_timed_out(ch);
-        return;
-    case TOFUI_TIMER_HANDSHAKE: /* unseen by the application: closes silently */
-        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
-        return;
-    default:
-        tofui_timer_stop(ch);
-        return;
-    }
-}
-
-void tofui_timers_expire(tofu_engine *e) {
-    uint64_t now = 0;
+/* Kinds are looked at in order; the clock is read once, and only when some
+ * timer runs. */
+tofui_timer *tofui_timers_pop_expired(tofui_timers *t, uint64_t *now, tofui_timer_kind *kind) {
     for (int k = 0; k < TOFUI_TIMER_KINDS; k++) {
-        tofui_chan *ch;
-        while ((ch = timers__first(&e->timers[k])) != NULL) {
-            if (now == 0)
-                now = tofui_clock_ns();
-            if (ch->deadline > now)
-                break;
-            timers__fire(ch, (tofui_timer_kind)k);
-        }
+        tofui_timer *tm = timers__first(&t->lists[k]);
+        if (tm == NULL)
+            continue;
+        if (*now == 0)
+            *now = tofui_clock_ns();
+        if (tm->deadline > *now)
+            continue;
+        tofui_list_remove(&tm->link);
+        *kind = (tofui_timer_kind)k;
+        return tm;
     }
+    return NULL;
 }
