@@ -179,6 +179,27 @@ static void chan__forget(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
 }
 
+void tofui_chan_close_group(tofu_group *g) {
+    while (!tofui_list_empty(&g->chans)) {
+        tofui_chan *ch = TOFUI_CONTAINER(g->chans.next, tofui_chan, glink);
+        tofui_chan_close(ch, TOFU_SHUTDOWN_STARTED, TOFUI_CLOSE_SILENT);
+    }
+}
+
+/* At engine destroy the channels go silently; after a fatal error their
+ * groups still live and get everything back (no silent loss). */
+void tofui_chan_close_all(tofu_engine *e, bool failed) {
+    tofui_close_mode mode = failed ? TOFUI_CLOSE_ABORT : TOFUI_CLOSE_SILENT;
+    tofu_status why = failed ? TOFU_NOTIFICATION_FAILED : TOFU_SHUTDOWN_STARTED;
+    while (!tofui_list_empty(&e->all_chans)) {
+        tofui_chan *ch = TOFUI_CONTAINER(e->all_chans.next, tofui_chan, all);
+        tofui_chan_close(ch, why, mode);
+    }
+    /* A closed channel may still sit on the ready list: empty it first. */
+    tofui_chan_flush_ready(e);
+    tofui_chan_free_dead(e);
+}
+
 void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode) {
     if (ch->state == TOFUI_CH_CLOSED)
         return;
@@ -261,6 +282,30 @@ static bool chan__is_abort(const tofui_chan *ch, const tofu_msg *m) {
 static void chan__abort(tofui_chan *ch, tofu_msg *m) {
     tofui_chan_return(ch, m, TOFU_CHANNEL_CLOSED);
     tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_ABORT);
+}
+
+/* A Hello/WelcomeRequest the I/O thread never saw is answered as a failed
+ * connect or listen is: the Response, its number given back, the close
+ * Signal. */
+static void chan__fail_open(tofu_engine *e, tofu_group *g, tofu_msg *m, tofu_status st) {
+    bool hello = m->bhdr.opcode == TOFU_OP_HELLO_REQUEST;
+    uint16_t num = m->bhdr.channel;
+    uint64_t id = m->bhdr.message_id;
+    m->bhdr.opcode = hello ? TOFU_OP_HELLO_RESPONSE : TOFU_OP_WELCOME_RESPONSE;
+    tofui_chantab_release(&e->chantab, num);
+    tofui_chan_return_to(g, m, st);
+    tofu_msg *closed = tofui_close_signal(num, id, st);
+    if (closed != NULL)
+        tofui_group_deliver(g, closed);
+}
+
+void tofui_chan_post_unhandled(tofu_engine *e, tofu_msg *m, tofu_status st) {
+    tofu_group *g = m->ctx;
+    uint8_t op = m->bhdr.opcode;
+    if (op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST)
+        chan__fail_open(e, g, m, st);
+    else
+        tofui_chan_return_to(g, m, st);
 }
 
 void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {

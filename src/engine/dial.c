@@ -196,12 +196,11 @@ static void conn__resolve_async(tofui_chan *ch, const tofu_address *a, bool pass
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    r->cmd.kind = TOFUI_CMD_RESOLVED;
     r->addr = *a;
     r->passive = passive;
     r->num = ch->num;
     r->serial = ch->serial;
-    tofu_status st = tofui_resolver_submit(ch->eng, r);
+    tofu_status st = tofui_resolver_submit(&ch->eng->resolver, r);
     if (st != TOFU_SUCCESS) {
         free(r);
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);

@@ -49,7 +49,7 @@ void tofu_put(tofu_engine *e, tofu_msg **m) {
         return;
     }
     if (tofui_pool_put(&e->pool, m)) /* a channel may be starving */
-        tofui_submit_wake(e);
+        tofui_submit_wake(&e->sub);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -82,25 +82,58 @@ static int engine__prepare_wait(tofu_engine *e) {
     return timeout;
 }
 
-/* A poller error is fatal: posts fail from now on. */
-static void engine__fail(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub_lock);
-    e->failed = true;
-    tofui_mutex_unlock(&e->sub_lock);
+/* The only command: a group destroy. Its channels close silently, then
+ * the destroyer, waiting on its own thread, goes on. */
+static void engine__run_cmd(tofui_cmd *c) {
+    tofu_group *g = TOFUI_CONTAINER(c, tofu_group, destroy_cmd);
+    tofui_chan_close_group(g);
+    tofui_group_io_done(g);
 }
 
-/* At engine destroy the channels go silently; after a fatal error their
- * groups still live and get everything back (no silent loss). */
-static void engine__close_all(tofu_engine *e, bool failed) {
-    tofui_close_mode mode = failed ? TOFUI_CLOSE_ABORT : TOFUI_CLOSE_SILENT;
-    tofu_status why = failed ? TOFU_NOTIFICATION_FAILED : TOFU_SHUTDOWN_STARTED;
-    while (!tofui_list_empty(&e->all_chans)) {
-        tofui_chan *ch = TOFUI_CONTAINER(e->all_chans.next, tofui_chan, all);
-        tofui_chan_close(ch, why, mode);
+static void engine__run_cmds(tofui_cmd *c) {
+    while (c != NULL) {
+        tofui_cmd *next = c->next;
+        engine__run_cmd(c);
+        c = next;
     }
-    /* A closed channel may still sit on the ready list: empty it first. */
-    tofui_chan_flush_ready(e);
-    tofui_chan_free_dead(e);
+}
+
+/* Step 3: the posts first, then the commands taken with them (a group
+ * destroy always comes after the posts made before it; later posts to that
+ * group are refused), then the resolver's answers. False when the engine is
+ * stopping. */
+static bool engine__dispatch(tofu_engine *e) {
+    tofui_mq posts;
+    tofui_cmd *cmds;
+    if (!tofui_submit_take(&e->sub, &posts, &cmds))
+        return false;
+    tofu_msg *m;
+    while ((m = tofui_mq_pop(&posts)) != NULL)
+        tofui_chan_on_post(e, m);
+    engine__run_cmds(cmds);
+    tofui_resolve_req *r = tofui_resolver_take_answers(&e->resolver);
+    while (r != NULL) {
+        tofui_resolve_req *next = r->next;
+        tofui_conn_resolved(e, r);
+        r = next;
+    }
+    return true;
+}
+
+/* On exit, what is still queued: after a fatal error the posts go back to
+ * their groups (no silent loss); at engine destroy they are simply freed. */
+static void engine__drop_queued(tofu_engine *e) {
+    tofui_mq posts;
+    tofui_cmd *cmds;
+    bool failed = tofui_submit_close(&e->sub, &posts, &cmds);
+    tofu_msg *m;
+    while ((m = tofui_mq_pop(&posts)) != NULL) {
+        if (failed && m->ctx != NULL)
+            tofui_chan_post_unhandled(e, m, TOFU_NOTIFICATION_FAILED);
+        else
+            tofu_msg_destroy(m);
+    }
+    engine__run_cmds(cmds);
 }
 
 static void engine__run(void *arg) {
@@ -119,17 +152,17 @@ static void engine__run(void *arg) {
         }
         /* Posts first: one made before the peer's answer arrived (the Bye
          * posted after a ByeRequest, say) must be handled before it. */
-        if (woken && !tofui_submit_drain(e))
+        if (woken && !engine__dispatch(e))
             break;
         for (int i = 0; i < n; i++)
             tofui_chan_on_event(ev[i].data, ev[i].events);
         engine__resume_if_refilled(e);
         tofui_chan_expire_timers(e);
     }
-    if (failed)
-        engine__fail(e);
-    engine__close_all(e, failed);
-    tofui_submit_shutdown(e);
+    if (failed) /* a poller error is fatal: posts fail from now on */
+        tofui_submit_fail(&e->sub);
+    tofui_chan_close_all(e, failed);
+    engine__drop_queued(e);
     tofui_chan_free_dead(e);
     /* Only now, with everything delivered: waiters that find their queue
      * empty get shutdown_started instead of waiting forever. */
@@ -143,7 +176,7 @@ uint64_t tofui_engine_passes(tofu_engine *e) {
 
 void tofui_engine_inject_fault(tofu_engine *e) {
     atomic_store(&e->fault, true);
-    tofui_submit_wake(e);
+    tofui_submit_wake(&e->sub);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -160,7 +193,7 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
         tofui_resolver_fini(&e->resolver);
     if (b->sync) {
         tofui_cond_fini(&e->sub_cond);
-        tofui_mutex_fini(&e->sub_lock);
+        tofui_submit_fini(&e->sub);
     }
     tofui_poller_destroy(e->poller);
     if (b->chantab)
@@ -176,9 +209,9 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
 }
 
 static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
-    tofui_mutex_init(&e->sub_lock);
+    tofui_submit_init(&e->sub, e->poller);
     tofui_cond_init(&e->sub_cond);
-    tofui_resolver_init(&e->resolver);
+    tofui_resolver_init(&e->resolver, e->poller);
     tofui_list_init(&e->groups);
     tofui_list_init(&e->all_chans);
     tofui_list_init(&e->stalled);
@@ -237,7 +270,7 @@ tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {
 /* Groups still alive are destroyed here; a group that another thread is
  * destroying right now is waited for (it unlinks itself when done). */
 static void engine__free_groups(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub_lock);
+    tofui_mutex_lock(&e->sub.lock);
     while (!tofui_list_empty(&e->groups)) {
         tofu_group *g = NULL;
         for (tofui_link *l = e->groups.next; l != &e->groups && g == NULL; l = l->next) {
@@ -246,27 +279,23 @@ static void engine__free_groups(tofu_engine *e) {
                 g = c;
         }
         if (g == NULL) {
-            tofui_cond_wait(&e->sub_cond, &e->sub_lock);
+            tofui_cond_wait(&e->sub_cond, &e->sub.lock);
             continue;
         }
         tofui_list_remove(&g->elink);
-        tofui_mutex_unlock(&e->sub_lock);
+        tofui_mutex_unlock(&e->sub.lock);
         tofui_group_free(g);
-        tofui_mutex_lock(&e->sub_lock);
+        tofui_mutex_lock(&e->sub.lock);
     }
-    tofui_mutex_unlock(&e->sub_lock);
+    tofui_mutex_unlock(&e->sub.lock);
 }
 
 void tofu_engine_destroy(tofu_engine *e) {
     if (e == NULL)
         return;
-    tofui_mutex_lock(&e->sub_lock);
-    e->stopping = true;
-    tofui_mutex_unlock(&e->sub_lock);
-    tofui_submit_wake(e);
+    tofui_submit_stop(&e->sub);
     tofui_thread_join(&e->thread);
-    tofui_resolver_fini(&e->resolver); /* its answers can no longer arrive */
-    tofui_submit_free_leftovers(e);
+    tofui_resolver_fini(&e->resolver); /* frees the answers nobody took */
     engine__free_groups(e);
     engine__built b = {true, true, true, true, false};
     engine__free(e, &b);

@@ -109,11 +109,10 @@ void tofui_chantab_release(tofui_chantab *t, uint16_t num);
 /* The group owning num, or NULL. */
 tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num);
 
-/* ---- commands from other threads to the I/O thread (submit.c) ---- */
+/* ---- the submission queue (submit.c): a locked queue only ---- */
 
 typedef enum tofui_cmd_kind {
-    TOFUI_CMD_GROUP_DESTROY = 0, /* embedded in the group */
-    TOFUI_CMD_RESOLVED = 1       /* embedded in a tofui_resolve_req */
+    TOFUI_CMD_GROUP_DESTROY = 0 /* embedded in the group */
 } tofui_cmd_kind;
 
 typedef struct tofui_cmd {
@@ -121,10 +120,44 @@ typedef struct tofui_cmd {
     tofui_cmd_kind kind;
 } tofui_cmd;
 
+typedef struct tofui_submit {
+    /* Also orders the engine's group list and each group's `destroying`
+     * with the posts (group.c, engine.c). */
+    tofui_mutex lock;
+    tofui_poller *poller; /* woken after each submission */
+    tofui_mq posts;
+    tofui_cmd *cmd_head;
+    tofui_cmd *cmd_tail;
+    bool stopping;  /* engine destroy started */
+    bool failed;    /* the I/O thread hit a fatal poller error */
+    bool io_exited; /* the I/O thread let go of every group */
+} tofui_submit;
+
+void tofui_submit_init(tofui_submit *q, tofui_poller *p);
+void tofui_submit_fini(tofui_submit *q);
+/* Queues a validated post. Refused (the caller keeps the message) with
+ * notification_failed once the I/O thread failed, notification_disabled
+ * once the engine stops, shutdown_started when *sender_closed (a group being
+ * destroyed; the flag is written under q->lock). */
+tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_closed);
+/* Queues a command; false when the I/O thread is gone. */
+bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c);
+/* Wakes the I/O thread (coalesced by the poller). */
+void tofui_submit_wake(tofui_submit *q);
+/* I/O thread: takes every pending post and command, in order; false, with
+ * nothing taken, once the engine is stopping. */
+bool tofui_submit_take(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds);
+/* Engine destroy: the queue refuses posts, the I/O thread is woken. */
+void tofui_submit_stop(tofui_submit *q);
+/* I/O thread: a fatal error; posts fail with notification_failed. */
+void tofui_submit_fail(tofui_submit *q);
+/* I/O thread on exit: refuses everything from now on and takes what is
+ * left. Returns whether the thread failed. */
+bool tofui_submit_close(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds);
+
 /* ---- resolver (resolve.c) ---- */
 
 typedef struct tofui_resolve_req {
-    tofui_cmd cmd; /* first: the answer travels back as a command */
     struct tofui_resolve_req *next;
     tofu_address addr;
     bool passive;
@@ -138,8 +171,12 @@ typedef struct tofui_resolve_req {
 typedef struct tofui_resolver {
     tofui_mutex lock;
     tofui_cond cond;
-    tofui_resolve_req *head;
+    tofui_resolve_req *head; /* to look up */
     tofui_resolve_req *tail;
+    tofui_resolve_req *answers; /* looked up, for the I/O thread */
+    tofui_resolve_req *answers_tail;
+    atomic_bool answered; /* answers is not empty */
+    tofui_poller *poller; /* woken with each answer */
     bool started;
     bool stop;
     tofui_thread thread;
@@ -261,15 +298,9 @@ struct tofu_engine {
     tofui_chantab chantab;
     tofui_resolver resolver;
 
-    /* submission: under sub_lock */
-    tofui_mutex sub_lock;
+    tofui_submit sub;
+    /* under sub.lock */
     tofui_cond sub_cond; /* engine destroy waits here for group destroys */
-    tofui_mq posts;
-    tofui_cmd *cmd_head;
-    tofui_cmd *cmd_tail;
-    bool stopping;  /* engine destroy started */
-    bool failed;    /* the I/O thread hit a fatal poller error */
-    bool io_exited; /* the I/O thread let go of every group */
     tofui_link groups;
 
     atomic_bool fault;         /* tests: act as if the poller failed */
@@ -302,32 +333,14 @@ void tofui_engine_inject_fault(tofu_engine *e);
  * loop shows as a count that races ahead while nothing happens. */
 uint64_t tofui_engine_passes(tofu_engine *e);
 
-/* ---- submit.c ---- */
-
-/* Queues a validated post; fails with notification_disabled /
- * notification_failed / shutdown_started (caller keeps the message). */
-tofu_status tofui_submit_post(tofu_engine *e, tofu_group *g, tofu_msg *m);
-/* Queues a command; false when the I/O thread is gone. */
-bool tofui_submit_cmd(tofu_engine *e, tofui_cmd *c);
-/* Wakes the I/O thread (coalesced by the poller). */
-void tofui_submit_wake(tofu_engine *e);
-/* I/O thread: processes every pending post and command in order. Returns
- * false when the engine is stopping. */
-bool tofui_submit_drain(tofu_engine *e);
-/* I/O thread on exit: frees or returns what is still queued and marks the
- * thread gone, so later submissions fail. */
-void tofui_submit_shutdown(tofu_engine *e);
-/* Frees commands left after the I/O thread and the resolver ended. */
-void tofui_submit_free_leftovers(tofu_engine *e);
-
 /* ---- group.c ---- */
 
 /* Delivers one message (ctx cleared) to g's queue; a closed group frees it. */
 void tofui_group_deliver(tofu_group *g, tofu_msg *m);
 /* Delivers a whole list at once (one lock, one wake-up). */
 void tofui_group_deliver_list(tofu_group *g, tofui_mq *q);
-/* I/O thread: closes g's channels silently and lets the destroyer go on. */
-void tofui_group_io_release(tofu_group *g);
+/* I/O thread: g's channels are closed; the destroyer goes on. */
+void tofui_group_io_done(tofu_group *g);
 /* Engine destroy: wakes waiters, frees the queue, frees the group. */
 void tofui_group_free(tofu_group *g);
 /* Wakes every waiter of every group (the I/O thread failed). */
@@ -340,6 +353,15 @@ tofui_chan *tofui_chan_create(tofu_engine *e, tofu_group *g, uint16_t num, tofui
 tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g);
 /* Handles one posted message on the I/O thread. */
 void tofui_chan_on_post(tofu_engine *e, tofu_msg *m);
+/* A post the I/O thread will never handle goes back to its group with st;
+ * a Hello/WelcomeRequest as an open that failed: its Response, its number
+ * given back, the close Signal. */
+void tofui_chan_post_unhandled(tofu_engine *e, tofu_msg *m, tofu_status st);
+/* Closes every channel of g silently (group destroy). */
+void tofui_chan_close_group(tofu_group *g);
+/* Closes every channel: silently at engine destroy; after a fatal error
+ * with everything handed back (notification_failed). */
+void tofui_chan_close_all(tofu_engine *e, bool failed);
 /* Hands a message back to the channel's group with origin engine. */
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
 /* A new message from the engine (origin engine, no payload); NULL without
@@ -404,11 +426,15 @@ void tofui_io_release_recv(tofui_chan *ch);
 
 /* ---- resolve.c ---- */
 
-void tofui_resolver_init(tofui_resolver *r);
-/* Stops and joins the resolver thread; frees unanswered requests. */
+void tofui_resolver_init(tofui_resolver *r, tofui_poller *p);
+/* Stops and joins the resolver thread; frees the requests and answers
+ * nobody took. */
 void tofui_resolver_fini(tofui_resolver *r);
-/* Queues a lookup (starting the thread on first use); the answer arrives
- * as a TOFUI_CMD_RESOLVED command. */
-tofu_status tofui_resolver_submit(tofu_engine *e, tofui_resolve_req *r);
+/* Queues a lookup (starting the thread on first use); the answer comes
+ * back through tofui_resolver_take_answers after a wake-up. */
+tofu_status tofui_resolver_submit(tofui_resolver *r, tofui_resolve_req *q);
+/* I/O thread: the answers so far, oldest first, linked through next; the
+ * caller owns them. */
+tofui_resolve_req *tofui_resolver_take_answers(tofui_resolver *r);
 
 #endif

@@ -95,7 +95,7 @@ tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
     if (out != NULL)
         *out = m->bhdr; /* before the I/O thread owns the message */
     m->ctx = g;
-    st = tofui_submit_post(g->eng, g, m);
+    st = tofui_submit_post(&g->eng->sub, m, &g->destroying);
     if (st != TOFU_SUCCESS) {
         m->ctx = NULL;
         if (allocated)
@@ -243,11 +243,11 @@ tofu_status tofu_group_create(tofu_engine *e, tofu_group **out) {
     tofui_cond_init(&g->cond);
     tofui_list_init(&g->chans);
     g->destroy_cmd.kind = TOFUI_CMD_GROUP_DESTROY;
-    tofui_mutex_lock(&e->sub_lock);
-    bool refused = e->stopping || e->io_exited;
+    tofui_mutex_lock(&e->sub.lock);
+    bool refused = e->sub.stopping || e->sub.io_exited;
     if (!refused)
         tofui_list_push_back(&e->groups, &g->elink);
-    tofui_mutex_unlock(&e->sub_lock);
+    tofui_mutex_unlock(&e->sub.lock);
     if (refused) {
         tofui_cond_fini(&g->cond);
         tofui_mutex_fini(&g->lock);
@@ -285,7 +285,8 @@ static void group__drain(tofu_group *g) {
     tofui_mutex_unlock(&g->lock);
     tofu_msg *m;
     while ((m = tofui_mq_pop(&q)) != NULL)
-        tofu_put(g->eng, &m);
+        if (tofui_pool_put(&g->eng->pool, &m)) /* a channel may be starving */
+            tofui_submit_wake(&g->eng->sub);
 }
 
 static void group__release(tofu_group *g) {
@@ -298,27 +299,23 @@ tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g) {
     if (e == NULL || g == NULL || g->eng != e)
         return TOFU_INVALID_ADDRESS; /* the original's answer to a null group */
     group__close(g);
-    tofui_mutex_lock(&e->sub_lock);
+    tofui_mutex_lock(&e->sub.lock);
     g->destroying = true;
-    bool stopping = e->stopping;
-    tofui_mutex_unlock(&e->sub_lock);
+    bool stopping = e->sub.stopping;
+    tofui_mutex_unlock(&e->sub.lock);
     /* Without an I/O thread nobody holds the group's channels any more. */
-    if (tofui_submit_cmd(e, &g->destroy_cmd))
+    if (tofui_submit_cmd(&e->sub, &g->destroy_cmd))
         group__wait_io_done(g);
     group__drain(g);
-    tofui_mutex_lock(&e->sub_lock);
+    tofui_mutex_lock(&e->sub.lock);
     tofui_list_remove(&g->elink);
     tofui_cond_broadcast(&e->sub_cond); /* engine destroy may wait for us */
-    tofui_mutex_unlock(&e->sub_lock);
+    tofui_mutex_unlock(&e->sub.lock);
     group__release(g);
     return stopping ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
 }
 
-void tofui_group_io_release(tofu_group *g) {
-    while (!tofui_list_empty(&g->chans)) {
-        tofui_chan *ch = TOFUI_CONTAINER(g->chans.next, tofui_chan, glink);
-        tofui_chan_close(ch, TOFU_SHUTDOWN_STARTED, TOFUI_CLOSE_SILENT);
-    }
+void tofui_group_io_done(tofu_group *g) {
     tofui_mutex_lock(&g->lock);
     g->io_done = true;
     tofui_cond_broadcast(&g->cond);
@@ -332,7 +329,7 @@ void tofui_group_free(tofu_group *g) {
 }
 
 void tofui_group_wake_all(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub_lock);
+    tofui_mutex_lock(&e->sub.lock);
     for (tofui_link *l = e->groups.next; l != &e->groups; l = l->next) {
         tofu_group *g = TOFUI_CONTAINER(l, tofu_group, elink);
         tofui_mutex_lock(&g->lock);
@@ -340,5 +337,5 @@ void tofui_group_wake_all(tofu_engine *e) {
         tofui_cond_broadcast(&g->cond);
         tofui_mutex_unlock(&g->lock);
     }
-    tofui_mutex_unlock(&e->sub_lock);
+    tofui_mutex_unlock(&e->sub.lock);
 }

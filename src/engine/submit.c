@@ -1,173 +1,115 @@
 /*
- * The submission path from app threads (and the resolver) to the I/O thread.
+ * The submission queue from app threads to the I/O thread: posts and
+ * commands under one lock, nothing else. What a post or a command means is
+ * the loop's business (engine.c dispatches what it takes from here).
  *
- * A post pushes its message onto a mutex-protected list and wakes the
- * poller, whose own pending flag makes a burst of posts cost one wake-up.
- * The poller clears that flag before its wait returns; the I/O thread then
- * takes the whole list under the lock and handles every message in posting
- * order.
+ * A post pushes its message onto the list and wakes the poller, whose own
+ * pending flag makes a burst of posts cost one wake-up. The poller clears
+ * that flag before its wait returns; the I/O thread then takes both lists
+ * under the lock and handles them in order.
  *
  * Why the flag is enough: a post that finds it set pushed its message before
  * reading the flag, and the flag is cleared before the list is taken, so the
  * pass that the earlier wake-up triggers sees that message.
  */
-#include <stdlib.h>
-
 #include "engine/engine_int.h"
+
+void tofui_submit_init(tofui_submit *q, tofui_poller *p) {
+    tofui_mutex_init(&q->lock);
+    q->poller = p;
+    q->posts.head = q->posts.tail = NULL;
+    q->cmd_head = q->cmd_tail = NULL;
+    q->stopping = false;
+    q->failed = false;
+    q->io_exited = false;
+}
+
+void tofui_submit_fini(tofui_submit *q) {
+    tofui_mutex_fini(&q->lock);
+}
 
 /* The poller's wake-up is the only one: its pending flag coalesces a burst
  * of posts (poller.h). */
-void tofui_submit_wake(tofu_engine *e) {
-    tofui_poller_wake(e->poller);
+void tofui_submit_wake(tofui_submit *q) {
+    tofui_poller_wake(q->poller);
 }
 
-/* Why the engine takes no more work, or success. Called under sub_lock. */
-static tofu_status submit__engine_state(const tofu_engine *e) {
-    if (e->failed)
+/* Why the queue takes no more posts, or success. Called under the lock. */
+static tofu_status submit__refusal(const tofui_submit *q, const bool *sender_closed) {
+    if (q->failed)
         return TOFU_NOTIFICATION_FAILED;
-    if (e->stopping || e->io_exited)
+    if (q->stopping || q->io_exited)
         return TOFU_NOTIFICATION_DISABLED;
+    if (*sender_closed)
+        return TOFU_SHUTDOWN_STARTED;
     return TOFU_SUCCESS;
 }
 
-tofu_status tofui_submit_post(tofu_engine *e, tofu_group *g, tofu_msg *m) {
-    tofui_mutex_lock(&e->sub_lock);
-    tofu_status st = submit__engine_state(e);
-    if (st == TOFU_SUCCESS && g->destroying)
-        st = TOFU_SHUTDOWN_STARTED;
+tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_closed) {
+    tofui_mutex_lock(&q->lock);
+    tofu_status st = submit__refusal(q, sender_closed);
     if (st == TOFU_SUCCESS)
-        tofui_mq_push(&e->posts, m);
-    tofui_mutex_unlock(&e->sub_lock);
+        tofui_mq_push(&q->posts, m);
+    tofui_mutex_unlock(&q->lock);
     if (st == TOFU_SUCCESS)
-        tofui_submit_wake(e);
+        tofui_submit_wake(q);
     return st;
 }
 
-bool tofui_submit_cmd(tofu_engine *e, tofui_cmd *c) {
-    tofui_mutex_lock(&e->sub_lock);
-    bool ok = !e->io_exited;
+bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c) {
+    tofui_mutex_lock(&q->lock);
+    bool ok = !q->io_exited;
     if (ok) {
         c->next = NULL;
-        if (e->cmd_tail != NULL)
-            e->cmd_tail->next = c;
+        if (q->cmd_tail != NULL)
+            q->cmd_tail->next = c;
         else
-            e->cmd_head = c;
-        e->cmd_tail = c;
+            q->cmd_head = c;
+        q->cmd_tail = c;
     }
-    tofui_mutex_unlock(&e->sub_lock);
+    tofui_mutex_unlock(&q->lock);
     if (ok)
-        tofui_submit_wake(e);
+        tofui_submit_wake(q);
     return ok;
 }
 
-/* Takes both queues, unless the engine is stopping: then they stay for
- * tofui_submit_shutdown, which runs after the channels are closed. */
-static bool submit__take(tofu_engine *e, tofui_mq *posts, tofui_cmd **cmds) {
-    tofui_mutex_lock(&e->sub_lock);
-    bool stopping = e->stopping;
-    if (!stopping) {
-        *posts = e->posts;
-        e->posts.head = e->posts.tail = NULL;
-        *cmds = e->cmd_head;
-        e->cmd_head = e->cmd_tail = NULL;
-    }
-    tofui_mutex_unlock(&e->sub_lock);
+/* Called under the lock. */
+static void submit__take_all(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
+    *posts = q->posts;
+    q->posts.head = q->posts.tail = NULL;
+    *cmds = q->cmd_head;
+    q->cmd_head = q->cmd_tail = NULL;
+}
+
+/* Once the engine is stopping, the queues stay for tofui_submit_close,
+ * which runs after the channels are closed. */
+bool tofui_submit_take(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
+    tofui_mutex_lock(&q->lock);
+    bool stopping = q->stopping;
+    if (!stopping)
+        submit__take_all(q, posts, cmds);
+    tofui_mutex_unlock(&q->lock);
     return !stopping;
 }
 
-static void submit__run_cmd(tofu_engine *e, tofui_cmd *c) {
-    if (c->kind == TOFUI_CMD_GROUP_DESTROY) {
-        tofui_group_io_release(TOFUI_CONTAINER(c, tofu_group, destroy_cmd));
-    } else {
-        tofui_conn_resolved(e, (tofui_resolve_req *)(void *)c);
-    }
+void tofui_submit_stop(tofui_submit *q) {
+    tofui_mutex_lock(&q->lock);
+    q->stopping = true;
+    tofui_mutex_unlock(&q->lock);
+    tofui_submit_wake(q);
 }
 
-/* Commands run after the posts taken with them: a group destroy always comes
- * after the posts made before it (later posts to that group are refused). */
-static void submit__run(tofu_engine *e, tofui_mq *posts, tofui_cmd *cmds) {
-    tofu_msg *m;
-    while ((m = tofui_mq_pop(posts)) != NULL)
-        tofui_chan_on_post(e, m);
-    while (cmds != NULL) {
-        tofui_cmd *next = cmds->next;
-        submit__run_cmd(e, cmds);
-        cmds = next;
-    }
+void tofui_submit_fail(tofui_submit *q) {
+    tofui_mutex_lock(&q->lock);
+    q->failed = true;
+    tofui_mutex_unlock(&q->lock);
 }
 
-bool tofui_submit_drain(tofu_engine *e) {
-    tofui_mq posts;
-    tofui_cmd *cmds;
-    if (!submit__take(e, &posts, &cmds))
-        return false;
-    submit__run(e, &posts, cmds);
-    return true;
-}
-
-/* A Hello/WelcomeRequest the I/O thread never saw is answered as a failed
- * connect or listen is: the Response, its number given back, the close
- * Signal. */
-static void submit__fail_open(tofu_engine *e, tofu_group *g, tofu_msg *m) {
-    bool hello = m->bhdr.opcode == TOFU_OP_HELLO_REQUEST;
-    uint16_t num = m->bhdr.channel;
-    uint64_t id = m->bhdr.message_id;
-    m->bhdr.opcode = hello ? TOFU_OP_HELLO_RESPONSE : TOFU_OP_WELCOME_RESPONSE;
-    tofui_chantab_release(&e->chantab, num);
-    tofui_chan_return_to(g, m, TOFU_NOTIFICATION_FAILED);
-    tofu_msg *closed = tofui_close_signal(num, id, TOFU_NOTIFICATION_FAILED);
-    if (closed != NULL)
-        tofui_group_deliver(g, closed);
-}
-
-/* A post nobody will process: after a fatal error it goes back to its
- * group (no silent loss); at engine destroy it is simply freed. */
-static void submit__drop_post(tofu_engine *e, tofu_msg *m, bool failed) {
-    tofu_group *g = m->ctx;
-    uint8_t op = m->bhdr.opcode;
-    if (!failed || g == NULL)
-        tofu_msg_destroy(m);
-    else if (op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST)
-        submit__fail_open(e, g, m);
-    else
-        tofui_chan_return_to(g, m, TOFU_NOTIFICATION_FAILED);
-}
-
-static void submit__drop_cmd(tofui_cmd *c) {
-    if (c->kind == TOFUI_CMD_GROUP_DESTROY)
-        tofui_group_io_release(TOFUI_CONTAINER(c, tofu_group, destroy_cmd));
-    else
-        free(c);
-}
-
-void tofui_submit_shutdown(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub_lock);
-    e->io_exited = true;
-    tofui_mq posts = e->posts;
-    e->posts.head = e->posts.tail = NULL;
-    tofui_cmd *cmds = e->cmd_head;
-    e->cmd_head = e->cmd_tail = NULL;
-    bool failed = e->failed;
-    tofui_mutex_unlock(&e->sub_lock);
-
-    tofu_msg *m;
-    while ((m = tofui_mq_pop(&posts)) != NULL)
-        submit__drop_post(e, m, failed);
-    while (cmds != NULL) {
-        tofui_cmd *next = cmds->next;
-        submit__drop_cmd(cmds);
-        cmds = next;
-    }
-}
-
-void tofui_submit_free_leftovers(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub_lock);
-    tofui_cmd *cmds = e->cmd_head;
-    e->cmd_head = e->cmd_tail = NULL;
-    tofui_mutex_unlock(&e->sub_lock);
-    while (cmds != NULL) {
-        tofui_cmd *next = cmds->next;
-        submit__drop_cmd(cmds);
-        cmds = next;
-    }
+bool tofui_submit_close(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
+    tofui_mutex_lock(&q->lock);
+    q->io_exited = true;
+    submit__take_all(q, posts, cmds);
+    bool failed = q->failed;
+    tofui_mutex_unlock(&q->lock);
+    return failed;
 }
