@@ -74,22 +74,9 @@ void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
     tofui_chan_return_to(ch->group, m, st);
 }
 
-tofu_msg *tofui_engine_msg(tofu_opcode op, tofu_status st, uint16_t num, uint64_t id) {
-    tofu_msg *m;
-    if (tofu_msg_create(&m) != TOFU_SUCCESS)
-        return NULL;
-    tofu_bhdr *h = &m->bhdr;
-    h->opcode = (uint8_t)op;
-    h->origin = TOFU_ORIGIN_ENGINE;
-    h->status = tofu_status_to_byte(st);
-    h->channel = num;
-    h->message_id = id;
-    return m;
-}
-
 /* The last message of every channel: the close Signal with its ~reason. */
 tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason) {
-    tofu_msg *m = tofui_engine_msg(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
+    tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
     if (m == NULL)
         return NULL;
     tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
@@ -120,7 +107,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     } else if (ch->hello_unanswered) {
         /* It went out, but the peer never answered: the engine does, with
          * the close reason, as for a connect that failed. */
-        m = tofui_engine_msg(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
+        m = tofui_msg_engine(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
         if (m != NULL)
             tofui_mq_push(&out, m);
     }

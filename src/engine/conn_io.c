@@ -258,7 +258,7 @@ static void io__first_frame_seen(tofui_chan *ch) {
 }
 
 static void io__pool_empty_signal(tofui_chan *ch) {
-    tofu_msg *m = tofui_engine_msg(TOFU_OP_SIGNAL, TOFU_POOL_EMPTY, ch->num, 0);
+    tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_POOL_EMPTY, ch->num, 0);
     if (m == NULL)
         return;
     io__first_frame_seen(ch);

@@ -364,9 +364,6 @@ void tofui_chan_close_group(tofu_group *g);
 void tofui_chan_close_all(tofu_engine *e, bool failed);
 /* Hands a message back to the channel's group with origin engine. */
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
-/* A new message from the engine (origin engine, no payload); NULL without
- * memory. */
-tofu_msg *tofui_engine_msg(tofu_opcode op, tofu_status st, uint16_t num, uint64_t id);
 /* A new close Signal (status channel_closed, ~reason); NULL without memory. */
 tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason);
 /* The send queue, counted for tofu_options.max_send_queue. */

@@ -29,7 +29,7 @@ static tofu_status group__check(tofu_msg *m) {
     if (!tofu_op_valid(h->opcode))
         return TOFU_INVALID_OP_CODE; /* status byte left alone, as the original */
     h->origin = TOFU_ORIGIN_APPLICATION;
-    h->status = 0;
+    h->status = tofu_status_to_byte(TOFU_SUCCESS);
     h->thl = 0;
     h->bl = 0;
     tofu_opcode op = (tofu_opcode)h->opcode;
@@ -185,29 +185,19 @@ tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
     return st;
 }
 
-static tofu_status group__engine_signal(tofu_msg **out) {
-    if (tofu_msg_create(out) != TOFU_SUCCESS)
-        return TOFU_ALLOCATION_FAILED;
-    tofu_bhdr *h = &(*out)->bhdr;
-    h->opcode = TOFU_OP_SIGNAL;
-    h->origin = TOFU_ORIGIN_ENGINE;
-    h->status = TOFU_RECEIVER_UPDATE;
-    return TOFU_SUCCESS;
-}
-
 tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **mp) {
     if (g == NULL)
         return TOFU_NOT_ALLOWED;
     tofu_msg *m = mp != NULL ? *mp : NULL;
     bool own = m == NULL;
-    if (own && group__engine_signal(&m) != TOFU_SUCCESS)
+    if (own && (m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_RECEIVER_UPDATE, 0, 0)) == NULL)
         return TOFU_ALLOCATION_FAILED;
     tofui_mutex_lock(&g->lock);
     bool closed = g->closed;
     if (!closed) {
         if (!own) {
             m->bhdr.origin = TOFU_ORIGIN_APPLICATION;
-            m->bhdr.status = TOFU_RECEIVER_UPDATE;
+            m->bhdr.status = tofu_status_to_byte(TOFU_RECEIVER_UPDATE);
             m->ctx = NULL;
         }
         tofui_mq_push(&g->queue, m);

@@ -130,6 +130,18 @@ void tofui_msg_clear(tofu_msg *m) {
     m->prev = NULL;
 }
 
+tofu_msg *tofui_msg_engine(tofu_opcode op, tofu_status st, uint16_t channel, uint64_t id) {
+    tofu_msg *m = msg__alloc(TOFUI_BUF_UNIT, TOFUI_BUF_UNIT);
+    if (m == NULL)
+        return NULL;
+    m->bhdr.opcode = (uint8_t)op;
+    m->bhdr.origin = TOFU_ORIGIN_ENGINE;
+    m->bhdr.status = tofu_status_to_byte(st);
+    m->bhdr.channel = channel;
+    m->bhdr.message_id = id;
+    return m;
+}
+
 tofu_status tofu_msg_clone(const tofu_msg *m, tofu_msg **out) {
     tofu_msg *c = msg__alloc(m->thdrs.len, m->body.len);
     if (c == NULL)

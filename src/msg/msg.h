@@ -38,4 +38,8 @@ tofu_status tofui_buf_resize(tofui_buf *b, size_t len);
 /* Clears header, buffers (capacity kept), user and ctx pointers, links. */
 void tofui_msg_clear(tofu_msg *m);
 
+/* A new message made by the engine: origin engine, status st, no text
+ * headers or body. NULL without memory. */
+tofu_msg *tofui_msg_engine(tofu_opcode op, tofu_status st, uint16_t channel, uint64_t id);
+
 #endif
