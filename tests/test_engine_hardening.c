@@ -437,3 +437,35 @@ TEST(piecewise_frame_waits_for_the_pool) {
     hard_server_close(&s);
     ASSERT_NO_LEAKS();
 }
+
+/* ======================================================================== */
+/* a WelcomeResponse that cannot carry the bound address                   */
+/* ======================================================================== */
+
+/* The WelcomeRequest fills its text headers to the last byte, so the bound
+ * address (longer than the port 0 asked for) cannot be written back: the
+ * listener closes and the WelcomeResponse reports why, never success with
+ * a ~listen_on that still says port 0. */
+TEST(welcome_response_without_room_for_the_bound_address_fails) {
+    tofu_engine *e = tofu_t_engine(0, 0);
+    tofu_group *g = tofu_t_group(e);
+    tofu_msg *m = tofu_t_get(e);
+    ASSERT_OK(tofu_msg_listen_tcp(m, "127.0.0.1", 0));
+    size_t used;
+    tofu_msg_headers(m, &used);
+    size_t vlen = 65535 - used - 4; /* "f:" + value + CR LF fills the block */
+    char *v = malloc(vlen);
+    ASSERT_NOT_NULL(v);
+    memset(v, 'v', vlen);
+    ASSERT_OK(tofu_msg_add_header_n(m, "f", 1, v, vlen));
+    free(v);
+    uint16_t ch = POST(g, &m).channel;
+    m = EXPECT_MSG(g, TOFU_OP_WELCOME_RESPONSE, TOFU_INVALID_HEADERS_LEN);
+    ASSERT_TRUE(tofu_msg_from_engine(m));
+    ASSERT_EQ(tofu_msg_channel(m), ch);
+    tofu_put(e, &m);
+    EXPECT_CLOSE(e, g, ch, TOFU_INVALID_HEADERS_LEN);
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    ASSERT_NO_LEAKS();
+}

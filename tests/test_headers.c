@@ -2,7 +2,7 @@
  * original's reading rules (its four worked examples), and lookup. */
 #include "test.h"
 
-#include "msg/msg.h"
+#include "msg/headers.h"
 
 static tofu_msg *new_msg(void) {
     tofu_msg *m = NULL;
@@ -262,6 +262,42 @@ TEST(find_header_returns_the_first_exact_case_sensitive_match) {
 TEST(find_header_on_a_message_without_headers_finds_nothing) {
     tofu_msg *m = new_msg();
     ASSERT_FALSE(tofu_msg_find_header(m, "a", NULL));
+    tofu_msg_destroy(m);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* ---- replacing a value (the engine's bound ~listen_on) ---- */
+
+TEST(replace_header_changes_only_the_first_value_and_keeps_every_other_byte) {
+    tofu_msg *m = new_msg();
+    const char *block = "a:1\r\n~listen_on: tcp|127.0.0.1|0 \r\n~listen_on:x\r\nz:9";
+    ASSERT_OK(tofu_msg_append_headers_raw(m, block, strlen(block)));
+    ASSERT_OK(tofui_msg_replace_header(m, "~listen_on", "tcp|127.0.0.1|40123", 19));
+    assert_block(m, "a:1\r\n~listen_on: tcp|127.0.0.1|40123 \r\n~listen_on:x\r\nz:9");
+    ASSERT_STATUS(TOFU_INVALID_MESSAGE, tofui_msg_replace_header(m, "a", "", 0));
+    ASSERT_OK(tofui_msg_replace_header(m, "z", "8", 1));
+    assert_block(m, "a:1\r\n~listen_on: tcp|127.0.0.1|40123 \r\n~listen_on:x\r\nz:8");
+    tofu_msg_destroy(m);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+TEST(replace_header_refuses_a_missing_name_a_bad_value_or_a_block_too_long) {
+    tofu_msg *m = new_msg();
+    ASSERT_STATUS(TOFU_INVALID_MESSAGE, tofui_msg_replace_header(m, "n", "v", 1));
+    size_t vlen = 65535 - 4; /* "n:" + value + CR LF: exactly 65535 bytes */
+    char *v = malloc(vlen + 1);
+    ASSERT_NOT_NULL(v);
+    memset(v, 'v', vlen + 1);
+    ASSERT_OK(tofu_msg_add_header_n(m, "n", 1, v, vlen));
+    ASSERT_STATUS(TOFU_INVALID_MESSAGE, tofui_msg_replace_header(m, "n", "a\r\nb", 4));
+    ASSERT_STATUS(TOFU_INVALID_MESSAGE, tofui_msg_replace_header(m, "x", "v", 1));
+    ASSERT_STATUS(TOFU_INVALID_HEADERS_LEN, tofui_msg_replace_header(m, "n", v, vlen + 1));
+    ASSERT_OK(tofui_msg_replace_header(m, "n", v, vlen)); /* the same length fits */
+    size_t n;
+    const char *h = tofu_msg_headers(m, &n);
+    ASSERT_EQ(n, 65535);
+    ASSERT_MEM_EQ(h, 3, "n:v", 3);
+    free(v);
     tofu_msg_destroy(m);
     ASSERT_EQ(tofu_live_messages(), 0);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "msg/headers.h"
 
 /* Longest header value an address can format to, with room to spare. */
 #define CONN__VALUE_MAX 512
@@ -120,34 +121,34 @@ void tofui_conn_attempt_timed_out(tofui_chan *ch) {
 /* listening                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Replaces the value of the first ~listen_on header by what was really
- * bound (the port the OS chose for port 0), keeping every other byte. */
-static void conn__rewrite_listen_on(tofui_chan *ch, tofu_msg *m) {
+/* The value of the first ~listen_on header becomes what was really bound
+ * (the port the OS chose for port 0); thl follows, as post validation set
+ * it. */
+static tofu_status conn__write_bound_address(tofui_chan *ch, tofu_msg *m) {
     tofu_address a;
     char v[CONN__VALUE_MAX];
     size_t vlen = 0;
-    tofu_header h;
     memset(&a, 0, sizeof a);
     if (tofui_sock_local_address(ch->sock, &ch->bound, &a) != TOFU_SUCCESS ||
-        tofu_address_format(&a, v, sizeof v, &vlen) != TOFU_SUCCESS ||
-        !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h))
-        return;
-    size_t start = (size_t)(h.value - m->thdrs.data);
-    size_t end = start + h.value_len;
-    size_t tail = m->thdrs.len - end;
-    size_t len = start + vlen + tail;
-    if (len > TOFU_MAX_PART_LEN || tofui_buf_reserve(&m->thdrs, len) != TOFU_SUCCESS)
-        return;
-    memmove(m->thdrs.data + start + vlen, m->thdrs.data + end, tail);
-    memcpy(m->thdrs.data + start, v, vlen);
-    m->thdrs.len = len;
-    m->bhdr.thl = (uint16_t)len;
+        tofu_address_format(&a, v, sizeof v, &vlen) != TOFU_SUCCESS)
+        return TOFU_LISTEN_FAILED;
+    tofu_status st = tofui_msg_replace_header(m, TOFU_HDR_LISTEN_ON, v, vlen);
+    if (st == TOFU_SUCCESS)
+        m->bhdr.thl = (uint16_t)m->thdrs.len;
+    return st;
 }
 
+/* A WelcomeResponse that cannot say where the listener is reports the
+ * failure, never success with the port asked for (0): the listener closes,
+ * and the close path answers the WelcomeRequest with that status. */
 static void conn__answer_welcome(tofui_chan *ch) {
+    tofu_status st = conn__write_bound_address(ch, ch->welcome);
+    if (st != TOFU_SUCCESS) {
+        tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
+        return;
+    }
     tofu_msg *m = ch->welcome;
     ch->welcome = NULL;
-    conn__rewrite_listen_on(ch, m);
     m->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
     tofui_chan_return(ch, m, TOFU_SUCCESS);
 }

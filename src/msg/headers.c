@@ -1,8 +1,9 @@
 /* Text headers (SPEC §1.5): the checked writer "name:value\r\n", the iterator
- * with the original's exact reading rules, and lookup by name. */
+ * with the original's exact reading rules, lookup by name, and replacing a
+ * value in place (headers.h). */
 #include <string.h>
 
-#include "msg/msg.h"
+#include "msg/headers.h"
 
 /* ---- writer ---- */
 
@@ -163,4 +164,27 @@ bool tofu_msg_find_header(const tofu_msg *m, const char *name, tofu_header *out)
         }
     }
     return false;
+}
+
+/* ---- replacing a value ---- */
+
+tofu_status tofui_msg_replace_header(tofu_msg *m, const char *name, const char *value, size_t len) {
+    tofu_header h;
+    if (value == NULL || !tofu_msg_find_header(m, name, &h))
+        return TOFU_INVALID_MESSAGE;
+    tofu_status st = headers__check(h.name, h.name_len, value, len);
+    if (st != TOFU_SUCCESS)
+        return st;
+    size_t start = (size_t)(h.value - m->thdrs.data);
+    size_t end = start + h.value_len;
+    size_t tail = m->thdrs.len - end;
+    if (len > TOFU_MAX_PART_LEN || start + len + tail > TOFU_MAX_PART_LEN)
+        return TOFU_INVALID_HEADERS_LEN;
+    st = tofui_buf_reserve(&m->thdrs, start + len + tail);
+    if (st != TOFU_SUCCESS)
+        return st;
+    memmove(m->thdrs.data + start + len, m->thdrs.data + end, tail);
+    memcpy(m->thdrs.data + start, value, len);
+    m->thdrs.len = start + len + tail;
+    return TOFU_SUCCESS;
 }
