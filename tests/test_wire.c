@@ -1,5 +1,6 @@
-/* The wire codec (SPEC §1): header bytes, the encoder's gather lists and the
- * streaming decoder, against the byte examples of the specification. */
+/* The wire codec (SPEC §1): header bytes, the batch of frames the engine
+ * writes (the same code) and the streaming decoder, against the byte
+ * examples of the specification. */
 #include "test.h"
 
 #include "msg/wire.h"
@@ -30,17 +31,29 @@ static tofu_msg *make_msg(uint8_t opcode, const void *th, size_t thl, const void
     return m;
 }
 
-/* Encodes m and appends the frame's bytes at out + *len, as a gather write
- * of the iovecs would put them on the socket. */
-static void encode_into(const tofu_msg *m, uint8_t *out, size_t *len) {
-    tofui_frame f;
-    tofui_frame_encode(m, &f);
-    tofui_iov iov[3];
-    int n = tofui_frame_iov(&f, 0, iov);
-    for (int i = 0; i < n; i++) {
-        memcpy(out + *len, iov[i].base, iov[i].len);
-        *len += iov[i].len;
+/* The stage of every batch built here. */
+static unsigned char stage[TOFUI_BATCH_STAGE];
+
+/* Appends the bytes of a batch's iovecs at out + *len, as a gather write
+ * puts them on the socket; no iovec may be empty. */
+static void gather_into(const tofui_batch *b, uint8_t *out, size_t *len) {
+    for (int i = 0; i < b->n_iov; i++) {
+        ASSERT_TRUE(b->iov[i].len > 0);
+        memcpy(out + *len, b->iov[i].base, b->iov[i].len);
+        *len += b->iov[i].len;
     }
+}
+
+/* Encodes m as a batch of one frame and appends its bytes at out + *len. */
+static void encode_into(const tofu_msg *m, uint8_t *out, size_t *len) {
+    tofui_batch b;
+    size_t skip = 0;
+    tofui_batch_init(&b, stage);
+    ASSERT_TRUE(tofui_batch_add(&b, m, &skip));
+    size_t before = *len;
+    gather_into(&b, out, len);
+    ASSERT_EQ(*len - before, b.total);
+    ASSERT_EQ(b.total, tofui_frame_len(m));
 }
 
 /* Decodes a stream fed in chunks of `chunk` bytes, creating a message for
@@ -198,72 +211,161 @@ TEST(hello_request_encodes_to_the_48_bytes_of_spec_1_11) {
     tofu_msg_destroy(m);
 }
 
-TEST(encoder_points_at_the_message_buffers) {
+/* True when p lies inside the message buffer. */
+static bool in_buf(const tofui_buf *buf, const void *p) {
+    const char *c = p;
+    return c >= buf->data && c < buf->data + buf->len;
+}
+
+/* True when p lies inside the stage (the batch copied it). */
+static bool in_stage(const void *p) {
+    const unsigned char *c = p;
+    return c >= stage && c < stage + sizeof stage;
+}
+
+TEST(batch_copies_small_parts_and_points_at_big_ones) {
     tofu_msg *m = spec_hello_msg();
-    ASSERT_OK(tofu_msg_append_body(m, "xyz", 3));
-    tofui_frame f;
-    tofui_frame_encode(m, &f);
-    ASSERT_TRUE(f.thdrs == m->thdrs.data);
-    ASSERT_TRUE(f.body == m->body.data);
-    ASSERT_EQ(f.thl, 32);
-    ASSERT_EQ(f.bl, 3);
-    ASSERT_EQ(tofui_frame_size(&f), 16 + 32 + 3);
-    ASSERT_EQ(f.hdr[13], 32); /* thl from the buffer, whatever bhdr.thl said */
-    ASSERT_EQ(f.hdr[15], 3);
+    uint8_t big[300];
+    memset(big, 'b', sizeof big);
+    ASSERT_OK(tofu_msg_append_body(m, big, sizeof big));
+    m->bhdr.thl = 99; /* stale: the frame takes thl and bl from the buffers */
+    m->bhdr.bl = 1;
+    tofui_batch b;
+    size_t skip = 0;
+    tofui_batch_init(&b, stage);
+    ASSERT_TRUE(tofui_batch_add(&b, m, &skip));
+    ASSERT_EQ(b.n_iov, 2);
+    ASSERT_TRUE(in_stage(b.iov[0].base)); /* header and the 32 header bytes */
+    ASSERT_EQ(b.iov[0].len, 16 + 32);
+    ASSERT_TRUE(b.iov[1].base == m->body.data); /* the body in place */
+    ASSERT_EQ(b.iov[1].len, 300);
+    ASSERT_EQ(b.total, 16 + 32 + 300);
+    ASSERT_EQ(tofui_frame_len(m), 16 + 32 + 300);
+    const uint8_t *hdr = b.iov[0].base;
+    ASSERT_EQ(hdr[13], 32);
+    ASSERT_EQ(hdr[14] << 8 | hdr[15], 300);
+    ASSERT_MEM_EQ(hdr + 16, 32, m->thdrs.data, 32);
     tofu_msg_destroy(m);
 }
 
-/* Builds iovecs after every possible number of sent bytes and checks that
- * they hold exactly the rest of the frame, with no empty part. */
-static void check_iov_at_every_offset(const tofu_msg *m) {
-    uint8_t whole[256];
+/* Builds a batch after every possible number of sent bytes and checks that
+ * it holds exactly the rest of the frame, with no empty iovec, and that
+ * small parts were copied (one iovec) while parts over 256 bytes are
+ * referenced in place. */
+static void check_batch_at_every_offset(const tofu_msg *m) {
+    static uint8_t whole[2 * 1024], rest[2 * 1024];
     size_t len = 0;
     encode_into(m, whole, &len);
-    tofui_frame f;
-    tofui_frame_encode(m, &f);
-    ASSERT_EQ(tofui_frame_size(&f), len);
+    ASSERT_EQ(tofui_frame_len(m), len);
     for (size_t sent = 0; sent <= len; sent++) {
-        tofui_iov iov[3];
-        uint8_t rest[256];
-        size_t rlen = 0;
-        int n = tofui_frame_iov(&f, sent, iov);
-        ASSERT_TRUE(n >= 0 && n <= 3);
-        for (int i = 0; i < n; i++) {
-            ASSERT_TRUE(iov[i].len > 0);
-            memcpy(rest + rlen, iov[i].base, iov[i].len);
-            rlen += iov[i].len;
-        }
+        tofui_batch b;
+        size_t skip = sent, rlen = 0;
+        tofui_batch_init(&b, stage);
+        ASSERT_TRUE(tofui_batch_add(&b, m, &skip));
+        ASSERT_EQ(skip, 0);
+        gather_into(&b, rest, &rlen);
         ASSERT_MEM_EQ(rest, rlen, whole + sent, len - sent);
+        ASSERT_EQ(b.total, len - sent);
+        for (int i = 0; i < b.n_iov; i++) {
+            if (in_stage(b.iov[i].base))
+                continue;
+            ASSERT_TRUE(b.iov[i].len > TOFUI_BATCH_COPY_MAX);
+            ASSERT_TRUE(in_buf(&m->thdrs, b.iov[i].base) || in_buf(&m->body, b.iov[i].base));
+        }
     }
 }
 
-TEST(frame_iov_after_partial_writes_at_every_offset) {
+TEST(batch_after_partial_writes_at_every_offset) {
+    uint8_t big[300];
+    memset(big, 'x', sizeof big);
     tofu_msg *full = make_msg(TOFU_OP_REQUEST, "a:b\r\n", 5, "0123456789", 10);
     tofu_msg *no_th = make_msg(TOFU_OP_SIGNAL, NULL, 0, "body", 4);
     tofu_msg *no_body = make_msg(TOFU_OP_RESPONSE, "k:v", 3, NULL, 0);
     tofu_msg *empty = make_msg(TOFU_OP_BYE_REQUEST, NULL, 0, NULL, 0);
-    check_iov_at_every_offset(full);
-    check_iov_at_every_offset(no_th);
-    check_iov_at_every_offset(no_body);
-    check_iov_at_every_offset(empty);
+    tofu_msg *big_body = make_msg(TOFU_OP_REQUEST, "k:v", 3, big, sizeof big);
+    tofu_msg *big_both = make_msg(TOFU_OP_REQUEST, big, sizeof big, big, sizeof big);
+    check_batch_at_every_offset(full);
+    check_batch_at_every_offset(no_th);
+    check_batch_at_every_offset(no_body);
+    check_batch_at_every_offset(empty);
+    check_batch_at_every_offset(big_body);
+    check_batch_at_every_offset(big_both);
 
-    tofui_frame f;
-    tofui_iov iov[3];
-    tofui_frame_encode(full, &f);
-    ASSERT_EQ(tofui_frame_iov(&f, 0, iov), 3);
-    ASSERT_EQ(tofui_frame_iov(&f, 16, iov), 2);
-    ASSERT_EQ(tofui_frame_iov(&f, 21, iov), 1);
-    ASSERT_EQ(tofui_frame_iov(&f, 31, iov), 0);
-    tofui_frame_encode(empty, &f);
-    ASSERT_EQ(tofui_frame_iov(&f, 0, iov), 1);
-    ASSERT_EQ(tofui_frame_iov(&f, 16, iov), 0);
+    /* The number of iovecs after 0, 16 (the header), and more bytes. */
+    size_t counts[][3] = {{0, 1, 1}, {16, 1, 1}, {21, 1, 1}, {31, 0, 0}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        tofui_batch b;
+        size_t skip = counts[i][0];
+        tofui_batch_init(&b, stage);
+        ASSERT_TRUE(tofui_batch_add(&b, full, &skip));
+        ASSERT_EQ(b.n_iov, counts[i][1]);
+    }
+    /* A 300-byte body after 16 + 3 bytes: in place while more than 256
+     * bytes of it are left, copied after that. */
+    struct {
+        size_t skip;
+        int n_iov;
+        size_t body_off; /* where the last iovec points into the body; SIZE_MAX: the stage */
+    } big_counts[] = {{0, 2, 0}, {18, 2, 0}, {19, 1, 0}, {19 + 43, 1, 43}, {19 + 44, 1, SIZE_MAX}};
+    for (size_t i = 0; i < sizeof big_counts / sizeof big_counts[0]; i++) {
+        tofui_batch b;
+        size_t skip = big_counts[i].skip;
+        tofui_batch_init(&b, stage);
+        ASSERT_TRUE(tofui_batch_add(&b, big_body, &skip));
+        ASSERT_EQ(b.n_iov, big_counts[i].n_iov);
+        const void *last = b.iov[b.n_iov - 1].base;
+        if (big_counts[i].body_off == SIZE_MAX)
+            ASSERT_TRUE(in_stage(last));
+        else
+            ASSERT_TRUE(last == big_body->body.data + big_counts[i].body_off);
+    }
+    tofui_batch b;
+    size_t skip = 16;
+    tofui_batch_init(&b, stage);
+    ASSERT_TRUE(tofui_batch_add(&b, empty, &skip));
+    ASSERT_EQ(b.n_iov, 0);
     tofu_msg_destroy(full);
     tofu_msg_destroy(no_th);
     tofu_msg_destroy(no_body);
     tofu_msg_destroy(empty);
+    tofu_msg_destroy(big_body);
+    tofu_msg_destroy(big_both);
 }
 
-/* ---- decoder ---- */
+/* Frames after the first go on while they fit; what does not fit is left
+ * for the next write, and the bytes are the frames back to back. */
+static void fill_batch(const tofu_msg *m, int want_frames, int want_iov) {
+    static uint8_t got[TOFUI_BATCH_STAGE + 64 * 1024], want[TOFUI_BATCH_STAGE + 64 * 1024];
+    tofui_batch b;
+    size_t skip = 0, glen = 0, wlen = 0;
+    int frames = 0;
+    tofui_batch_init(&b, stage);
+    while (tofui_batch_add(&b, m, &skip))
+        frames++;
+    ASSERT_EQ(frames, want_frames);
+    ASSERT_EQ(b.n_iov, want_iov);
+    ASSERT_TRUE(b.staged <= TOFUI_BATCH_STAGE);
+    gather_into(&b, got, &glen);
+    for (int i = 0; i < frames; i++)
+        encode_into(m, want, &wlen);
+    ASSERT_MEM_EQ(got, glen, want, wlen);
+    ASSERT_EQ(b.total, wlen);
+}
+
+TEST(batch_stops_when_its_iovecs_or_its_stage_are_full) {
+    static uint8_t part[300];
+    memset(part, 'p', sizeof part);
+    /* Two parts over 256 bytes: header copied, both parts in place, 3
+     * iovecs a frame: 85 frames fill 255 of the 256 iovecs. */
+    tofu_msg *refs = make_msg(TOFU_OP_REQUEST, part, 300, part, 300);
+    fill_batch(refs, TOFUI_BATCH_IOV / 3, TOFUI_BATCH_IOV / 3 * 3);
+    /* Everything copied (16 + 256 + 256 bytes a frame) into one iovec,
+     * until the 64 KiB stage is full. */
+    tofu_msg *copies = make_msg(TOFU_OP_REQUEST, part, 256, part, 256);
+    fill_batch(copies, (int)(TOFUI_BATCH_STAGE / (16 + 256 + 256)), 1);
+    tofu_msg_destroy(refs);
+    tofu_msg_destroy(copies);
+}
 
 TEST(spec_hello_bytes_decode_to_the_hello_request) {
     tofui_dec d;

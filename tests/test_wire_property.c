@@ -6,7 +6,7 @@
 
 #include "msg/wire.h"
 
-/* Frames per batch: one batch is one stream, a few MB at most. */
+/* Frames per group: one group is one stream, a few MB at most. */
 #define BATCH 400
 /* Frames per round-trip case; four cases make 400,000 frames (about 4 GB of
  * stream, a few seconds in all; ASan about four times that). */
@@ -94,22 +94,64 @@ typedef struct stream {
     size_t ends[BATCH]; /* stream offset just past each frame */
 } stream;
 
-static void stream_add(stream *s, const tofu_msg *m, int index) {
-    tofui_frame f;
-    tofui_frame_encode(m, &f);
-    size_t need = s->len + tofui_frame_size(&f);
+/* The stage of every batch built here. */
+static unsigned char stage[TOFUI_BATCH_STAGE];
+
+static void stream_reserve(stream *s, size_t more) {
+    size_t need = s->len + more;
     if (need > s->cap) {
         s->cap = need * 2;
         s->data = realloc(s->data, s->cap);
         ASSERT_NOT_NULL(s->data);
     }
-    tofui_iov iov[3];
-    int n = tofui_frame_iov(&f, 0, iov);
-    for (int i = 0; i < n; i++) {
-        memcpy(s->data + s->len, iov[i].base, iov[i].len);
-        s->len += iov[i].len;
+}
+
+/* Appends the first `n` bytes the batch would write. */
+static void stream_write(stream *s, const tofui_batch *b, size_t n) {
+    stream_reserve(s, n);
+    for (int i = 0; i < b->n_iov && n > 0; i++) {
+        size_t k = b->iov[i].len < n ? b->iov[i].len : n;
+        ASSERT_TRUE(b->iov[i].len > 0);
+        memcpy(s->data + s->len, b->iov[i].base, k);
+        s->len += k;
+        n -= k;
     }
+}
+
+/* One frame, written whole. */
+static void stream_add(stream *s, const tofu_msg *m, int index) {
+    tofui_batch b;
+    size_t skip = 0;
+    tofui_batch_init(&b, stage);
+    ASSERT_TRUE(tofui_batch_add(&b, m, &skip));
+    ASSERT_EQ(b.total, tofui_frame_len(m));
+    stream_write(s, &b, b.total);
     s->ends[index] = s->len;
+}
+
+/* The frames of m[0..n) written as the engine writes a send queue: each
+ * write takes a batch of the frames left after (first unsent frame, bytes of
+ * it already sent), and the socket takes a random part of it. */
+static void stream_write_queue(tofu_t_rng *r, stream *s, tofu_msg **m, int n) {
+    int head = 0;
+    size_t sent_off = 0;
+    while (head < n) {
+        tofui_batch b;
+        size_t skip = sent_off;
+        tofui_batch_init(&b, stage);
+        for (int i = head; i < n && tofui_batch_add(&b, m[i], &skip); i++) {
+        }
+        ASSERT_EQ(skip, 0);
+        ASSERT_TRUE(b.total > 0 || tofui_frame_len(m[head]) == sent_off);
+        size_t written = b.total == 0 ? 0 : 1 + (size_t)tofu_t_rng_below(r, b.total);
+        stream_write(s, &b, written);
+        while (head < n && written >= tofui_frame_len(m[head]) - sent_off) {
+            written -= tofui_frame_len(m[head]) - sent_off;
+            sent_off = 0;
+            s->ends[head++] = s->len - written;
+        }
+        sent_off += written;
+    }
 }
 
 static void assert_same_frame(const tofu_msg *want, const tofu_msg *got) {
@@ -180,8 +222,9 @@ static void destroy_all(tofu_msg **m, int n) {
 
 /* ---- properties ---- */
 
-/* Encodes `frames` random valid frames in batches and decodes each batch
- * from random chunks. */
+/* Encodes `frames` random valid frames in groups (each written as a send
+ * queue, in batches cut by random partial writes) and decodes each group's
+ * stream from random chunks. */
 static void round_trip(uint64_t seed, int frames) {
     tofu_t_rng r;
     tofu_t_rng_seed(&r, seed);
@@ -191,10 +234,9 @@ static void round_trip(uint64_t seed, int frames) {
     for (int done = 0; done < frames; done += BATCH) {
         int n = frames - done < BATCH ? frames - done : BATCH;
         s.len = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
             src[i] = rand_msg(&r, rand_wire_opcode(&r));
-            stream_add(&s, src[i], i);
-        }
+        stream_write_queue(&r, &s, src, n);
         outcome o = decode_stream(&r, &s, s.len, src, n);
         ASSERT_TRUE(o.last != TOFUI_DEC_ERROR);
         ASSERT_EQ(o.frames, n);

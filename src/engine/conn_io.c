@@ -1,15 +1,15 @@
 /*
  * Moving bytes for connected channels (I/O thread only).
  *
- * Sending gathers the queued frames into one writev. Small parts (frame
- * headers always, text headers and bodies up to IO__COPY_MAX bytes) are
- * copied into the engine's send buffer, so a run of small frames becomes a
- * single iovec: the kernel copies one block instead of three pieces per
- * frame, and one call carries up to TOFUI_WRITE_CHUNK bytes of them rather
- * than IO__MAX_IOV / 3 frames. Bigger parts are sent from the message in
- * place. Nothing points into a message or the buffer between writes: a
- * partial write is remembered as (head message, bytes already sent) and the
- * batch is rebuilt from that before the next write.
+ * Sending gathers the queued frames into one writev, built by the wire
+ * codec's batch (msg/wire.h): small parts are copied into the engine's send
+ * buffer, so a run of small frames becomes a single iovec (the kernel copies
+ * one block instead of three pieces per frame, and one call carries up to
+ * TOFUI_BATCH_STAGE bytes of them rather than TOFUI_BATCH_IOV / 3 frames);
+ * bigger parts are sent from the message in place. Nothing points into a
+ * message or the buffer between writes: a partial write is remembered as
+ * (head message, bytes already sent) and the batch is rebuilt from that
+ * before the next write.
  *
  * Receiving reads big chunks into the engine's buffer and decodes every
  * complete frame in them. A pool message is taken only when a whole frame is
@@ -25,11 +25,6 @@
 
 #include "engine/engine_int.h"
 
-#define IO__MAX_IOV 256 /* the platform layers send at most 256 parts per call */
-/* Parts up to this size are copied into the send buffer, where copying costs
- * less than the kernel's per-iovec work; bigger parts go without a copy (1 KiB
- * bodies measured the same either way, so the extra copy is not taken). */
-#define IO__COPY_MAX 256u
 /* Writes / reads per channel and event: bounded so one busy channel cannot
  * starve the others; the level-triggered poller brings it back. */
 #define IO__WRITE_ROUNDS 16
@@ -41,82 +36,14 @@
 /* sending                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct io__batch {
-    unsigned char *stage; /* the engine's send buffer (TOFUI_WRITE_CHUNK) */
-    size_t staged;        /* bytes of it in use */
-    int stage_iov;        /* the iovec ending at stage + staged, or -1 */
-    tofui_iov iov[IO__MAX_IOV];
-    int n_iov;
-    size_t total;
-} io__batch;
-
-static size_t io__frame_len(const tofu_msg *m) {
-    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
-}
-
-/* Bytes of m that the batch copies. */
-static size_t io__copied_len(const tofu_msg *m) {
-    size_t n = TOFUI_BHDR_SIZE;
-    n += m->thdrs.len <= IO__COPY_MAX ? m->thdrs.len : 0;
-    n += m->body.len <= IO__COPY_MAX ? m->body.len : 0;
-    return n;
-}
-
-/* Whether all of m still fits: at most 3 iovecs and its copied parts. */
-static bool io__fits(const io__batch *b, const tofu_msg *m) {
-    return b->n_iov + 3 <= IO__MAX_IOV && b->staged + io__copied_len(m) <= TOFUI_WRITE_CHUNK;
-}
-
-/* Copies a small piece to the buffer, extending the iovec that ends there. */
-static void io__add_copy(io__batch *b, const void *p, size_t len) {
-    unsigned char *dst = b->stage + b->staged;
-    memcpy(dst, p, len);
-    b->staged += len;
-    if (b->stage_iov >= 0) {
-        b->iov[b->stage_iov].len += len;
-        return;
-    }
-    b->stage_iov = b->n_iov;
-    b->iov[b->n_iov].base = dst;
-    b->iov[b->n_iov++].len = len;
-}
-
-static void io__add_ref(io__batch *b, const void *p, size_t len) {
-    b->stage_iov = -1; /* what is copied next starts a new iovec */
-    b->iov[b->n_iov].base = p;
-    b->iov[b->n_iov++].len = len;
-}
-
-/* Adds what is left of one part after *skip bytes, consuming *skip. */
-static void io__add_part(io__batch *b, const void *p, size_t len, size_t *skip) {
-    if (*skip >= len) {
-        *skip -= len;
-        return;
-    }
-    p = (const unsigned char *)p + *skip;
-    len -= *skip;
-    *skip = 0;
-    if (len <= IO__COPY_MAX)
-        io__add_copy(b, p, len);
-    else
-        io__add_ref(b, p, len);
-    b->total += len;
-}
-
-static void io__build(const tofui_chan *ch, io__batch *b) {
-    b->stage = ch->eng->wbuf;
-    b->staged = 0;
-    b->stage_iov = -1;
-    b->n_iov = 0;
-    b->total = 0;
+/* The frames of the send queue after what was written already, as far as
+ * one batch takes them (msg/wire.h). */
+static void io__build(const tofui_chan *ch, tofui_batch *b) {
+    tofui_batch_init(b, ch->eng->wbuf);
     size_t skip = ch->sent_off;
-    /* The first frame always fits: 3 iovecs, at most 16 + 2 KiB copied. */
-    for (const tofu_msg *m = ch->sendq.head; m != NULL && io__fits(b, m); m = m->next) {
-        tofui_frame f;
-        tofui_frame_encode(m, &f);
-        io__add_part(b, f.hdr, TOFUI_BHDR_SIZE, &skip);
-        io__add_part(b, f.thdrs, f.thl, &skip);
-        io__add_part(b, f.body, f.bl, &skip);
+    for (const tofu_msg *m = ch->sendq.head; m != NULL; m = m->next) {
+        if (!tofui_batch_add(b, m, &skip))
+            break;
     }
 }
 
@@ -161,7 +88,7 @@ static void io__sent(tofui_chan *ch, tofu_msg *m, io__done *done) {
  * remembered by its offset. */
 static void io__consume(tofui_chan *ch, size_t written, io__done *done) {
     while (written > 0 && ch->sendq.head != NULL) {
-        size_t left = io__frame_len(ch->sendq.head) - ch->sent_off;
+        size_t left = tofui_frame_len(ch->sendq.head) - ch->sent_off;
         if (written < left) {
             ch->sent_off += written;
             return;
@@ -193,7 +120,7 @@ static void io__write_failed(tofui_chan *ch) {
 
 /* One write of what the queue holds; false when writing stops for now
  * (channel closed, queue empty, socket full). */
-static bool io__write_round(tofui_chan *ch, io__batch *b, io__done *done) {
+static bool io__write_round(tofui_chan *ch, tofui_batch *b, io__done *done) {
     if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL || ch->send_dead)
         return false;
     io__build(ch, b);
@@ -211,7 +138,7 @@ static bool io__write_round(tofui_chan *ch, io__batch *b, io__done *done) {
 }
 
 void tofui_io_write(tofui_chan *ch) {
-    io__batch b;
+    tofui_batch b;
     io__done done;
     done.n = 0;
     int round = 0;

@@ -234,7 +234,7 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     b->chantab = true;
     e->chans = calloc(TOFUI_CHAN_SLOTS, sizeof *e->chans);
     e->rbuf = malloc(TOFUI_READ_CHUNK);
-    e->wbuf = malloc(TOFUI_WRITE_CHUNK);
+    e->wbuf = malloc(TOFUI_BATCH_STAGE);
     if (e->chans == NULL || e->rbuf == NULL || e->wbuf == NULL)
         return TOFU_ALLOCATION_FAILED;
     if (tofui_poller_create(&e->poller) != TOFU_SUCCESS)
@@ -262,7 +262,6 @@ tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {
         engine__free(e, &b);
         return st;
     }
-    e->thread_started = true;
     *out = e;
     return TOFU_SUCCESS;
 }

@@ -34,9 +34,6 @@
 /* Most pool messages taken at once for the frames of one read. */
 #define TOFUI_RECV_BATCH 32u
 
-/* Most bytes of small frames copied together for one write (conn_io.c). */
-#define TOFUI_WRITE_CHUNK 65536u
-
 /* Resolved addresses tried for one Hello/WelcomeRequest. */
 #define TOFUI_MAX_ADDRS 16u
 
@@ -294,7 +291,6 @@ struct tofu_engine {
     uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
     tofui_poller *poller;
     tofui_thread thread;
-    bool thread_started;
     tofui_chantab chantab;
     tofui_resolver resolver;
 
@@ -321,7 +317,7 @@ struct tofu_engine {
     size_t rstock_next;
     size_t rstock_n;
     unsigned char *rbuf;
-    unsigned char *wbuf; /* small frames gathered for one write */
+    unsigned char *wbuf; /* the stage of a write's batch (TOFUI_BATCH_STAGE) */
 };
 
 /* ---- engine.c ---- */

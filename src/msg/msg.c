@@ -127,7 +127,6 @@ void tofu_msg_reset(tofu_msg *m) {
 void tofui_msg_clear(tofu_msg *m) {
     tofu_msg_reset(m);
     m->next = NULL;
-    m->prev = NULL;
 }
 
 tofu_msg *tofui_msg_engine(tofu_opcode op, tofu_status st, uint16_t channel, uint64_t id) {

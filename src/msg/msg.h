@@ -24,8 +24,7 @@ struct tofu_msg {
     tofui_buf body;
     void *user;      /* the application's pointer */
     void *ctx;       /* engine-private (owning group); cleared before delivery */
-    tofu_msg *next;  /* intrusive links for pool and queues */
-    tofu_msg *prev;
+    tofu_msg *next;  /* intrusive link for the engine's queues */
 };
 
 /* Makes room for at least `need` bytes in total (len unchanged). */

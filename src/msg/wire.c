@@ -1,6 +1,6 @@
 /*
- * The tofu wire format (SPEC §1): header marshalling, the frame encoder for
- * gather writes, and the streaming frame decoder.
+ * The tofu wire format (SPEC §1): header marshalling, the batch of frames
+ * for one gather write, and the streaming frame decoder.
  *
  * Every multi-byte field is written and read with shifts, one byte at a time,
  * so the bytes are the same on little- and big-endian hosts (the original Zig
@@ -92,44 +92,89 @@ void tofui_bhdr_unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
     h->bl = wire__get_u16(in + WIRE_OFF_BL);
 }
 
-/* ---- encoder ---- */
+/* ---- encoder: a batch of frames for one gather write ---- */
 
-void tofui_frame_encode(const tofu_msg *m, tofui_frame *f) {
+size_t tofui_frame_len(const tofu_msg *m) {
+    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
+}
+
+/* The header with thl/bl taken from the buffers, whatever bhdr says. */
+static void wire__frame_header(const tofu_msg *m, uint8_t out[TOFUI_BHDR_SIZE]) {
     /* Post validation keeps both parts within the u16 fields; a longer
      * buffer here would desynchronise the stream, so it is a bug upstream. */
     assert(m->thdrs.len <= TOFU_MAX_PART_LEN && m->body.len <= TOFU_MAX_PART_LEN);
     tofu_bhdr h = m->bhdr;
     h.thl = (uint16_t)m->thdrs.len;
     h.bl = (uint16_t)m->body.len;
-    tofui_bhdr_pack(&h, f->hdr);
-    f->thdrs = m->thdrs.data;
-    f->thl = m->thdrs.len;
-    f->body = m->body.data;
-    f->bl = m->body.len;
+    tofui_bhdr_pack(&h, out);
 }
 
-size_t tofui_frame_size(const tofui_frame *f) {
-    return TOFUI_BHDR_SIZE + f->thl + f->bl;
+void tofui_batch_init(tofui_batch *b, unsigned char *stage) {
+    b->stage = stage;
+    b->staged = 0;
+    b->stage_iov = -1;
+    b->n_iov = 0;
+    b->total = 0;
+}
+
+/* Bytes of m that the batch copies. */
+static size_t wire__copied_len(const tofu_msg *m) {
+    size_t n = TOFUI_BHDR_SIZE;
+    n += m->thdrs.len <= TOFUI_BATCH_COPY_MAX ? m->thdrs.len : 0;
+    n += m->body.len <= TOFUI_BATCH_COPY_MAX ? m->body.len : 0;
+    return n;
+}
+
+/* Whether all of m still fits: at most 3 iovecs and its copied parts. */
+static bool wire__fits(const tofui_batch *b, const tofu_msg *m) {
+    return b->n_iov + 3 <= TOFUI_BATCH_IOV && b->staged + wire__copied_len(m) <= TOFUI_BATCH_STAGE;
+}
+
+/* Copies a small piece to the stage, extending the iovec that ends there. */
+static void wire__add_copy(tofui_batch *b, const void *p, size_t len) {
+    unsigned char *dst = b->stage + b->staged;
+    memcpy(dst, p, len);
+    b->staged += len;
+    if (b->stage_iov >= 0) {
+        b->iov[b->stage_iov].len += len;
+        return;
+    }
+    b->stage_iov = b->n_iov;
+    b->iov[b->n_iov].base = dst;
+    b->iov[b->n_iov++].len = len;
+}
+
+static void wire__add_ref(tofui_batch *b, const void *p, size_t len) {
+    b->stage_iov = -1; /* what is copied next starts a new iovec */
+    b->iov[b->n_iov].base = p;
+    b->iov[b->n_iov++].len = len;
 }
 
 /* Adds what is left of one part after *skip bytes, consuming *skip. */
-static int wire__iov_part(const void *base, size_t len, size_t *skip, tofui_iov *out) {
+static void wire__add_part(tofui_batch *b, const void *p, size_t len, size_t *skip) {
     if (*skip >= len) {
         *skip -= len;
-        return 0;
+        return;
     }
-    out->base = (const uint8_t *)base + *skip;
-    out->len = len - *skip;
+    p = (const unsigned char *)p + *skip;
+    len -= *skip;
     *skip = 0;
-    return 1;
+    if (len <= TOFUI_BATCH_COPY_MAX)
+        wire__add_copy(b, p, len);
+    else
+        wire__add_ref(b, p, len);
+    b->total += len;
 }
 
-int tofui_frame_iov(const tofui_frame *f, size_t sent, tofui_iov out[3]) {
-    int n = 0;
-    n += wire__iov_part(f->hdr, TOFUI_BHDR_SIZE, &sent, &out[n]);
-    n += wire__iov_part(f->thdrs, f->thl, &sent, &out[n]);
-    n += wire__iov_part(f->body, f->bl, &sent, &out[n]);
-    return n;
+bool tofui_batch_add(tofui_batch *b, const tofu_msg *m, size_t *skip) {
+    if (!wire__fits(b, m))
+        return false;
+    uint8_t hdr[TOFUI_BHDR_SIZE]; /* always copied: the stage keeps it */
+    wire__frame_header(m, hdr);
+    wire__add_part(b, hdr, TOFUI_BHDR_SIZE, skip);
+    wire__add_part(b, m->thdrs.data, m->thdrs.len, skip);
+    wire__add_part(b, m->body.data, m->body.len, skip);
+    return true;
 }
 
 /* ---- streaming decoder ---- */

@@ -1,13 +1,13 @@
 /*
  * The tofu wire format (SPEC §1): a 16-byte big-endian binary header followed
  * by thl bytes of text headers and bl bytes of body. Pure code, no I/O: the
- * engine and the fuzz targets drive it.
+ * engine, the unit tests and the fuzz targets drive it, the same code each.
  */
 #ifndef TOFUI_WIRE_H
 #define TOFUI_WIRE_H
 
 #include "msg/msg.h"
-#include "platform/platform.h" /* tofui_iov only */
+#include "platform/iov.h"
 
 #define TOFUI_BHDR_SIZE 16u
 
@@ -21,30 +21,43 @@ void tofui_proto_unpack(uint8_t proto, tofu_bhdr *h);
 void tofui_bhdr_pack(const tofu_bhdr *h, uint8_t out[TOFUI_BHDR_SIZE]);
 void tofui_bhdr_unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h);
 
-/* ---- encoder ---- */
+/* ---- encoder: a batch of frames for one gather write ---- */
 
-/* A frame ready for a gather write: the packed header plus pointers to the
- * message's own text-header and body buffers (no copy). The header bytes live
- * in the frame, so iovecs are rebuilt from (frame, offset) before each write
- * and never go stale. */
-typedef struct tofui_frame {
-    uint8_t hdr[TOFUI_BHDR_SIZE];
-    const void *thdrs;
-    size_t thl;
-    const void *body;
-    size_t bl;
-} tofui_frame;
+/* Most parts of one batch: the socket layers send at most 256 per call. */
+#define TOFUI_BATCH_IOV 256
+/* Parts up to this size are copied into the batch's stage, where copying
+ * costs less than the kernel's per-iovec work; bigger parts go without a
+ * copy (1 KiB bodies measured the same either way). */
+#define TOFUI_BATCH_COPY_MAX 256u
+/* Bytes of the stage: the most small parts copied for one write. */
+#define TOFUI_BATCH_STAGE 65536u
 
-/* Packs m's header with thl/bl taken from its buffers and points the frame
- * at them. The message must not change until the frame is written. */
-void tofui_frame_encode(const tofu_msg *m, tofui_frame *f);
+/* The frames of queued messages as one iovec list. Frame headers always,
+ * text headers and bodies up to TOFUI_BATCH_COPY_MAX bytes are copied into
+ * the stage, so a run of small frames becomes a single iovec; bigger parts
+ * point into the message. A batch lives for one write: after a partial
+ * write the next batch starts again from (first message, bytes written). */
+typedef struct tofui_batch {
+    unsigned char *stage; /* TOFUI_BATCH_STAGE bytes, the caller's */
+    size_t staged;        /* bytes of it in use */
+    int stage_iov;        /* the iovec ending at stage + staged, or -1 */
+    tofui_iov iov[TOFUI_BATCH_IOV];
+    int n_iov;
+    size_t total; /* bytes in iov[] */
+} tofui_batch;
 
-/* Total bytes of the frame. */
-size_t tofui_frame_size(const tofui_frame *f);
+/* Bytes of m's frame on the wire (thl and bl from its buffers). */
+size_t tofui_frame_len(const tofu_msg *m);
 
-/* Fills out[] (room for 3) with what remains to be written after `sent`
- * bytes; returns the number of non-empty parts (0 when complete). */
-int tofui_frame_iov(const tofui_frame *f, size_t sent, tofui_iov out[3]);
+/* An empty batch copying into stage (TOFUI_BATCH_STAGE bytes). */
+void tofui_batch_init(tofui_batch *b, unsigned char *stage);
+
+/* Adds m's frame (header packed with thl/bl from its buffers), leaving out
+ * its first *skip bytes, which are subtracted from *skip (a frame shorter
+ * than *skip adds nothing). False, with nothing added, when the whole frame
+ * might not fit (3 iovecs, its copied parts); the first frame of an empty
+ * batch always fits. m must not change until the batch is written. */
+bool tofui_batch_add(tofui_batch *b, const tofu_msg *m, size_t *skip);
 
 /* ---- streaming decoder ---- */
 

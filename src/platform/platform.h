@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform/iov.h"
 #include "tofu.h"
 
 /* ---- process-wide start-up (Winsock on Windows; no-op on POSIX) ---- */
@@ -63,12 +64,6 @@ uint64_t tofui_clock_ns(void);
 void tofui_sleep_ms(unsigned ms);
 
 /* ---- sockets ---- */
-
-/* One part of a gather write. */
-typedef struct tofui_iov {
-    const void *base;
-    size_t len;
-} tofui_iov;
 
 /* A socket: an fd on POSIX, a SOCKET on Windows. */
 typedef intptr_t tofui_socket;
