@@ -47,6 +47,24 @@ tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g) {
     return ch != NULL && ch->group == g ? ch : NULL;
 }
 
+/* The application hears of an unseen accepted channel: the handshake timer
+ * has done its job. */
+static void chan__seen(tofui_chan *ch) {
+    if (tofui_chan_unseen(ch))
+        tofui_timer_stop(&ch->timer);
+}
+
+void tofui_chan_learn_id(tofui_chan *ch, uint64_t id) {
+    chan__seen(ch);
+    ch->remembered_id = id;
+    ch->id_learned = true;
+}
+
+void tofui_chan_announce(tofui_chan *ch) {
+    chan__seen(ch);
+    ch->announced = true;
+}
+
 void tofui_chan_free_dead(tofu_engine *e) {
     while (e->dead != NULL) {
         tofui_chan *ch = e->dead;
@@ -111,7 +129,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
         if (m != NULL)
             tofui_mq_push(&out, m);
     }
-    while ((m = tofui_chan_sendq_pop(ch)) != NULL)
+    while ((m = tofui_send_pop(ch)) != NULL)
         chan__collect(ch, &out, m, reason);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         chan__collect(ch, &out, m, reason);
@@ -126,7 +144,7 @@ static void chan__free_all(tofui_chan *ch) {
     tofu_msg *m;
     tofui_pool_put(&ch->eng->pool, &ch->welcome);
     ch->hello = NULL;
-    while ((m = tofui_chan_sendq_pop(ch)) != NULL)
+    while ((m = tofui_send_pop(ch)) != NULL)
         tofui_pool_put(&ch->eng->pool, &m);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
         tofui_pool_put(&ch->eng->pool, &m);
@@ -194,7 +212,8 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
     chan__drop_socket(ch, mode);
     chan__forget(ch);
     ch->state = TOFUI_CH_CLOSED;
-    tofui_io_release_recv(ch);
+    tofui_recv_release(ch);
+    tofui_stall_release(ch);
     if (mode == TOFUI_CLOSE_SILENT)
         chan__free_all(ch);
     else
@@ -208,57 +227,6 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
 /* ------------------------------------------------------------------------ */
 /* posts                                                                    */
 /* ------------------------------------------------------------------------ */
-
-void tofui_chan_sendq_push(tofui_chan *ch, tofu_msg *m) {
-    tofui_mq_push(&ch->sendq, m);
-    ch->queued++;
-}
-
-tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch) {
-    tofu_msg *m = tofui_mq_pop(&ch->sendq);
-    if (m != NULL)
-        ch->queued--;
-    return m;
-}
-
-static bool chan__is_bye(uint8_t op) {
-    return op == TOFU_OP_BYE_REQUEST || op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL;
-}
-
-/* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
- * that a channel whose peer stopped reading can always still be closed. */
-static bool chan__queue_full(const tofui_chan *ch, uint8_t op) {
-    uint32_t max = ch->eng->max_send_queue;
-    return max != 0 && ch->queued >= max && !chan__is_bye(op);
-}
-
-/* As the original: nothing goes out after a Bye-type frame, with one
- * exception, the ByeResponse that answers a peer's ByeRequest crossing our
- * own (simultaneous Bye: without it two libtofu peers would wait for each
- * other; the original, which never sends it, reads it and closes). What is
- * held back comes back with the close reason when the channel closes. */
-static bool chan__bye_blocks(const tofui_chan *ch, uint8_t op) {
-    return ch->bye_last_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
-}
-
-static void chan__queue(tofui_chan *ch, tofu_msg *m) {
-    uint8_t op = m->bhdr.opcode;
-    if (chan__bye_blocks(ch, op)) {
-        tofui_mq_push(&ch->held, m);
-        return;
-    }
-    if (chan__queue_full(ch, op)) {
-        tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
-        return;
-    }
-    if (op == TOFU_OP_BYE_REQUEST)
-        ch->bye_req_queued = true;
-    else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
-        ch->bye_last_queued = true;
-    tofui_chan_sendq_push(ch, m);
-    if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
-        tofui_chan_touch(ch); /* written just before the next wait */
-}
 
 /* A ByeSignal with bit 6 (internal_a): abort now, never transmitted. On a
  * listener every ByeSignal stops listening (it has nothing to transmit). */
@@ -318,7 +286,7 @@ void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {
     else if (ch->listen)
         tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
     else
-        chan__queue(ch, m);
+        tofui_send_post(ch, m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -393,7 +361,7 @@ void tofui_chan_flush_ready(tofu_engine *e) {
     tofui_chan *ch;
     while ((ch = chan__pop_ready(e)) != NULL) {
         if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL && !ch->write_blocked)
-            tofui_io_write(ch);
+            tofui_send_write(ch);
         if (ch->state != TOFUI_CH_CLOSED)
             chan__apply_interest(ch);
     }
@@ -408,12 +376,9 @@ static void chan__on_io_event(tofui_chan *ch, unsigned events) {
     /* Read first: data that arrived before an error or a FIN is delivered,
      * and the read tells EOF from reset. */
     if (err || (events & TOFUI_POLL_IN))
-        tofui_io_read(ch, err);
-    if (ch->state == TOFUI_CH_OPEN && (events & TOFUI_POLL_OUT)) {
-        ch->write_blocked = false;
-        tofui_io_write(ch);
-        tofui_chan_touch(ch);
-    }
+        tofui_recv_read(ch, err);
+    if (ch->state == TOFUI_CH_OPEN && (events & TOFUI_POLL_OUT))
+        tofui_send_on_writable(ch);
 }
 
 void tofui_chan_on_event(tofui_chan *ch, unsigned events) {

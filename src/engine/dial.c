@@ -238,7 +238,7 @@ void tofui_conn_hello(tofu_engine *e, tofu_msg *m) {
         return;
     /* First in the queue: whatever is posted meanwhile goes out after it. */
     ch->hello = m;
-    tofui_chan_sendq_push(ch, m);
+    tofui_send_push(ch, m);
     tofu_address a;
     if (!conn__address(m, TOFU_HDR_CONNECT_TO, &a)) {
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);

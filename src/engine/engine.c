@@ -58,7 +58,7 @@ void tofu_put(tofu_engine *e, tofu_msg **m) {
 
 static void engine__resume_if_refilled(tofu_engine *e) {
     if (tofui_pool_take_refill(&e->pool))
-        tofui_io_resume_stalled(e);
+        tofui_stall_resume(e);
 }
 
 static int engine__min_timeout(int a, int b) {
@@ -77,7 +77,7 @@ static int engine__prepare_wait(tofu_engine *e) {
     if (!tofui_list_empty(&e->stalled)) {
         if (tofui_pool_refill_noted(&e->pool))
             return 0;
-        timeout = engine__min_timeout(timeout, tofui_io_signal_stalls(e));
+        timeout = engine__min_timeout(timeout, tofui_stall_signal_due(e));
     }
     return timeout;
 }

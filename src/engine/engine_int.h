@@ -1,6 +1,6 @@
 /*
  * Engine internals shared by engine.c, submit.c, group.c, chantab.c,
- * channel.c, dial.c, conn_io.c and resolve.c.
+ * channel.c, dial.c, send.c, recv.c, stall.c and resolve.c.
  *
  * Threads and ownership, in one place:
  *   - The I/O thread owns every channel record (tofui_chan), the per-number
@@ -199,7 +199,7 @@ struct tofu_group {
     tofui_link chans; /* channels of this group */
 };
 
-/* ---- channels (channel.c, dial.c, conn_io.c): I/O thread only ---- */
+/* ---- channels (channel.c, dial.c, send.c, recv.c, stall.c): I/O thread only ---- */
 
 typedef enum tofui_chan_state {
     TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
@@ -362,9 +362,11 @@ void tofui_chan_close_all(tofu_engine *e, bool failed);
 void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
 /* A new close Signal (status channel_closed, ~reason); NULL without memory. */
 tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason);
-/* The send queue, counted for tofu_options.max_send_queue. */
-void tofui_chan_sendq_push(tofui_chan *ch, tofu_msg *m);
-tofu_msg *tofui_chan_sendq_pop(tofui_chan *ch);
+/* An unseen accepted channel's first frame came: its id is kept for the
+ * close Signal, the handshake timer stops. */
+void tofui_chan_learn_id(tofui_chan *ch, uint64_t id);
+/* A pool_empty Signal named the channel: the application knows it now. */
+void tofui_chan_announce(tofui_chan *ch);
 /* Returns m to group g with origin engine and status st. */
 void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
 /* Closes a channel (see tofui_close_mode). Safe to call twice. */
@@ -402,20 +404,51 @@ void tofui_conn_attempt_timed_out(tofui_chan *ch);
 /* Accepts pending connections on a listener. */
 void tofui_conn_accept(tofui_chan *ch);
 
-/* ---- conn_io.c ---- */
+/* ---- send.c ---- */
 
+/* Queues a post for sending, under the Bye rules (nothing after a
+ * ByeResponse or ByeSignal, only a ByeResponse after a ByeRequest: the rest
+ * is held back) and tofu_options.max_send_queue (data beyond it comes back
+ * with not_allowed). */
+void tofui_send_post(tofui_chan *ch, tofu_msg *m);
+/* The send queue itself, counted for max_send_queue. */
+void tofui_send_push(tofui_chan *ch, tofu_msg *m);
+tofu_msg *tofui_send_pop(tofui_chan *ch);
 /* Writes as much of the send queue as the socket takes. */
-void tofui_io_write(tofui_chan *ch);
+void tofui_send_write(tofui_chan *ch);
+/* The poller reported writable after a write stopped short. */
+void tofui_send_on_writable(tofui_chan *ch);
+
+/* ---- recv.c ---- */
+
 /* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
-void tofui_io_read(tofui_chan *ch, bool err_event);
-/* A pool message came back: resumes stalled channels in stall order. */
-void tofui_io_resume_stalled(tofu_engine *e);
+void tofui_recv_read(tofui_chan *ch, bool err_event);
+/* Decodes data[0..n) and delivers the frames. True when everything was
+ * consumed and the channel still reads; false when it closed or stalled. */
+bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
+/* Takes the pool message for a complete frame, `want` at once into the
+ * read's stock; false when the pool has none. */
+bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
+/* Frees the receive state (message in progress, partial frame). */
+void tofui_recv_release(tofui_chan *ch);
+
+/* ---- stall.c ---- */
+
+/* The pool is empty: keeps data[0..n) (at most one read), stops reading
+ * until a put refills the pool, arms one pool_empty Signal per episode.
+ * Returns false: the caller stops decoding. */
+bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n);
 /* Just before a wait with no refill pending: once the grace period is over,
  * tells the groups of channels that are still stalled (one pool_empty
  * Signal per episode). Returns the wait timeout it needs (-1: none). */
-int tofui_io_signal_stalls(tofu_engine *e);
-/* Frees the receive state (message in progress, partial frame, stash). */
-void tofui_io_release_recv(tofui_chan *ch);
+int tofui_stall_signal_due(tofu_engine *e);
+/* A stalled channel whose socket reports an error or hang-up leaves the
+ * poller until it resumes. */
+void tofui_stall_park(tofui_chan *ch);
+/* A pool message came back: resumes stalled channels in stall order. */
+void tofui_stall_resume(tofu_engine *e);
+/* Frees the stall state (kept bytes, stall list). */
+void tofui_stall_release(tofui_chan *ch);
 
 /* ---- resolve.c ---- */
 

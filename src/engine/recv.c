@@ -1,0 +1,261 @@
+/*
+ * The receive side of a connected channel (I/O thread only): reads and the
+ * frames decoded from them.
+ *
+ * Reading takes big chunks into the engine's buffer and decodes every
+ * complete frame in them. A pool message is taken only when a whole frame is
+ * at hand: a frame that arrives in pieces waits in a buffer of the channel's
+ * own (at most one frame), so a peer that announces a big frame and then
+ * trickles or stops pins no pool message, and an idle channel holds none.
+ * When the pool has no message for a complete frame, the channel stalls
+ * (stall.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+/* Reads per channel and event: bounded so one busy channel cannot starve
+ * the others; the level-triggered poller brings it back. */
+#define RECV__ROUNDS 4
+
+/* Takes the pool message for a complete frame. The pool is asked for as
+ * many as the bytes at hand seem to hold (`want`), under one lock, instead
+ * of once per frame while the application's puts contend for the same
+ * lock; tofui_recv_decode gives back what it did not use before it returns, so no
+ * message is held between reads. */
+bool tofui_recv_take_msg(tofui_chan *ch, size_t want) {
+    tofu_engine *e = ch->eng;
+    if (e->rstock_next == e->rstock_n) {
+        e->rstock_next = 0;
+        e->rstock_n = tofui_pool_get_many(&e->pool, e->rstock, want);
+    }
+    if (e->rstock_next == e->rstock_n)
+        return false;
+    ch->rmsg = e->rstock[e->rstock_next++];
+    return true;
+}
+
+/* What a read took from the pool and did not use goes back in one step. */
+static void recv__return_stock(tofu_engine *e) {
+    tofui_pool_put_many(&e->pool, e->rstock + e->rstock_next, e->rstock_n - e->rstock_next);
+    e->rstock_next = e->rstock_n = 0;
+}
+
+/* A received frame carries the local number; an accepted channel learns
+ * the id of its first message for its close Signal. */
+static void recv__received(tofui_chan *ch, tofu_msg *m) {
+    m->bhdr.channel = ch->num;
+    if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
+        ch->peer_bye_req = true;
+    else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
+        ch->hello_unanswered = false;
+    if (ch->accepted && !ch->id_learned)
+        tofui_chan_learn_id(ch, m->bhdr.message_id);
+}
+
+/* The peer answered our ByeRequest. If it also sent one that our application
+ * has not answered on the wire yet (simultaneous Bye), the channel stops
+ * reading and closes once our ByeResponse is written; otherwise at once. */
+static void recv__bye_response(tofui_chan *ch) {
+    if (ch->peer_bye_req && ch->state == TOFUI_CH_OPEN) {
+        ch->read_done = true;
+        tofui_chan_touch(ch);
+        return;
+    }
+    tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+}
+
+/* How decoding a span of bytes goes on or ends. */
+typedef enum recv__next {
+    RECV__GO_ON = 0, /* more bytes to decode */
+    RECV__CONSUMED,  /* every byte is decoded or kept: read on */
+    RECV__STALL,     /* a complete frame waits for a pool message */
+    RECV__FAILED,    /* the stream is dead: close with the span's error */
+    RECV__BYE        /* a ByeResponse came: nothing after it is read */
+} recv__next;
+
+/* The bytes being decoded and the frames decoded from them, delivered
+ * together before anything that follows them. */
+typedef struct recv__span {
+    const unsigned char *data;
+    size_t n;
+    tofui_mq got;
+    tofu_status error; /* with RECV__FAILED */
+} recv__span;
+
+/* An empty span may have no buffer at all (a stall at a frame boundary):
+ * pointer arithmetic on NULL is undefined even by zero. */
+static void recv__advance(recv__span *s, size_t used) {
+    if (used == 0)
+        return;
+    s->data += used;
+    s->n -= used;
+}
+
+/* The decoder completed a frame in ch->rmsg. */
+static recv__next recv__frame(tofui_chan *ch, recv__span *s) {
+    tofu_msg *m = ch->rmsg;
+    ch->rmsg = NULL;
+    recv__received(ch, m);
+    tofui_mq_push(&s->got, m);
+    return m->bhdr.opcode == TOFU_OP_BYE_RESPONSE ? RECV__BYE : RECV__GO_ON;
+}
+
+static recv__next recv__fail(recv__span *s, tofu_status why) {
+    s->error = why;
+    return RECV__FAILED;
+}
+
+/* Bytes of the frame in progress after its binary header. */
+static size_t recv__frame_rest(const tofui_chan *ch) {
+    return (size_t)ch->dec.bhdr.thl + ch->dec.bhdr.bl;
+}
+
+/* Appends what the span holds of the partial frame; true once complete. */
+static bool recv__part_fill(tofui_chan *ch, recv__span *s) {
+    size_t take = ch->part_len - ch->part_got;
+    take = take < s->n ? take : s->n;
+    if (take > 0) { /* data may be NULL when n is 0 */
+        memcpy(ch->part + ch->part_got, s->data, take);
+        ch->part_got += take;
+        recv__advance(s, take);
+    }
+    return ch->part_got == ch->part_len;
+}
+
+/* The decoder has a header but the span ends inside the frame: the rest of
+ * the frame collects outside the pool until it is complete. */
+static recv__next recv__part_start(tofui_chan *ch, recv__span *s) {
+    ch->part_len = recv__frame_rest(ch);
+    if ((ch->part = malloc(ch->part_len)) == NULL)
+        return recv__fail(s, TOFU_ALLOCATION_FAILED);
+    ch->part_got = 0;
+    recv__part_fill(ch, s);
+    return RECV__CONSUMED;
+}
+
+static void recv__part_free(tofui_chan *ch) {
+    free(ch->part);
+    ch->part = NULL;
+    ch->part_len = 0;
+    ch->part_got = 0;
+}
+
+/* Goes on with a partial frame: once complete (and a pool message is at
+ * hand) the decoder gets it whole. */
+static recv__next recv__part_decode(tofui_chan *ch, recv__span *s) {
+    if (!recv__part_fill(ch, s))
+        return RECV__CONSUMED;
+    if (ch->rmsg == NULL && !tofui_recv_take_msg(ch, 1))
+        return RECV__STALL;
+    size_t used = 0;
+    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, ch->part, ch->part_len, &used);
+    recv__part_free(ch);
+    if (rc != TOFUI_DEC_FRAME) /* only allocation fails on a validated header */
+        return recv__fail(s, ch->dec.error);
+    return recv__frame(ch, s);
+}
+
+/* Frames the span may still hold, counting the current one, if all were
+ * as long as it: a guess that is exact for a stream of equal frames. */
+static size_t recv__frames_ahead(const tofui_chan *ch, size_t avail) {
+    size_t rest = recv__frame_rest(ch);
+    size_t n = 1 + (avail - rest) / (TOFUI_BHDR_SIZE + rest);
+    return n < TOFUI_RECV_BATCH ? n : TOFUI_RECV_BATCH;
+}
+
+/* A header is complete: a pool message is taken only when the span holds
+ * the whole frame. */
+static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
+    if (s->n < recv__frame_rest(ch))
+        return recv__part_start(ch, s);
+    return tofui_recv_take_msg(ch, recv__frames_ahead(ch, s->n)) ? RECV__GO_ON : RECV__STALL;
+}
+
+static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
+    size_t used = 0;
+    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, s->data, s->n, &used);
+    recv__advance(s, used);
+    if (rc == TOFUI_DEC_MORE)
+        return RECV__CONSUMED;
+    if (rc == TOFUI_DEC_NEED_MSG)
+        return recv__need_msg(ch, s);
+    if (rc == TOFUI_DEC_ERROR)
+        return recv__fail(s, ch->dec.error);
+    return recv__frame(ch, s);
+}
+
+/* Decodes data[0..n). Returns true when everything was consumed and the
+ * channel still reads; false when it closed or stalled. */
+bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n) {
+    recv__span s = {data, n, {NULL, NULL}, TOFU_SUCCESS};
+    recv__next next = ch->part != NULL ? recv__part_decode(ch, &s) : RECV__GO_ON;
+    while (next == RECV__GO_ON)
+        next = recv__decode_step(ch, &s);
+    recv__return_stock(ch->eng);
+    tofui_group_deliver_list(ch->group, &s.got);
+    if (next == RECV__STALL)
+        return tofui_stall_begin(ch, s.data, s.n);
+    if (next == RECV__FAILED) { /* a hostile or broken peer loses its channel */
+        tofui_chan_close(ch, s.error, TOFUI_CLOSE_ABORT);
+        return false;
+    }
+    if (next == RECV__BYE) {
+        recv__bye_response(ch);
+        return false;
+    }
+    return true;
+}
+
+/* The connection ended or failed. A responder that already sent its
+ * ByeResponse was only waiting for exactly that: the Bye completed. */
+static void recv__ended(tofui_chan *ch, tofu_status reason) {
+    if (ch->state == TOFUI_CH_LINGER)
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    else if (reason == TOFU_PEER_DISCONNECTED)
+        tofui_chan_close(ch, reason, TOFUI_CLOSE_GRACEFUL);
+    else
+        tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
+}
+
+void tofui_recv_read(tofui_chan *ch, bool err_event) {
+    unsigned char *buf = ch->eng->rbuf;
+    if (ch->stalled) {
+        if (err_event)
+            tofui_stall_park(ch);
+        return;
+    }
+    if (ch->read_done) { /* nothing more is read: a dead connection just ends */
+        if (err_event)
+            recv__ended(ch, TOFU_COMMUNICATION_FAILED);
+        return;
+    }
+    for (int round = 0; round < RECV__ROUNDS; round++) {
+        size_t got = 0;
+        tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
+        if (st == TOFU_PEER_DISCONNECTED) {
+            recv__ended(ch, st);
+            return;
+        }
+        if (st != TOFU_SUCCESS) {
+            recv__ended(ch, err_event ? TOFU_COMMUNICATION_FAILED : TOFU_RECV_FAILED);
+            return;
+        }
+        if (got == 0) {
+            /* Nothing to read yet an error flag: close rather than spin on a
+             * level-triggered error. After a failed write with the read
+             * side quiet, that write is all there is to tell. */
+            if (err_event)
+                recv__ended(ch, ch->send_dead ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED);
+            return;
+        }
+        if (!tofui_recv_decode(ch, buf, got) || got < TOFUI_READ_CHUNK)
+            return;
+    }
+}
+
+void tofui_recv_release(tofui_chan *ch) {
+    tofui_pool_put(&ch->eng->pool, &ch->rmsg);
+    recv__part_free(ch);
+}

@@ -1,0 +1,191 @@
+/*
+ * The send side of a connected channel (I/O thread only): the send queue
+ * with its Bye rules and bound, and the writes.
+ *
+ * Each write gathers the queued frames into one writev, built by the wire
+ * codec's batch (msg/wire.h): small parts are copied into the engine's send
+ * buffer, so a run of small frames becomes a single iovec (the kernel copies
+ * one block instead of three pieces per frame, and one call carries up to
+ * TOFUI_BATCH_STAGE bytes of them rather than TOFUI_BATCH_IOV / 3 frames);
+ * bigger parts are sent from the message in place. Nothing points into a
+ * message or the buffer between writes: a partial write is remembered as
+ * (head message, bytes already sent) and the batch is rebuilt from that
+ * before the next write.
+ */
+#include "engine/engine_int.h"
+
+/* Writes per channel and event: bounded so one busy channel cannot starve
+ * the others; the level-triggered poller brings it back. */
+#define SEND__ROUNDS 16
+/* Sent messages returned to the pool per lock acquisition. */
+#define SEND__DONE_BATCH 256
+
+void tofui_send_push(tofui_chan *ch, tofu_msg *m) {
+    tofui_mq_push(&ch->sendq, m);
+    ch->queued++;
+}
+
+tofu_msg *tofui_send_pop(tofui_chan *ch) {
+    tofu_msg *m = tofui_mq_pop(&ch->sendq);
+    if (m != NULL)
+        ch->queued--;
+    return m;
+}
+
+static bool send__is_bye(uint8_t op) {
+    return op == TOFU_OP_BYE_REQUEST || op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL;
+}
+
+/* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
+ * that a channel whose peer stopped reading can always still be closed. */
+static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
+    uint32_t max = ch->eng->max_send_queue;
+    return max != 0 && ch->queued >= max && !send__is_bye(op);
+}
+
+/* As the original: nothing goes out after a Bye-type frame, with one
+ * exception, the ByeResponse that answers a peer's ByeRequest crossing our
+ * own (simultaneous Bye: without it two libtofu peers would wait for each
+ * other; the original, which never sends it, reads it and closes). What is
+ * held back comes back with the close reason when the channel closes. */
+static bool send__bye_blocks(const tofui_chan *ch, uint8_t op) {
+    return ch->bye_last_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
+}
+
+void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
+    uint8_t op = m->bhdr.opcode;
+    if (send__bye_blocks(ch, op)) {
+        tofui_mq_push(&ch->held, m);
+        return;
+    }
+    if (send__queue_full(ch, op)) {
+        tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
+        return;
+    }
+    if (op == TOFU_OP_BYE_REQUEST)
+        ch->bye_req_queued = true;
+    else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
+        ch->bye_last_queued = true;
+    tofui_send_push(ch, m);
+    if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
+        tofui_chan_touch(ch); /* written just before the next wait */
+}
+
+/* The frames of the send queue after what was written already, as far as
+ * one batch takes them (msg/wire.h). */
+static void send__build(const tofui_chan *ch, tofui_batch *b) {
+    tofui_batch_init(b, ch->eng->wbuf);
+    size_t skip = ch->sent_off;
+    for (const tofu_msg *m = ch->sendq.head; m != NULL; m = m->next) {
+        if (!tofui_batch_add(b, m, &skip))
+            break;
+    }
+}
+
+/* Messages whose frames are on the wire, returned to the pool together. */
+typedef struct send__done {
+    tofu_msg *v[SEND__DONE_BATCH];
+    size_t n;
+} send__done;
+
+static void send__done_flush(tofu_engine *e, send__done *d) {
+    tofui_pool_put_many(&e->pool, d->v, d->n);
+    d->n = 0;
+}
+
+static void send__done_add(tofu_engine *e, send__done *d, tofu_msg *m) {
+    if (d->n == SEND__DONE_BATCH)
+        send__done_flush(e, d);
+    d->v[d->n++] = m;
+}
+
+/* A frame is on the wire: the message joins `done`, which goes back to the
+ * pool in one piece when the write ends. After the channel's last frame (a
+ * ByeResponse, or a ByeSignal without bit 6) it lingers until the peer
+ * closes, unless the peer's own ByeResponse came already: then the Bye is
+ * complete and nothing is left to read or to write. */
+static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
+    uint8_t op = m->bhdr.opcode;
+    if (m == ch->hello) {
+        ch->hello = NULL;
+        ch->hello_unanswered = true;
+    }
+    send__done_add(ch->eng, done, m);
+    if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)
+        return;
+    if (ch->read_done)
+        tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    else
+        tofui_chan_start_linger(ch);
+}
+
+/* Pops every frame the write completed; a partly written head is
+ * remembered by its offset. */
+static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
+    while (written > 0 && ch->sendq.head != NULL) {
+        size_t left = tofui_frame_len(ch->sendq.head) - ch->sent_off;
+        if (written < left) {
+            ch->sent_off += written;
+            return;
+        }
+        written -= left;
+        ch->sent_off = 0;
+        send__sent(ch, tofui_send_pop(ch), done);
+        if (ch->state != TOFUI_CH_OPEN)
+            return;
+    }
+}
+
+/* A write failed: the peer is gone. What it sent before it left may still
+ * wait unread, in the kernel or in the stash of a stalled channel, and
+ * closing now would throw it away. So the channel only stops writing (its
+ * unsent messages come back when it closes) and reading ends it as for any
+ * peer that left: the end of stream or the reset after the data. A stalled
+ * channel leaves the poller (the hang-up it would report cannot be acted on
+ * yet) and reads on when it resumes. */
+static void send__failed(tofui_chan *ch) {
+    ch->send_dead = true;
+    if (!ch->stalled)
+        tofui_recv_read(ch, true);
+    else if (ch->registered)
+        tofui_stall_park(ch);
+}
+
+/* One write of what the queue holds; false when writing stops for now
+ * (channel closed, queue empty, socket full). */
+static bool send__round(tofui_chan *ch, tofui_batch *b, send__done *done) {
+    if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL || ch->send_dead)
+        return false;
+    send__build(ch, b);
+    size_t written = 0;
+    if (tofui_sock_writev(ch->sock, b->iov, b->n_iov, &written) != TOFU_SUCCESS) {
+        send__failed(ch);
+        return false;
+    }
+    send__consume(ch, written, done);
+    if (written < b->total) {
+        ch->write_blocked = true; /* the socket is full: wait for writable */
+        return false;
+    }
+    return true;
+}
+
+void tofui_send_write(tofui_chan *ch) {
+    tofui_batch b;
+    send__done done;
+    done.n = 0;
+    int round = 0;
+    while (round < SEND__ROUNDS && send__round(ch, &b, &done))
+        round++;
+    /* Out of rounds with more to send: writable comes back at once. */
+    if (round == SEND__ROUNDS && ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
+        ch->write_blocked = true;
+    send__done_flush(ch->eng, &done);
+}
+
+/* The socket took everything it had after a write stopped short. */
+void tofui_send_on_writable(tofui_chan *ch) {
+    ch->write_blocked = false;
+    tofui_send_write(ch);
+    tofui_chan_touch(ch);
+}

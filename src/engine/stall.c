@@ -1,0 +1,126 @@
+/*
+ * Pool stalls (I/O thread only): when the pool is empty while a complete
+ * frame waits, the channel keeps what it could not decode (at most one
+ * chunk), stops reading, tells its group once, and resumes when a message is
+ * put back.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+static void stall__signal(tofui_chan *ch) {
+    tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_POOL_EMPTY, ch->num, 0);
+    if (m == NULL)
+        return;
+    tofui_chan_announce(ch); /* the Signal names the channel */
+    tofui_group_deliver(ch->group, m);
+}
+
+/* Arms the episode's pool_empty Signal with its own grace deadline: each
+ * stalled channel waits for its own, so stalls that keep coming never
+ * postpone the Signal of an earlier one. */
+static void stall__arm(tofui_chan *ch) {
+    ch->signal_due = true;
+    ch->signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
+    ch->eng->signals_due = true;
+}
+
+/* The pool is empty: keeps the unconsumed bytes data[0..n) in the channel's
+ * stash (at most one read), stops reading until a put refills the pool, and
+ * arms one pool_empty Signal per episode (from the stall until a put lets the
+ * channel go on), sent by tofui_stall_signal_due. Returns false: the caller
+ * stops decoding. */
+bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
+    if (n > 0 && ch->stash == NULL && (ch->stash = malloc(TOFUI_READ_CHUNK)) == NULL) {
+        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+        return false;
+    }
+    if (n > 0)
+        memmove(ch->stash, data, n);
+    ch->stash_len = n;
+    if (!ch->stalled) {
+        ch->stalled = true;
+        tofui_list_push_back(&ch->eng->stalled, &ch->stall_link);
+        tofui_chan_touch(ch);
+    }
+    if (!ch->pool_signalled && !ch->signal_due)
+        stall__arm(ch);
+    return false;
+}
+
+/* The Signal waits for a short grace period and for the thread to be about
+ * to sleep: a stall that the application's own puts end at once (it is
+ * returning its messages one by one) is no episode worth telling. */
+int tofui_stall_signal_due(tofu_engine *e) {
+    if (!e->signals_due)
+        return -1;
+    uint64_t now = tofui_clock_ns(), next = UINT64_MAX;
+    for (tofui_link *l = e->stalled.next; l != &e->stalled; l = l->next) {
+        tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall_link);
+        if (!ch->signal_due)
+            continue;
+        if (now < ch->signal_at) {
+            next = ch->signal_at < next ? ch->signal_at : next;
+            continue;
+        }
+        ch->signal_due = false;
+        ch->pool_signalled = true;
+        stall__signal(ch);
+    }
+    e->signals_due = next != UINT64_MAX;
+    return e->signals_due ? (int)((next - now + 999999u) / 1000000u) : -1;
+}
+
+/* A stalled channel whose socket reports an error or hang-up (a Unix
+ * socket does so for a plain close of the peer). Closing now would lose
+ * what the peer sent before it left, and the poller reports the condition
+ * whatever the interest, so the socket leaves the poller until the channel
+ * resumes; then reading finds the data, then the end of stream or error. */
+void tofui_stall_park(tofui_chan *ch) {
+    tofui_poller_remove(ch->eng->poller, ch->sock);
+    ch->registered = false;
+    ch->parked = true;
+}
+
+static void stall__unpark(tofui_chan *ch) {
+    ch->parked = false;
+    if (tofui_chan_register(ch) != TOFU_SUCCESS)
+        tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
+}
+
+/* One stalled channel got its message: the episode is over (the next stall
+ * is a new one, with its own Signal); decode what it kept. */
+static void stall__resume(tofui_chan *ch) {
+    tofui_list_remove(&ch->stall_link);
+    ch->stalled = false;
+    ch->pool_signalled = false;
+    ch->signal_due = false;
+    size_t len = ch->stash_len;
+    ch->stash_len = 0;
+    if (!tofui_recv_decode(ch, ch->stash, len))
+        return; /* stalled again or closed */
+    free(ch->stash);
+    ch->stash = NULL;
+    if (ch->parked)
+        stall__unpark(ch);
+    tofui_chan_touch(ch); /* read again */
+}
+
+void tofui_stall_resume(tofu_engine *e) {
+    while (!tofui_list_empty(&e->stalled)) {
+        tofui_chan *ch = TOFUI_CONTAINER(e->stalled.next, tofui_chan, stall_link);
+        /* A failed get re-arms the pool's refill alert: no lost wake-up. */
+        if (!tofui_recv_take_msg(ch, 1))
+            return;
+        stall__resume(ch);
+    }
+}
+
+void tofui_stall_release(tofui_chan *ch) {
+    free(ch->stash);
+    ch->stash = NULL;
+    ch->stash_len = 0;
+    tofui_list_remove(&ch->stall_link);
+    ch->stalled = false;
+}
