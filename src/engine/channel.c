@@ -15,33 +15,61 @@
  */
 #include <stdlib.h>
 
-#include "engine/engine_int.h"
+#include "engine/channel.h"
 
 /* ------------------------------------------------------------------------ */
 /* records                                                                  */
 /* ------------------------------------------------------------------------ */
 
-tofui_chan *tofui_chan_create(tofu_engine *e, tofu_group *g, uint16_t num, tofui_chan_state st) {
+tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
+                               tofui_chantab *chantab, tofui_resolver *resolver,
+                               const tofu_options *opt) {
+    set->pool = pool;
+    set->poller = poller;
+    set->chantab = chantab;
+    set->resolver = resolver;
+    set->max_send_queue = opt->max_send_queue;
+    tofui_timers_init(&set->timers, opt);
+    tofui_list_init(&set->all);
+    tofui_list_init(&set->stalled);
+    set->by_num = calloc(TOFUI_CHAN_SLOTS, sizeof *set->by_num);
+    set->rbuf = malloc(TOFUI_READ_CHUNK);
+    set->wbuf = malloc(TOFUI_BATCH_STAGE);
+    if (set->by_num == NULL || set->rbuf == NULL || set->wbuf == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    return TOFU_SUCCESS;
+}
+
+void tofui_chanset_fini(tofui_chanset *set) {
+    free(set->by_num);
+    free(set->rbuf);
+    free(set->wbuf);
+    set->by_num = NULL;
+    set->rbuf = NULL;
+    set->wbuf = NULL;
+}
+
+tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num, tofui_chan_state st) {
     tofui_chan *ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         return NULL;
-    ch->eng = e;
+    ch->set = set;
     ch->group = g;
     ch->num = num;
     ch->state = (uint8_t)st;
-    ch->serial = ++e->next_serial;
+    ch->serial = ++set->next_serial;
     ch->sock = TOFUI_INVALID_SOCKET;
     tofui_dec_init(&ch->dec);
-    tofui_list_push_back(&e->all_chans, &ch->all);
+    tofui_list_push_back(&set->all, &ch->all);
     tofui_list_push_back(&g->chans, &ch->glink);
-    e->chans[num] = ch;
+    set->by_num[num] = ch;
     return ch;
 }
 
-tofui_chan *tofui_chan_find(tofu_engine *e, uint16_t num, tofu_group *g) {
+tofui_chan *tofui_chan_find(tofui_chanset *set, uint16_t num, tofu_group *g) {
     if (num == 0 || num > TOFUI_CHAN_MAX)
         return NULL;
-    tofui_chan *ch = e->chans[num];
+    tofui_chan *ch = set->by_num[num];
     /* Another group's channel means the number was recycled after the post:
      * the channel it was meant for is gone. */
     return ch != NULL && ch->group == g ? ch : NULL;
@@ -65,10 +93,10 @@ void tofui_chan_announce(tofui_chan *ch) {
     ch->announced = true;
 }
 
-void tofui_chan_free_dead(tofu_engine *e) {
-    while (e->dead != NULL) {
-        tofui_chan *ch = e->dead;
-        e->dead = ch->dead_next;
+void tofui_chan_free_dead(tofui_chanset *set) {
+    while (set->dead != NULL) {
+        tofui_chan *ch = set->dead;
+        set->dead = ch->dead_next;
         free(ch);
     }
 }
@@ -93,7 +121,7 @@ void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
 }
 
 /* The last message of every channel: the close Signal with its ~reason. */
-tofu_msg *tofui_close_signal(uint16_t num, uint64_t id, tofu_status reason) {
+static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reason) {
     tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
     if (m == NULL)
         return NULL;
@@ -135,19 +163,19 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
         chan__collect(ch, &out, m, reason);
     /* An accepted channel the application never heard of ends as it began:
      * unseen (a port scan does not flood the server with Signals). */
-    if (!tofui_chan_unseen(ch) && (m = tofui_close_signal(ch->num, ch->remembered_id, reason)) != NULL)
+    if (!tofui_chan_unseen(ch) && (m = chan__close_signal(ch->num, ch->remembered_id, reason)) != NULL)
         tofui_mq_push(&out, m);
     tofui_group_deliver_list(ch->group, &out);
 }
 
 static void chan__free_all(tofui_chan *ch) {
     tofu_msg *m;
-    tofui_pool_put(&ch->eng->pool, &ch->welcome);
+    tofui_pool_put(ch->set->pool, &ch->welcome);
     ch->hello = NULL;
     while ((m = tofui_send_pop(ch)) != NULL)
-        tofui_pool_put(&ch->eng->pool, &m);
+        tofui_pool_put(ch->set->pool, &m);
     while ((m = tofui_mq_pop(&ch->held)) != NULL)
-        tofui_pool_put(&ch->eng->pool, &m);
+        tofui_pool_put(ch->set->pool, &m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -158,7 +186,7 @@ static void chan__drop_socket(tofui_chan *ch, tofui_close_mode mode) {
     if (ch->sock == TOFUI_INVALID_SOCKET)
         return;
     if (ch->registered)
-        tofui_poller_remove(ch->eng->poller, ch->sock);
+        tofui_poller_remove(ch->set->poller, ch->sock);
     ch->registered = false;
     /* Only an abort resets: after any other close, what was written still
      * reaches a peer that reads it (a group or engine destroyed right after
@@ -175,10 +203,10 @@ static void chan__drop_socket(tofui_chan *ch, tofui_close_mode mode) {
 /* The number leaves the table before the close Signal is delivered, so an
  * application reacting to the Signal can never reach the old channel. */
 static void chan__forget(tofui_chan *ch) {
-    tofu_engine *e = ch->eng;
-    if (e->chans[ch->num] == ch)
-        e->chans[ch->num] = NULL;
-    tofui_chantab_release(&e->chantab, ch->num);
+    tofui_chanset *set = ch->set;
+    if (set->by_num[ch->num] == ch)
+        set->by_num[ch->num] = NULL;
+    tofui_chantab_release(set->chantab, ch->num);
     tofui_list_remove(&ch->all);
     tofui_list_remove(&ch->glink);
     tofui_timer_stop(&ch->timer);
@@ -193,22 +221,22 @@ void tofui_chan_close_group(tofu_group *g) {
 
 /* At engine destroy the channels go silently; after a fatal error their
  * groups still live and get everything back (no silent loss). */
-void tofui_chan_close_all(tofu_engine *e, bool failed) {
+void tofui_chan_close_all(tofui_chanset *set, bool failed) {
     tofui_close_mode mode = failed ? TOFUI_CLOSE_ABORT : TOFUI_CLOSE_SILENT;
     tofu_status why = failed ? TOFU_NOTIFICATION_FAILED : TOFU_SHUTDOWN_STARTED;
-    while (!tofui_list_empty(&e->all_chans)) {
-        tofui_chan *ch = TOFUI_CONTAINER(e->all_chans.next, tofui_chan, all);
+    while (!tofui_list_empty(&set->all)) {
+        tofui_chan *ch = TOFUI_CONTAINER(set->all.next, tofui_chan, all);
         tofui_chan_close(ch, why, mode);
     }
     /* A closed channel may still sit on the ready list: empty it first. */
-    tofui_chan_flush_ready(e);
-    tofui_chan_free_dead(e);
+    tofui_chan_flush_ready(set);
+    tofui_chan_free_dead(set);
 }
 
 void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode) {
     if (ch->state == TOFUI_CH_CLOSED)
         return;
-    tofu_engine *e = ch->eng;
+    tofui_chanset *set = ch->set;
     chan__drop_socket(ch, mode);
     chan__forget(ch);
     ch->state = TOFUI_CH_CLOSED;
@@ -220,8 +248,8 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
         chan__return_all(ch, reason);
     free(ch->addrs);
     ch->addrs = NULL;
-    ch->dead_next = e->dead;
-    e->dead = ch;
+    ch->dead_next = set->dead;
+    set->dead = ch;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -242,35 +270,35 @@ static void chan__abort(tofui_chan *ch, tofu_msg *m) {
 /* A Hello/WelcomeRequest the I/O thread never saw is answered as a failed
  * connect or listen is: the Response, its number given back, the close
  * Signal. */
-static void chan__fail_open(tofu_engine *e, tofu_group *g, tofu_msg *m, tofu_status st) {
+static void chan__fail_open(tofui_chanset *set, tofu_group *g, tofu_msg *m, tofu_status st) {
     bool hello = m->bhdr.opcode == TOFU_OP_HELLO_REQUEST;
     uint16_t num = m->bhdr.channel;
     uint64_t id = m->bhdr.message_id;
     m->bhdr.opcode = hello ? TOFU_OP_HELLO_RESPONSE : TOFU_OP_WELCOME_RESPONSE;
-    tofui_chantab_release(&e->chantab, num);
+    tofui_chantab_release(set->chantab, num);
     tofui_chan_return_to(g, m, st);
-    tofu_msg *closed = tofui_close_signal(num, id, st);
+    tofu_msg *closed = chan__close_signal(num, id, st);
     if (closed != NULL)
         tofui_group_deliver(g, closed);
 }
 
-void tofui_chan_post_unhandled(tofu_engine *e, tofu_msg *m, tofu_status st) {
+void tofui_chan_post_unhandled(tofui_chanset *set, tofu_msg *m, tofu_status st) {
     tofu_group *g = m->ctx;
     uint8_t op = m->bhdr.opcode;
     if (op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST)
-        chan__fail_open(e, g, m, st);
+        chan__fail_open(set, g, m, st);
     else
         tofui_chan_return_to(g, m, st);
 }
 
-void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {
+void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m) {
     tofu_group *g = m->ctx;
     switch (m->bhdr.opcode) {
     case TOFU_OP_HELLO_REQUEST:
-        tofui_conn_hello(e, m);
+        tofui_dial_hello(set, m);
         return;
     case TOFU_OP_WELCOME_REQUEST:
-        tofui_conn_welcome(e, m);
+        tofui_dial_welcome(set, m);
         return;
     case TOFU_OP_WELCOME_RESPONSE: /* only the engine answers a Welcome */
         tofui_chan_return_to(g, m, TOFU_NOT_ALLOWED);
@@ -278,7 +306,7 @@ void tofui_chan_on_post(tofu_engine *e, tofu_msg *m) {
     default:
         break;
     }
-    tofui_chan *ch = tofui_chan_find(e, m->bhdr.channel, g);
+    tofui_chan *ch = tofui_chan_find(set, m->bhdr.channel, g);
     if (ch == NULL)
         tofui_chan_return_to(g, m, TOFU_CHANNEL_CLOSED); /* closed after the post */
     else if (chan__is_abort(ch, m))
@@ -312,7 +340,7 @@ static unsigned chan__wanted(const tofui_chan *ch) {
 
 tofu_status tofui_chan_register(tofui_chan *ch) {
     unsigned want = chan__wanted(ch);
-    tofu_status st = tofui_poller_add(ch->eng->poller, ch->sock, ch, want);
+    tofu_status st = tofui_poller_add(ch->set->poller, ch->sock, ch, want);
     if (st == TOFU_SUCCESS) {
         ch->registered = true;
         ch->interest = want;
@@ -326,7 +354,7 @@ static void chan__apply_interest(tofui_chan *ch) {
     unsigned want = chan__wanted(ch);
     if (want == ch->interest)
         return;
-    if (tofui_poller_modify(ch->eng->poller, ch->sock, ch, want) != TOFU_SUCCESS) {
+    if (tofui_poller_modify(ch->set->poller, ch->sock, ch, want) != TOFU_SUCCESS) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
@@ -334,32 +362,32 @@ static void chan__apply_interest(tofui_chan *ch) {
 }
 
 void tofui_chan_touch(tofui_chan *ch) {
-    tofu_engine *e = ch->eng;
+    tofui_chanset *set = ch->set;
     if (ch->in_ready || ch->state == TOFUI_CH_CLOSED)
         return;
     ch->in_ready = true;
     ch->ready_next = NULL;
-    if (e->ready_tail != NULL)
-        e->ready_tail->ready_next = ch;
+    if (set->ready_tail != NULL)
+        set->ready_tail->ready_next = ch;
     else
-        e->ready_head = ch;
-    e->ready_tail = ch;
+        set->ready_head = ch;
+    set->ready_tail = ch;
 }
 
-static tofui_chan *chan__pop_ready(tofu_engine *e) {
-    tofui_chan *ch = e->ready_head;
+static tofui_chan *chan__pop_ready(tofui_chanset *set) {
+    tofui_chan *ch = set->ready_head;
     if (ch != NULL) {
-        e->ready_head = ch->ready_next;
-        if (e->ready_head == NULL)
-            e->ready_tail = NULL;
+        set->ready_head = ch->ready_next;
+        if (set->ready_head == NULL)
+            set->ready_tail = NULL;
         ch->in_ready = false;
     }
     return ch;
 }
 
-void tofui_chan_flush_ready(tofu_engine *e) {
+void tofui_chan_flush_ready(tofui_chanset *set) {
     tofui_chan *ch;
-    while ((ch = chan__pop_ready(e)) != NULL) {
+    while ((ch = chan__pop_ready(set)) != NULL) {
         if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL && !ch->write_blocked)
             tofui_send_write(ch);
         if (ch->state != TOFUI_CH_CLOSED)
@@ -370,6 +398,23 @@ void tofui_chan_flush_ready(tofu_engine *e) {
 /* ------------------------------------------------------------------------ */
 /* events                                                                   */
 /* ------------------------------------------------------------------------ */
+
+static int chan__min_timeout(int a, int b) {
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+int tofui_chan_wait_timeout(tofui_chanset *set) {
+    int timeout = tofui_timers_timeout(&set->timers);
+    if (tofui_list_empty(&set->stalled))
+        return timeout;
+    if (tofui_pool_refill_noted(set->pool))
+        return 0;
+    return chan__min_timeout(timeout, tofui_stall_signal_due(set));
+}
 
 static void chan__on_io_event(tofui_chan *ch, unsigned events) {
     bool err = (events & (TOFUI_POLL_ERR | TOFUI_POLL_HUP)) != 0;
@@ -387,10 +432,10 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
         if (events & (TOFUI_POLL_ERR | TOFUI_POLL_HUP))
             tofui_chan_close(ch, TOFU_ACCEPT_FAILED, TOFUI_CLOSE_ABORT);
         else if (events & TOFUI_POLL_IN)
-            tofui_conn_accept(ch);
+            tofui_dial_accept(ch);
         return;
     case TOFUI_CH_CONNECTING:
-        tofui_conn_on_connect_event(ch);
+        tofui_dial_on_connect_event(ch);
         return;
     case TOFUI_CH_OPEN:
     case TOFUI_CH_LINGER:
@@ -410,7 +455,7 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
  * connection stays whole until the peer, having read everything, closes. */
 void tofui_chan_start_linger(tofui_chan *ch) {
     ch->state = TOFUI_CH_LINGER;
-    tofui_timer_start(&ch->eng->timers, &ch->timer, TOFUI_TIMER_LINGER);
+    tofui_timer_start(&ch->set->timers, &ch->timer, TOFUI_TIMER_LINGER);
     tofui_chan_touch(ch);
 }
 
@@ -418,7 +463,7 @@ void tofui_chan_pause_accepts(tofui_chan *l) {
     if (l->accept_paused)
         return;
     l->accept_paused = true;
-    tofui_timer_start(&l->eng->timers, &l->timer, TOFUI_TIMER_ACCEPT_PAUSE);
+    tofui_timer_start(&l->set->timers, &l->timer, TOFUI_TIMER_ACCEPT_PAUSE);
     tofui_chan_touch(l); /* stop watching the listener */
 }
 
@@ -433,7 +478,7 @@ static void chan__on_timer(tofui_chan *ch, tofui_timer_kind kind) {
         tofui_chan_touch(ch); /* watch the listener again */
         return;
     case TOFUI_TIMER_CONNECT:
-        tofui_conn_attempt_timed_out(ch);
+        tofui_dial_attempt_timed_out(ch);
         return;
     case TOFUI_TIMER_HANDSHAKE: /* unseen by the application: closes silently */
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
@@ -443,10 +488,10 @@ static void chan__on_timer(tofui_chan *ch, tofui_timer_kind kind) {
     }
 }
 
-void tofui_chan_expire_timers(tofu_engine *e) {
+void tofui_chan_expire_timers(tofui_chanset *set) {
     uint64_t now = 0;
     tofui_timer_kind kind;
     tofui_timer *tm;
-    while ((tm = tofui_timers_pop_expired(&e->timers, &now, &kind)) != NULL)
+    while ((tm = tofui_timers_pop_expired(&set->timers, &now, &kind)) != NULL)
         chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
 }

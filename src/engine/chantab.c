@@ -16,7 +16,7 @@
  */
 #include <stdlib.h>
 
-#include "engine/engine_int.h"
+#include "engine/chantab.h"
 
 tofu_status tofui_chantab_init(tofui_chantab *t) {
     /* calloc: the kernel hands out zero pages lazily, so an engine with few

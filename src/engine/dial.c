@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine/channel.h"
 #include "msg/headers.h"
 
 /* Longest header value an address can format to, with room to spare. */
-#define CONN__VALUE_MAX 512
+#define DIAL__VALUE_MAX 512
 
-static bool conn__address(const tofu_msg *m, const char *name, tofu_address *a) {
+static bool dial__address(const tofu_msg *m, const char *name, tofu_address *a) {
     tofu_header h;
     if (!tofu_msg_find_header(m, name, &h))
         return false;
@@ -27,11 +27,11 @@ static bool conn__address(const tofu_msg *m, const char *name, tofu_address *a) 
 
 /* The channel record for a Hello/Welcome; without memory the request is
  * answered at once and its number given back. */
-static tofui_chan *conn__open_record(tofu_engine *e, tofu_msg *m, bool listen) {
+static tofui_chan *dial__open_record(tofui_chanset *set, tofu_msg *m, bool listen) {
     tofu_group *g = m->ctx;
-    tofui_chan *ch = tofui_chan_create(e, g, m->bhdr.channel, TOFUI_CH_RESOLVING);
+    tofui_chan *ch = tofui_chan_create(set, g, m->bhdr.channel, TOFUI_CH_RESOLVING);
     if (ch == NULL) {
-        tofui_chantab_release(&e->chantab, m->bhdr.channel);
+        tofui_chantab_release(set->chantab, m->bhdr.channel);
         m->bhdr.opcode = listen ? TOFU_OP_WELCOME_RESPONSE : TOFU_OP_HELLO_RESPONSE;
         tofui_chan_return_to(g, m, TOFU_ALLOCATION_FAILED);
         return NULL;
@@ -45,7 +45,7 @@ static tofui_chan *conn__open_record(tofu_engine *e, tofu_msg *m, bool listen) {
 /* connecting                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void conn__connected(tofui_chan *ch) {
+static void dial__connected(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
     ch->state = TOFUI_CH_OPEN;
     free(ch->addrs);
@@ -55,7 +55,7 @@ static void conn__connected(tofui_chan *ch) {
 }
 
 /* Tries the remaining addresses; `last` is the failure so far. */
-static void conn__try_next(tofui_chan *ch, tofu_status last) {
+static void dial__try_next(tofui_chan *ch, tofu_status last) {
     while (ch->next_addr < ch->naddrs) {
         const tofui_sockaddr *sa = &ch->addrs[ch->next_addr++];
         bool in_progress = false;
@@ -74,15 +74,15 @@ static void conn__try_next(tofui_chan *ch, tofu_status last) {
             continue;
         }
         if (in_progress)
-            tofui_timer_start(&ch->eng->timers, &ch->timer, TOFUI_TIMER_CONNECT);
+            tofui_timer_start(&ch->set->timers, &ch->timer, TOFUI_TIMER_CONNECT);
         else
-            conn__connected(ch);
+            dial__connected(ch);
         return;
     }
     tofui_chan_close(ch, last, TOFUI_CLOSE_ABORT);
 }
 
-static void conn__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
+static void dial__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
     ch->addrs = malloc(n * sizeof *addrs);
     if (ch->addrs == NULL) {
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
@@ -91,30 +91,30 @@ static void conn__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, siz
     memcpy(ch->addrs, addrs, n * sizeof *addrs);
     ch->naddrs = n;
     ch->next_addr = 0;
-    conn__try_next(ch, TOFU_CONNECT_FAILED);
+    dial__try_next(ch, TOFU_CONNECT_FAILED);
 }
 
 /* Gives up the socket of a connect attempt and tries the next address. */
-static void conn__attempt_failed(tofui_chan *ch) {
+static void dial__attempt_failed(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
-    tofui_poller_remove(ch->eng->poller, ch->sock);
+    tofui_poller_remove(ch->set->poller, ch->sock);
     ch->registered = false;
     tofui_sock_abort(ch->sock);
     ch->sock = TOFUI_INVALID_SOCKET;
     ch->state = TOFUI_CH_RESOLVING; /* between attempts: no socket */
-    conn__try_next(ch, TOFU_CONNECT_FAILED);
+    dial__try_next(ch, TOFU_CONNECT_FAILED);
 }
 
-void tofui_conn_on_connect_event(tofui_chan *ch) {
+void tofui_dial_on_connect_event(tofui_chan *ch) {
     if (tofui_sock_connect_result(ch->sock) == TOFU_SUCCESS) {
-        conn__connected(ch);
+        dial__connected(ch);
         return;
     }
-    conn__attempt_failed(ch);
+    dial__attempt_failed(ch);
 }
 
-void tofui_conn_attempt_timed_out(tofui_chan *ch) {
-    conn__attempt_failed(ch);
+void tofui_dial_attempt_timed_out(tofui_chan *ch) {
+    dial__attempt_failed(ch);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -124,9 +124,9 @@ void tofui_conn_attempt_timed_out(tofui_chan *ch) {
 /* The value of the first ~listen_on header becomes what was really bound
  * (the port the OS chose for port 0); thl follows, as post validation set
  * it. */
-static tofu_status conn__write_bound_address(tofui_chan *ch, tofu_msg *m) {
+static tofu_status dial__write_bound_address(tofui_chan *ch, tofu_msg *m) {
     tofu_address a;
-    char v[CONN__VALUE_MAX];
+    char v[DIAL__VALUE_MAX];
     size_t vlen = 0;
     memset(&a, 0, sizeof a);
     if (tofui_sock_local_address(ch->sock, &ch->bound, &a) != TOFU_SUCCESS ||
@@ -141,8 +141,8 @@ static tofu_status conn__write_bound_address(tofui_chan *ch, tofu_msg *m) {
 /* A WelcomeResponse that cannot say where the listener is reports the
  * failure, never success with the port asked for (0): the listener closes,
  * and the close path answers the WelcomeRequest with that status. */
-static void conn__answer_welcome(tofui_chan *ch) {
-    tofu_status st = conn__write_bound_address(ch, ch->welcome);
+static void dial__answer_welcome(tofui_chan *ch) {
+    tofu_status st = dial__write_bound_address(ch, ch->welcome);
     if (st != TOFU_SUCCESS) {
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
         return;
@@ -153,7 +153,7 @@ static void conn__answer_welcome(tofui_chan *ch) {
     tofui_chan_return(ch, m, TOFU_SUCCESS);
 }
 
-static void conn__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
+static void dial__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
     tofu_status st = TOFU_LISTEN_FAILED;
     tofui_socket s = TOFUI_INVALID_SOCKET;
     for (size_t i = 0; i < n; i++) {
@@ -173,25 +173,25 @@ static void conn__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size
         tofui_chan_close(ch, TOFU_LISTEN_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    conn__answer_welcome(ch);
+    dial__answer_welcome(ch);
 }
 
 /* ------------------------------------------------------------------------ */
 /* resolving                                                                */
 /* ------------------------------------------------------------------------ */
 
-static void conn__with_addresses(tofui_chan *ch, tofu_status st, const tofui_sockaddr *addrs,
+static void dial__with_addresses(tofui_chan *ch, tofu_status st, const tofui_sockaddr *addrs,
                                  size_t n) {
     if (st != TOFU_SUCCESS || n == 0)
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
     else if (ch->listen)
-        conn__start_listen(ch, addrs, n);
+        dial__start_listen(ch, addrs, n);
     else
-        conn__start_connect(ch, addrs, n);
+        dial__start_connect(ch, addrs, n);
 }
 
 /* Host names block in getaddrinfo: they go to the resolver thread. */
-static void conn__resolve_async(tofui_chan *ch, const tofu_address *a, bool passive) {
+static void dial__resolve_async(tofui_chan *ch, const tofu_address *a, bool passive) {
     tofui_resolve_req *r = calloc(1, sizeof *r);
     if (r == NULL) {
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
@@ -201,30 +201,30 @@ static void conn__resolve_async(tofui_chan *ch, const tofu_address *a, bool pass
     r->passive = passive;
     r->num = ch->num;
     r->serial = ch->serial;
-    tofu_status st = tofui_resolver_submit(&ch->eng->resolver, r);
+    tofu_status st = tofui_resolver_submit(ch->set->resolver, r);
     if (st != TOFU_SUCCESS) {
         free(r);
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
     }
 }
 
-static void conn__resolve(tofui_chan *ch, const tofu_address *a, bool passive) {
+static void dial__resolve(tofui_chan *ch, const tofu_address *a, bool passive) {
     if (!tofui_sock_is_literal(a)) {
-        conn__resolve_async(ch, a, passive);
+        dial__resolve_async(ch, a, passive);
         return;
     }
     tofui_sockaddr addrs[2];
     size_t n = 0;
     tofu_status st = tofui_sock_resolve(a, passive, addrs, 2, &n);
-    conn__with_addresses(ch, st, addrs, n);
+    dial__with_addresses(ch, st, addrs, n);
 }
 
-void tofui_conn_resolved(tofu_engine *e, tofui_resolve_req *r) {
-    tofui_chan *ch = r->num != 0 ? e->chans[r->num] : NULL;
+void tofui_dial_resolved(tofui_chanset *set, tofui_resolve_req *r) {
+    tofui_chan *ch = r->num != 0 ? set->by_num[r->num] : NULL;
     /* The channel may have been aborted or its group destroyed meanwhile. */
     if (ch != NULL && ch->serial == r->serial && ch->state == TOFUI_CH_RESOLVING &&
         ch->sock == TOFUI_INVALID_SOCKET && ch->addrs == NULL)
-        conn__with_addresses(ch, r->status, r->addrs, r->n);
+        dial__with_addresses(ch, r->status, r->addrs, r->n);
     free(r);
 }
 
@@ -232,32 +232,32 @@ void tofui_conn_resolved(tofu_engine *e, tofui_resolve_req *r) {
 /* the two requests                                                         */
 /* ------------------------------------------------------------------------ */
 
-void tofui_conn_hello(tofu_engine *e, tofu_msg *m) {
-    tofui_chan *ch = conn__open_record(e, m, false);
+void tofui_dial_hello(tofui_chanset *set, tofu_msg *m) {
+    tofui_chan *ch = dial__open_record(set, m, false);
     if (ch == NULL)
         return;
     /* First in the queue: whatever is posted meanwhile goes out after it. */
     ch->hello = m;
     tofui_send_push(ch, m);
     tofu_address a;
-    if (!conn__address(m, TOFU_HDR_CONNECT_TO, &a)) {
+    if (!dial__address(m, TOFU_HDR_CONNECT_TO, &a)) {
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
         return;
     }
-    conn__resolve(ch, &a, false);
+    dial__resolve(ch, &a, false);
 }
 
-void tofui_conn_welcome(tofu_engine *e, tofu_msg *m) {
-    tofui_chan *ch = conn__open_record(e, m, true);
+void tofui_dial_welcome(tofui_chanset *set, tofu_msg *m) {
+    tofui_chan *ch = dial__open_record(set, m, true);
     if (ch == NULL)
         return;
     ch->welcome = m;
     tofu_address a;
-    if (!conn__address(m, TOFU_HDR_LISTEN_ON, &a)) {
+    if (!dial__address(m, TOFU_HDR_LISTEN_ON, &a)) {
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
         return;
     }
-    conn__resolve(ch, &a, true);
+    dial__resolve(ch, &a, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -266,16 +266,16 @@ void tofui_conn_welcome(tofu_engine *e, tofu_msg *m) {
 
 /* Accepted channels belong to the listener's group; the application hears
  * of them with their first message. */
-static void conn__adopt(tofui_chan *l, tofui_socket s) {
-    tofu_engine *e = l->eng;
-    uint16_t num = tofui_chantab_alloc(&e->chantab, l->group);
+static void dial__adopt(tofui_chan *l, tofui_socket s) {
+    tofui_chanset *set = l->set;
+    uint16_t num = tofui_chantab_alloc(set->chantab, l->group);
     if (num == 0) { /* all numbers in use: refuse the connection */
         tofui_sock_abort(s);
         return;
     }
-    tofui_chan *ch = tofui_chan_create(e, l->group, num, TOFUI_CH_OPEN);
+    tofui_chan *ch = tofui_chan_create(set, l->group, num, TOFUI_CH_OPEN);
     if (ch == NULL) {
-        tofui_chantab_release(&e->chantab, num);
+        tofui_chantab_release(set->chantab, num);
         tofui_sock_abort(s);
         return;
     }
@@ -285,14 +285,14 @@ static void conn__adopt(tofui_chan *l, tofui_socket s) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    tofui_timer_start(&e->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
+    tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
 }
 
 /* Several per event: a burst of connections costs one wake-up. */
-#define CONN__ACCEPTS_PER_EVENT 64
+#define DIAL__ACCEPTS_PER_EVENT 64
 
-void tofui_conn_accept(tofui_chan *l) {
-    for (int i = 0; i < CONN__ACCEPTS_PER_EVENT; i++) {
+void tofui_dial_accept(tofui_chan *l) {
+    for (int i = 0; i < DIAL__ACCEPTS_PER_EVENT; i++) {
         tofui_socket s = TOFUI_INVALID_SOCKET;
         tofu_status st = tofui_sock_accept(l->sock, &s);
         if (st == TOFU_ALLOCATION_FAILED) { /* out of descriptors: back off */
@@ -305,6 +305,6 @@ void tofui_conn_accept(tofui_chan *l) {
         }
         if (s == TOFUI_INVALID_SOCKET)
             return;
-        conn__adopt(l, s);
+        dial__adopt(l, s);
     }
 }

@@ -1,6 +1,8 @@
 /*
- * The engine: lifecycle, the pool API, and the reactor loop of its I/O
- * thread.
+ * The engine: lifecycle, the public calls that take the engine (options,
+ * pool, group create/destroy), and the reactor loop of its I/O thread,
+ * which dispatches what it takes from the submission queue and the
+ * resolver.
  *
  * One loop pass:
  *   1. work off the ready list (direct writes, interest changes), free the
@@ -15,12 +17,12 @@
  */
 #include <stdlib.h>
 
-#include "engine/engine_int.h"
+#include "engine/engine.h"
 
 #define ENGINE__EVENTS 256
 
 /* ------------------------------------------------------------------------ */
-/* pool API                                                                 */
+/* public calls that take the engine                                        */
 /* ------------------------------------------------------------------------ */
 
 void tofu_options_init(tofu_options *opt) {
@@ -52,48 +54,37 @@ void tofu_put(tofu_engine *e, tofu_msg **m) {
         tofui_submit_wake(&e->sub);
 }
 
+tofu_status tofu_group_create(tofu_engine *e, tofu_group **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (e == NULL)
+        return TOFU_NOT_ALLOWED;
+    return tofui_group_create(&e->groups, out);
+}
+
+tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g) {
+    if (e == NULL || g == NULL || g->reg != &e->groups)
+        return TOFU_INVALID_ADDRESS; /* the original's answer to a null group */
+    return tofui_group_destroy(g);
+}
+
 /* ------------------------------------------------------------------------ */
 /* the I/O thread                                                           */
 /* ------------------------------------------------------------------------ */
 
-static void engine__resume_if_refilled(tofu_engine *e) {
-    if (tofui_pool_take_refill(&e->pool))
-        tofui_stall_resume(e);
-}
-
-static int engine__min_timeout(int a, int b) {
-    if (a < 0)
-        return b;
-    if (b < 0)
-        return a;
-    return a < b ? a : b;
-}
-
-/* The wait timeout. With stalled channels and a refill already noted (the
- * thread's own put has no wake-up behind it) the wait only polls; pending
- * pool_empty Signals may shorten it to their grace deadline. */
-static int engine__prepare_wait(tofu_engine *e) {
-    int timeout = tofui_timers_timeout(&e->timers);
-    if (!tofui_list_empty(&e->stalled)) {
-        if (tofui_pool_refill_noted(&e->pool))
-            return 0;
-        timeout = engine__min_timeout(timeout, tofui_stall_signal_due(e));
-    }
-    return timeout;
-}
-
 /* The only command: a group destroy. Its channels close silently, then
  * the destroyer, waiting on its own thread, goes on. */
-static void engine__run_cmd(tofui_cmd *c) {
+static void engine__run_cmd(tofu_engine *e, tofui_cmd *c) {
     tofu_group *g = TOFUI_CONTAINER(c, tofu_group, destroy_cmd);
     tofui_chan_close_group(g);
     tofui_group_io_done(g);
 }
 
-static void engine__run_cmds(tofui_cmd *c) {
+static void engine__run_cmds(tofu_engine *e, tofui_cmd *c) {
     while (c != NULL) {
         tofui_cmd *next = c->next;
-        engine__run_cmd(c);
+        engine__run_cmd(e, c);
         c = next;
     }
 }
@@ -109,12 +100,12 @@ static bool engine__dispatch(tofu_engine *e) {
         return false;
     tofu_msg *m;
     while ((m = tofui_mq_pop(&posts)) != NULL)
-        tofui_chan_on_post(e, m);
-    engine__run_cmds(cmds);
+        tofui_chan_on_post(&e->chans, m);
+    engine__run_cmds(e, cmds);
     tofui_resolve_req *r = tofui_resolver_take_answers(&e->resolver);
     while (r != NULL) {
         tofui_resolve_req *next = r->next;
-        tofui_conn_resolved(e, r);
+        tofui_dial_resolved(&e->chans, r);
         r = next;
     }
     return true;
@@ -129,23 +120,38 @@ static void engine__drop_queued(tofu_engine *e) {
     tofu_msg *m;
     while ((m = tofui_mq_pop(&posts)) != NULL) {
         if (failed && m->ctx != NULL)
-            tofui_chan_post_unhandled(e, m, TOFU_NOTIFICATION_FAILED);
+            tofui_chan_post_unhandled(&e->chans, m, TOFU_NOTIFICATION_FAILED);
         else
             tofu_msg_destroy(m);
     }
-    engine__run_cmds(cmds);
+    engine__run_cmds(e, cmds);
+}
+
+/* The loop ended: the channels close (silently at engine destroy; after a
+ * fatal error with everything handed back), what is still queued goes. */
+static void engine__exit(tofu_engine *e, bool failed) {
+    if (failed) /* a poller error is fatal: posts fail from now on */
+        tofui_submit_fail(&e->sub);
+    tofui_chan_close_all(&e->chans, failed);
+    engine__drop_queued(e);
+    tofui_chan_free_dead(&e->chans);
+    /* Only now, with everything delivered: waiters that find their queue
+     * empty get shutdown_started instead of waiting forever. */
+    if (failed)
+        tofui_groups_wake_all(&e->groups);
 }
 
 static void engine__run(void *arg) {
     tofu_engine *e = arg;
+    tofui_chanset *set = &e->chans;
     tofui_event ev[ENGINE__EVENTS];
     bool failed = false;
     for (;;) {
-        tofui_chan_flush_ready(e);
-        tofui_chan_free_dead(e);
+        tofui_chan_flush_ready(set);
+        tofui_chan_free_dead(set);
         bool woken = false;
         atomic_fetch_add_explicit(&e->passes, 1, memory_order_relaxed);
-        int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, engine__prepare_wait(e), &woken);
+        int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, tofui_chan_wait_timeout(set), &woken);
         if (n < 0 || atomic_load_explicit(&e->fault, memory_order_relaxed)) {
             failed = true;
             break;
@@ -156,18 +162,11 @@ static void engine__run(void *arg) {
             break;
         for (int i = 0; i < n; i++)
             tofui_chan_on_event(ev[i].data, ev[i].events);
-        engine__resume_if_refilled(e);
-        tofui_chan_expire_timers(e);
+        if (tofui_pool_take_refill(&e->pool))
+            tofui_stall_resume(set);
+        tofui_chan_expire_timers(set);
     }
-    if (failed) /* a poller error is fatal: posts fail from now on */
-        tofui_submit_fail(&e->sub);
-    tofui_chan_close_all(e, failed);
-    engine__drop_queued(e);
-    tofui_chan_free_dead(e);
-    /* Only now, with everything delivered: waiters that find their queue
-     * empty get shutdown_started instead of waiting forever. */
-    if (failed)
-        tofui_group_wake_all(e);
+    engine__exit(e, failed);
 }
 
 uint64_t tofui_engine_passes(tofu_engine *e) {
@@ -192,31 +191,24 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
     if (b->resolver)
         tofui_resolver_fini(&e->resolver);
     if (b->sync) {
-        tofui_cond_fini(&e->sub_cond);
+        tofui_groups_fini(&e->groups);
         tofui_submit_fini(&e->sub);
     }
+    tofui_chanset_fini(&e->chans);
     tofui_poller_destroy(e->poller);
     if (b->chantab)
         tofui_chantab_fini(&e->chantab);
     if (b->pool)
         tofui_pool_fini(&e->pool);
-    free(e->chans);
-    free(e->rbuf);
-    free(e->wbuf);
     if (b->plat)
         tofui_plat_fini();
     free(e);
 }
 
-static void engine__init_state(tofu_engine *e, const tofu_options *opt) {
+static void engine__init_state(tofu_engine *e) {
     tofui_submit_init(&e->sub, e->poller);
-    tofui_cond_init(&e->sub_cond);
     tofui_resolver_init(&e->resolver, e->poller);
-    tofui_list_init(&e->groups);
-    tofui_list_init(&e->all_chans);
-    tofui_list_init(&e->stalled);
-    tofui_timers_init(&e->timers, opt);
-    e->max_send_queue = opt->max_send_queue;
+    tofui_groups_init(&e->groups, &e->sub, &e->chantab, &e->pool);
     atomic_init(&e->fault, false);
     atomic_init(&e->passes, 0);
 }
@@ -232,17 +224,12 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     if (tofui_chantab_init(&e->chantab) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
     b->chantab = true;
-    e->chans = calloc(TOFUI_CHAN_SLOTS, sizeof *e->chans);
-    e->rbuf = malloc(TOFUI_READ_CHUNK);
-    e->wbuf = malloc(TOFUI_BATCH_STAGE);
-    if (e->chans == NULL || e->rbuf == NULL || e->wbuf == NULL)
-        return TOFU_ALLOCATION_FAILED;
     if (tofui_poller_create(&e->poller) != TOFU_SUCCESS)
         return TOFU_COMMUNICATION_FAILED;
-    engine__init_state(e, opt);
+    engine__init_state(e);
     b->sync = true;
     b->resolver = true;
-    return TOFU_SUCCESS;
+    return tofui_chanset_init(&e->chans, &e->pool, e->poller, &e->chantab, &e->resolver, opt);
 }
 
 tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {
@@ -266,36 +253,13 @@ tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {
     return TOFU_SUCCESS;
 }
 
-/* Groups still alive are destroyed here; a group that another thread is
- * destroying right now is waited for (it unlinks itself when done). */
-static void engine__free_groups(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub.lock);
-    while (!tofui_list_empty(&e->groups)) {
-        tofu_group *g = NULL;
-        for (tofui_link *l = e->groups.next; l != &e->groups && g == NULL; l = l->next) {
-            tofu_group *c = TOFUI_CONTAINER(l, tofu_group, elink);
-            if (!c->destroying)
-                g = c;
-        }
-        if (g == NULL) {
-            tofui_cond_wait(&e->sub_cond, &e->sub.lock);
-            continue;
-        }
-        tofui_list_remove(&g->elink);
-        tofui_mutex_unlock(&e->sub.lock);
-        tofui_group_free(g);
-        tofui_mutex_lock(&e->sub.lock);
-    }
-    tofui_mutex_unlock(&e->sub.lock);
-}
-
 void tofu_engine_destroy(tofu_engine *e) {
     if (e == NULL)
         return;
     tofui_submit_stop(&e->sub);
     tofui_thread_join(&e->thread);
     tofui_resolver_fini(&e->resolver); /* frees the answers nobody took */
-    engine__free_groups(e);
+    tofui_groups_free_all(&e->groups);
     engine__built b = {true, true, true, true, false};
     engine__free(e, &b);
 }

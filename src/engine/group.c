@@ -8,7 +8,8 @@
  */
 #include <stdlib.h>
 
-#include "engine/engine_int.h"
+#include "engine/group.h"
+#include "msg/msg.h"
 
 /* ------------------------------------------------------------------------ */
 /* post                                                                     */
@@ -55,7 +56,7 @@ static tofu_status group__check(tofu_msg *m) {
 /* SPEC §3.2 step 4 with libtofu's rule: a Hello/WelcomeRequest always opens a
  * new channel, so it must come with channel 0. */
 static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocated) {
-    tofui_chantab *t = &g->eng->chantab;
+    tofui_chantab *t = g->reg->chantab;
     uint16_t num = m->bhdr.channel;
     *allocated = false;
     if (group__is_open_request(m->bhdr.opcode)) {
@@ -75,7 +76,7 @@ static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocat
 }
 
 static void group__unbind_channel(tofu_group *g, tofu_msg *m) {
-    tofui_chantab_release(&g->eng->chantab, m->bhdr.channel);
+    tofui_chantab_release(g->reg->chantab, m->bhdr.channel);
     m->bhdr.channel = 0;
 }
 
@@ -95,7 +96,7 @@ tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
     if (out != NULL)
         *out = m->bhdr; /* before the I/O thread owns the message */
     m->ctx = g;
-    st = tofui_submit_post(&g->eng->sub, m, &g->destroying);
+    st = tofui_submit_post(g->reg->sub, m, &g->destroying);
     if (st != TOFU_SUCCESS) {
         m->ctx = NULL;
         if (allocated)
@@ -132,7 +133,7 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
     if (closed) { /* nobody will ever read them */
         tofu_msg *m;
         while ((m = tofui_mq_pop(q)) != NULL)
-            tofui_pool_put(&g->eng->pool, &m); /* on the I/O thread */
+            tofui_pool_put(g->reg->pool, &m); /* on the I/O thread */
     }
 }
 
@@ -219,25 +220,32 @@ tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **mp) {
 /* create / destroy                                                         */
 /* ------------------------------------------------------------------------ */
 
-tofu_status tofu_group_create(tofu_engine *e, tofu_group **out) {
-    if (out == NULL)
-        return TOFU_NULL_MESSAGE;
-    *out = NULL;
-    if (e == NULL)
-        return TOFU_NOT_ALLOWED;
+void tofui_groups_init(tofui_groups *r, tofui_submit *sub, tofui_chantab *t, tofui_pool *p) {
+    r->sub = sub;
+    r->chantab = t;
+    r->pool = p;
+    tofui_list_init(&r->list);
+    tofui_cond_init(&r->cond);
+}
+
+void tofui_groups_fini(tofui_groups *r) {
+    tofui_cond_fini(&r->cond);
+}
+
+tofu_status tofui_group_create(tofui_groups *r, tofu_group **out) {
     tofu_group *g = calloc(1, sizeof *g);
     if (g == NULL)
         return TOFU_ALLOCATION_FAILED;
-    g->eng = e;
+    g->reg = r;
     tofui_mutex_init(&g->lock);
     tofui_cond_init(&g->cond);
     tofui_list_init(&g->chans);
     g->destroy_cmd.kind = TOFUI_CMD_GROUP_DESTROY;
-    tofui_mutex_lock(&e->sub.lock);
-    bool refused = e->sub.stopping || e->sub.io_exited;
+    tofui_mutex_lock(&r->sub->lock);
+    bool refused = r->sub->stopping || r->sub->io_exited;
     if (!refused)
-        tofui_list_push_back(&e->groups, &g->elink);
-    tofui_mutex_unlock(&e->sub.lock);
+        tofui_list_push_back(&r->list, &g->elink);
+    tofui_mutex_unlock(&r->sub->lock);
     if (refused) {
         tofui_cond_fini(&g->cond);
         tofui_mutex_fini(&g->lock);
@@ -275,8 +283,8 @@ static void group__drain(tofu_group *g) {
     tofui_mutex_unlock(&g->lock);
     tofu_msg *m;
     while ((m = tofui_mq_pop(&q)) != NULL)
-        if (tofui_pool_put(&g->eng->pool, &m)) /* a channel may be starving */
-            tofui_submit_wake(&g->eng->sub);
+        if (tofui_pool_put(g->reg->pool, &m)) /* a channel may be starving */
+            tofui_submit_wake(g->reg->sub);
 }
 
 static void group__release(tofu_group *g) {
@@ -285,22 +293,21 @@ static void group__release(tofu_group *g) {
     free(g);
 }
 
-tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g) {
-    if (e == NULL || g == NULL || g->eng != e)
-        return TOFU_INVALID_ADDRESS; /* the original's answer to a null group */
+tofu_status tofui_group_destroy(tofu_group *g) {
+    tofui_groups *r = g->reg;
     group__close(g);
-    tofui_mutex_lock(&e->sub.lock);
+    tofui_mutex_lock(&r->sub->lock);
     g->destroying = true;
-    bool stopping = e->sub.stopping;
-    tofui_mutex_unlock(&e->sub.lock);
+    bool stopping = r->sub->stopping;
+    tofui_mutex_unlock(&r->sub->lock);
     /* Without an I/O thread nobody holds the group's channels any more. */
-    if (tofui_submit_cmd(&e->sub, &g->destroy_cmd))
+    if (tofui_submit_cmd(r->sub, &g->destroy_cmd))
         group__wait_io_done(g);
     group__drain(g);
-    tofui_mutex_lock(&e->sub.lock);
+    tofui_mutex_lock(&r->sub->lock);
     tofui_list_remove(&g->elink);
-    tofui_cond_broadcast(&e->sub_cond); /* engine destroy may wait for us */
-    tofui_mutex_unlock(&e->sub.lock);
+    tofui_cond_broadcast(&r->cond); /* engine destroy may wait for us */
+    tofui_mutex_unlock(&r->sub->lock);
     group__release(g);
     return stopping ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
 }
@@ -312,20 +319,45 @@ void tofui_group_io_done(tofu_group *g) {
     tofui_mutex_unlock(&g->lock);
 }
 
-void tofui_group_free(tofu_group *g) {
-    group__close(g);
-    group__drain(g);
-    group__release(g);
+/* A group on the list that no other thread is destroying, or NULL. Called
+ * under sub->lock. */
+static tofu_group *group__next_to_free(tofui_groups *r) {
+    for (tofui_link *l = r->list.next; l != &r->list; l = l->next) {
+        tofu_group *g = TOFUI_CONTAINER(l, tofu_group, elink);
+        if (!g->destroying)
+            return g;
+    }
+    return NULL;
 }
 
-void tofui_group_wake_all(tofu_engine *e) {
-    tofui_mutex_lock(&e->sub.lock);
-    for (tofui_link *l = e->groups.next; l != &e->groups; l = l->next) {
+/* A group that another thread is destroying right now is waited for (it
+ * unlinks itself when done). */
+void tofui_groups_free_all(tofui_groups *r) {
+    tofui_mutex_lock(&r->sub->lock);
+    while (!tofui_list_empty(&r->list)) {
+        tofu_group *g = group__next_to_free(r);
+        if (g == NULL) {
+            tofui_cond_wait(&r->cond, &r->sub->lock);
+            continue;
+        }
+        tofui_list_remove(&g->elink);
+        tofui_mutex_unlock(&r->sub->lock);
+        group__close(g);
+        group__drain(g);
+        group__release(g);
+        tofui_mutex_lock(&r->sub->lock);
+    }
+    tofui_mutex_unlock(&r->sub->lock);
+}
+
+void tofui_groups_wake_all(tofui_groups *r) {
+    tofui_mutex_lock(&r->sub->lock);
+    for (tofui_link *l = r->list.next; l != &r->list; l = l->next) {
         tofu_group *g = TOFUI_CONTAINER(l, tofu_group, elink);
         tofui_mutex_lock(&g->lock);
         g->engine_failed = true;
         tofui_cond_broadcast(&g->cond);
         tofui_mutex_unlock(&g->lock);
     }
-    tofui_mutex_unlock(&e->sub.lock);
+    tofui_mutex_unlock(&r->sub->lock);
 }

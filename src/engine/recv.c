@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine/channel.h"
 
 /* Reads per channel and event: bounded so one busy channel cannot starve
  * the others; the level-triggered poller brings it back. */
@@ -25,21 +25,21 @@
  * lock; tofui_recv_decode gives back what it did not use before it returns, so no
  * message is held between reads. */
 bool tofui_recv_take_msg(tofui_chan *ch, size_t want) {
-    tofu_engine *e = ch->eng;
-    if (e->rstock_next == e->rstock_n) {
-        e->rstock_next = 0;
-        e->rstock_n = tofui_pool_get_many(&e->pool, e->rstock, want);
+    tofui_chanset *set = ch->set;
+    if (set->rstock_next == set->rstock_n) {
+        set->rstock_next = 0;
+        set->rstock_n = tofui_pool_get_many(set->pool, set->rstock, want);
     }
-    if (e->rstock_next == e->rstock_n)
+    if (set->rstock_next == set->rstock_n)
         return false;
-    ch->rmsg = e->rstock[e->rstock_next++];
+    ch->rmsg = set->rstock[set->rstock_next++];
     return true;
 }
 
 /* What a read took from the pool and did not use goes back in one step. */
-static void recv__return_stock(tofu_engine *e) {
-    tofui_pool_put_many(&e->pool, e->rstock + e->rstock_next, e->rstock_n - e->rstock_next);
-    e->rstock_next = e->rstock_n = 0;
+static void recv__return_stock(tofui_chanset *set) {
+    tofui_pool_put_many(set->pool, set->rstock + set->rstock_next, set->rstock_n - set->rstock_next);
+    set->rstock_next = set->rstock_n = 0;
 }
 
 /* A received frame carries the local number; an accepted channel learns
@@ -193,7 +193,7 @@ bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n) {
     recv__next next = ch->part != NULL ? recv__part_decode(ch, &s) : RECV__GO_ON;
     while (next == RECV__GO_ON)
         next = recv__decode_step(ch, &s);
-    recv__return_stock(ch->eng);
+    recv__return_stock(ch->set);
     tofui_group_deliver_list(ch->group, &s.got);
     if (next == RECV__STALL)
         return tofui_stall_begin(ch, s.data, s.n);
@@ -220,7 +220,7 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
 }
 
 void tofui_recv_read(tofui_chan *ch, bool err_event) {
-    unsigned char *buf = ch->eng->rbuf;
+    unsigned char *buf = ch->set->rbuf;
     if (ch->stalled) {
         if (err_event)
             tofui_stall_park(ch);
@@ -256,6 +256,6 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
 }
 
 void tofui_recv_release(tofui_chan *ch) {
-    tofui_pool_put(&ch->eng->pool, &ch->rmsg);
+    tofui_pool_put(ch->set->pool, &ch->rmsg);
     recv__part_free(ch);
 }

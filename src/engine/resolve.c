@@ -9,7 +9,7 @@
  */
 #include <stdlib.h>
 
-#include "engine/engine_int.h"
+#include "engine/resolve.h"
 
 void tofui_resolver_init(tofui_resolver *r, tofui_poller *p) {
     r->head = r->tail = NULL;

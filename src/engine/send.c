@@ -12,7 +12,7 @@
  * (head message, bytes already sent) and the batch is rebuilt from that
  * before the next write.
  */
-#include "engine/engine_int.h"
+#include "engine/channel.h"
 
 /* Writes per channel and event: bounded so one busy channel cannot starve
  * the others; the level-triggered poller brings it back. */
@@ -39,7 +39,7 @@ static bool send__is_bye(uint8_t op) {
 /* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
  * that a channel whose peer stopped reading can always still be closed. */
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
-    uint32_t max = ch->eng->max_send_queue;
+    uint32_t max = ch->set->max_send_queue;
     return max != 0 && ch->queued >= max && !send__is_bye(op);
 }
 
@@ -74,7 +74,7 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
 /* The frames of the send queue after what was written already, as far as
  * one batch takes them (msg/wire.h). */
 static void send__build(const tofui_chan *ch, tofui_batch *b) {
-    tofui_batch_init(b, ch->eng->wbuf);
+    tofui_batch_init(b, ch->set->wbuf);
     size_t skip = ch->sent_off;
     for (const tofu_msg *m = ch->sendq.head; m != NULL; m = m->next) {
         if (!tofui_batch_add(b, m, &skip))
@@ -88,14 +88,14 @@ typedef struct send__done {
     size_t n;
 } send__done;
 
-static void send__done_flush(tofu_engine *e, send__done *d) {
-    tofui_pool_put_many(&e->pool, d->v, d->n);
+static void send__done_flush(tofui_chanset *set, send__done *d) {
+    tofui_pool_put_many(set->pool, d->v, d->n);
     d->n = 0;
 }
 
-static void send__done_add(tofu_engine *e, send__done *d, tofu_msg *m) {
+static void send__done_add(tofui_chanset *set, send__done *d, tofu_msg *m) {
     if (d->n == SEND__DONE_BATCH)
-        send__done_flush(e, d);
+        send__done_flush(set, d);
     d->v[d->n++] = m;
 }
 
@@ -110,7 +110,7 @@ static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
         ch->hello = NULL;
         ch->hello_unanswered = true;
     }
-    send__done_add(ch->eng, done, m);
+    send__done_add(ch->set, done, m);
     if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)
         return;
     if (ch->read_done)
@@ -180,7 +180,7 @@ void tofui_send_write(tofui_chan *ch) {
     /* Out of rounds with more to send: writable comes back at once. */
     if (round == SEND__ROUNDS && ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
         ch->write_blocked = true;
-    send__done_flush(ch->eng, &done);
+    send__done_flush(ch->set, &done);
 }
 
 /* The socket took everything it had after a write stopped short. */

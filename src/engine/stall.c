@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine_int.h"
+#include "engine/channel.h"
 
 static void stall__signal(tofui_chan *ch) {
     tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_POOL_EMPTY, ch->num, 0);
@@ -23,7 +23,7 @@ static void stall__signal(tofui_chan *ch) {
 static void stall__arm(tofui_chan *ch) {
     ch->signal_due = true;
     ch->signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
-    ch->eng->signals_due = true;
+    ch->set->signals_due = true;
 }
 
 /* The pool is empty: keeps the unconsumed bytes data[0..n) in the channel's
@@ -41,7 +41,7 @@ bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
     ch->stash_len = n;
     if (!ch->stalled) {
         ch->stalled = true;
-        tofui_list_push_back(&ch->eng->stalled, &ch->stall_link);
+        tofui_list_push_back(&ch->set->stalled, &ch->stall_link);
         tofui_chan_touch(ch);
     }
     if (!ch->pool_signalled && !ch->signal_due)
@@ -52,11 +52,11 @@ bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
 /* The Signal waits for a short grace period and for the thread to be about
  * to sleep: a stall that the application's own puts end at once (it is
  * returning its messages one by one) is no episode worth telling. */
-int tofui_stall_signal_due(tofu_engine *e) {
-    if (!e->signals_due)
+int tofui_stall_signal_due(tofui_chanset *set) {
+    if (!set->signals_due)
         return -1;
     uint64_t now = tofui_clock_ns(), next = UINT64_MAX;
-    for (tofui_link *l = e->stalled.next; l != &e->stalled; l = l->next) {
+    for (tofui_link *l = set->stalled.next; l != &set->stalled; l = l->next) {
         tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall_link);
         if (!ch->signal_due)
             continue;
@@ -68,8 +68,8 @@ int tofui_stall_signal_due(tofu_engine *e) {
         ch->pool_signalled = true;
         stall__signal(ch);
     }
-    e->signals_due = next != UINT64_MAX;
-    return e->signals_due ? (int)((next - now + 999999u) / 1000000u) : -1;
+    set->signals_due = next != UINT64_MAX;
+    return set->signals_due ? (int)((next - now + 999999u) / 1000000u) : -1;
 }
 
 /* A stalled channel whose socket reports an error or hang-up (a Unix
@@ -78,7 +78,7 @@ int tofui_stall_signal_due(tofu_engine *e) {
  * whatever the interest, so the socket leaves the poller until the channel
  * resumes; then reading finds the data, then the end of stream or error. */
 void tofui_stall_park(tofui_chan *ch) {
-    tofui_poller_remove(ch->eng->poller, ch->sock);
+    tofui_poller_remove(ch->set->poller, ch->sock);
     ch->registered = false;
     ch->parked = true;
 }
@@ -107,9 +107,9 @@ static void stall__resume(tofui_chan *ch) {
     tofui_chan_touch(ch); /* read again */
 }
 
-void tofui_stall_resume(tofu_engine *e) {
-    while (!tofui_list_empty(&e->stalled)) {
-        tofui_chan *ch = TOFUI_CONTAINER(e->stalled.next, tofui_chan, stall_link);
+void tofui_stall_resume(tofui_chanset *set) {
+    while (!tofui_list_empty(&set->stalled)) {
+        tofui_chan *ch = TOFUI_CONTAINER(set->stalled.next, tofui_chan, stall_link);
         /* A failed get re-arms the pool's refill alert: no lost wake-up. */
         if (!tofui_recv_take_msg(ch, 1))
             return;

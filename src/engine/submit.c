@@ -12,7 +12,7 @@
  * reading the flag, and the flag is cleared before the list is taken, so the
  * pass that the earlier wake-up triggers sees that message.
  */
-#include "engine/engine_int.h"
+#include "engine/submit.h"
 
 void tofui_submit_init(tofui_submit *q, tofui_poller *p) {
     tofui_mutex_init(&q->lock);

@@ -10,7 +10,8 @@
  * the next deadline is the first of some list, and taking an expired timer
  * costs O(1). Nothing here wakes the engine when no timer runs.
  */
-#include "engine/engine_int.h"
+#include "engine/timers.h"
+#include "platform/platform.h"
 
 #define TIMERS__NS_PER_MS 1000000ull
 

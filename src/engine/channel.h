@@ -1,0 +1,275 @@
+/*
+ * The channel module (I/O thread only): channel records and their state
+ * machine (channel.c), opening them (dial.c: connect, listen, accept), the
+ * send side (send.c), the receive side (recv.c) and pool stalls (stall.c).
+ * One module with one header: its files call each other (the state machine
+ * drives the parts, the parts report back to it), and nothing outside the
+ * module changes a channel.
+ */
+#ifndef TOFUI_CHANNEL_H
+#define TOFUI_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/chantab.h"
+#include "engine/group.h"
+#include "engine/resolve.h"
+#include "engine/timers.h"
+#include "msg/msg.h"
+#include "msg/pool.h"
+#include "msg/wire.h"
+#include "platform/platform.h"
+#include "platform/poller.h"
+#include "util/list.h"
+
+/* Bytes read from a socket at once; also the most a stalled channel keeps. */
+#define TOFUI_READ_CHUNK 65536u
+
+/* Most pool messages taken at once for the frames of one read. */
+#define TOFUI_RECV_BATCH 32u
+
+/* How long a channel stays stalled before its group hears of it: an
+ * application that is putting messages back ends such a stall itself. */
+#define TOFUI_POOL_EMPTY_GRACE_NS (5ull * 1000000ull)
+
+typedef struct tofui_chan tofui_chan;
+
+/* Every channel of one engine, and what the channels use of the engine. */
+typedef struct tofui_chanset {
+    /* the engine's */
+    tofui_pool *pool;
+    tofui_poller *poller;
+    tofui_chantab *chantab;
+    tofui_resolver *resolver;
+    uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
+    tofui_timers timers;     /* the channels' deadlines */
+    /* channel.c */
+    tofui_chan **by_num; /* [TOFUI_CHAN_SLOTS] */
+    tofui_link all;
+    tofui_chan *ready_head; /* interest to recompute, writes to try */
+    tofui_chan *ready_tail;
+    tofui_chan *dead; /* closed, freed before the next wait */
+    uint64_t next_serial;
+    /* recv.c: the read buffer, and pool messages taken ahead for one
+     * read's frames: rstock[rstock_next..rstock_n) */
+    unsigned char *rbuf;
+    tofu_msg *rstock[TOFUI_RECV_BATCH];
+    size_t rstock_next;
+    size_t rstock_n;
+    /* send.c: the stage of a write's batch (TOFUI_BATCH_STAGE) */
+    unsigned char *wbuf;
+    /* stall.c */
+    tofui_link stalled;
+    bool signals_due; /* some stalled channel has signal_due */
+} tofui_chanset;
+
+/* Allocates the number index and the buffers; fini is safe after a failed
+ * init and on zeroed memory. */
+tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
+                               tofui_chantab *chantab, tofui_resolver *resolver,
+                               const tofu_options *opt);
+void tofui_chanset_fini(tofui_chanset *set);
+
+/* The state machine (channel.c):
+ *
+ *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED      (HelloRequest)
+ *   OPEN -> LINGER -> CLOSED                                 (accepted)
+ *   RESOLVING -> LISTENER -> CLOSED                          (WelcomeRequest)
+ *
+ * and from any state to CLOSED. */
+typedef enum tofui_chan_state {
+    TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
+    TOFUI_CH_CONNECTING,    /* non-blocking connect under way */
+    TOFUI_CH_OPEN,          /* connected: sends and receives */
+    TOFUI_CH_LINGER,        /* ByeResponse / ByeSignal sent: reads, sends nothing,
+                               waits for the peer to close */
+    TOFUI_CH_LISTENER,      /* listening */
+    TOFUI_CH_CLOSED         /* gone; the record is freed after the event batch */
+} tofui_chan_state;
+
+typedef enum tofui_close_mode {
+    TOFUI_CLOSE_GRACEFUL = 0, /* FIN; unsent messages and the close Signal go to the group */
+    TOFUI_CLOSE_ABORT,        /* reset; same deliveries */
+    TOFUI_CLOSE_SILENT        /* FIN; nothing delivered (group or engine destroyed):
+                                 what was written still reaches a peer that reads */
+} tofui_close_mode;
+
+struct tofui_chan {
+    tofui_chanset *set;
+    tofu_group *group;
+    uint64_t serial; /* tells a recycled number's new channel from the old */
+    uint16_t num;
+    uint8_t state;
+    bool listen;      /* created by a WelcomeRequest */
+    bool accepted;    /* created by accept: learns its id from the first message */
+    bool id_learned;
+    bool announced;   /* its number reached the application in a Signal */
+    uint64_t remembered_id;
+    tofui_socket sock;
+    /* poller registration */
+    bool registered;
+    unsigned interest;
+    /* ready list: interest to recompute, writes to try */
+    bool in_ready;
+    struct tofui_chan *ready_next;
+    struct tofui_chan *dead_next;
+    /* sending */
+    tofui_mq sendq;    /* head may be partly written */
+    uint32_t queued;   /* messages in sendq (for tofu_options.max_send_queue) */
+    size_t sent_off;   /* bytes of the head already written */
+    bool write_blocked; /* last write stopped short: wait for writable */
+    bool send_dead;    /* a write failed: nothing more is written, reading ends it */
+    tofui_mq held;     /* posted after a Bye: returned when the channel closes */
+    bool bye_req_queued;  /* after it only a ByeResponse goes out */
+    bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
+    tofu_msg *hello;   /* the HelloRequest until it is written */
+    bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
+    tofu_msg *welcome; /* the WelcomeRequest until it is answered */
+    /* receiving */
+    tofui_dec dec;
+    tofu_msg *rmsg;      /* pool message taken for a complete frame */
+    bool peer_bye_req;   /* the peer sent a ByeRequest */
+    bool read_done;      /* got the ByeResponse; our own answer still to go out */
+    bool stalled;        /* waits for a pool message */
+    bool parked;         /* stalled and hung up: out of the poller until resumed */
+    bool pool_signalled; /* pool_empty sent for this episode */
+    bool signal_due;     /* pool_empty to send if still stalled at signal_at */
+    uint64_t signal_at;  /* end of this stall's grace period */
+    unsigned char *stash; /* unconsumed bytes while stalled */
+    size_t stash_len;
+    unsigned char *part;  /* a frame's text headers and body while they come in */
+    size_t part_len;      /* thl + bl of that frame */
+    size_t part_got;
+    /* connecting / listening */
+    tofui_sockaddr *addrs;
+    size_t naddrs;
+    size_t next_addr;
+    tofui_sockaddr bound;
+    bool accept_paused; /* listener out of descriptors: waits for timer */
+    tofui_timer timer;  /* its one deadline at a time */
+    /* memberships */
+    tofui_link all;     /* engine's channel list */
+    tofui_link glink;   /* group's channel list */
+    tofui_link stall_link;
+};
+
+/* An accepted channel the application has not heard of: no frame delivered
+ * yet, no pool_empty Signal naming it. It runs the handshake timer, and it
+ * closes silently. */
+static inline bool tofui_chan_unseen(const tofui_chan *ch) {
+    return ch->accepted && !ch->id_learned && !ch->announced;
+}
+
+/* ---- channel.c ---- */
+
+tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num, tofui_chan_state st);
+/* The open channel num of group g, or NULL. */
+tofui_chan *tofui_chan_find(tofui_chanset *set, uint16_t num, tofu_group *g);
+/* Handles one posted message on the I/O thread. */
+void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m);
+/* A post the I/O thread will never handle goes back to its group with st;
+ * a Hello/WelcomeRequest as an open that failed: its Response, its number
+ * given back, the close Signal. */
+void tofui_chan_post_unhandled(tofui_chanset *set, tofu_msg *m, tofu_status st);
+/* Closes every channel of g silently (group destroy). */
+void tofui_chan_close_group(tofu_group *g);
+/* Closes every channel: silently at engine destroy; after a fatal error
+ * with everything handed back (notification_failed). */
+void tofui_chan_close_all(tofui_chanset *set, bool failed);
+/* Hands a message back to the channel's group with origin engine. */
+void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st);
+/* An unseen accepted channel's first frame came: its id is kept for the
+ * close Signal, the handshake timer stops. */
+void tofui_chan_learn_id(tofui_chan *ch, uint64_t id);
+/* A pool_empty Signal named the channel: the application knows it now. */
+void tofui_chan_announce(tofui_chan *ch);
+/* Returns m to group g with origin engine and status st. */
+void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
+/* Closes a channel (see tofui_close_mode). Safe to call twice. */
+void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode);
+/* Registers the channel's socket with the poller. */
+tofu_status tofui_chan_register(tofui_chan *ch);
+/* Queues the channel for interest recomputation before the next wait. */
+void tofui_chan_touch(tofui_chan *ch);
+/* Before each wait: tries pending writes, applies interest changes. */
+void tofui_chan_flush_ready(tofui_chanset *set);
+/* Frees channel records closed since the last call. */
+void tofui_chan_free_dead(tofui_chanset *set);
+/* Before each wait: the timeout the channels need (-1: none), from their
+ * deadlines and pending pool_empty Signals; 0 when a pool refill is
+ * already noted for stalled channels (the I/O thread's own put has no
+ * wake-up behind it). */
+int tofui_chan_wait_timeout(tofui_chanset *set);
+/* Dispatches one poller event. */
+void tofui_chan_on_event(tofui_chan *ch, unsigned events);
+/* After the channel's last frame (ByeResponse, ByeSignal): sends nothing
+ * more, keeps the connection open and waits for the peer to close, at most
+ * bye_linger_ms. */
+void tofui_chan_start_linger(tofui_chan *ch);
+/* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
+void tofui_chan_pause_accepts(tofui_chan *l);
+/* Acts on every deadline that passed (timers.c hands them back). */
+void tofui_chan_expire_timers(tofui_chanset *set);
+
+/* ---- dial.c ---- */
+
+void tofui_dial_hello(tofui_chanset *set, tofu_msg *m);
+void tofui_dial_welcome(tofui_chanset *set, tofu_msg *m);
+void tofui_dial_resolved(tofui_chanset *set, tofui_resolve_req *r);
+/* Completes a connect after the socket became writable or failed. */
+void tofui_dial_on_connect_event(tofui_chan *ch);
+/* A connect attempt took longer than connect_timeout_ms: the next address,
+ * or the channel fails with connect_failed. */
+void tofui_dial_attempt_timed_out(tofui_chan *ch);
+/* Accepts pending connections on a listener. */
+void tofui_dial_accept(tofui_chan *ch);
+
+/* ---- send.c ---- */
+
+/* Queues a post for sending, under the Bye rules (nothing after a
+ * ByeResponse or ByeSignal, only a ByeResponse after a ByeRequest: the rest
+ * is held back) and tofu_options.max_send_queue (data beyond it comes back
+ * with not_allowed). */
+void tofui_send_post(tofui_chan *ch, tofu_msg *m);
+/* The send queue itself, counted for max_send_queue. */
+void tofui_send_push(tofui_chan *ch, tofu_msg *m);
+tofu_msg *tofui_send_pop(tofui_chan *ch);
+/* Writes as much of the send queue as the socket takes. */
+void tofui_send_write(tofui_chan *ch);
+/* The poller reported writable after a write stopped short. */
+void tofui_send_on_writable(tofui_chan *ch);
+
+/* ---- recv.c ---- */
+
+/* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
+void tofui_recv_read(tofui_chan *ch, bool err_event);
+/* Decodes data[0..n) and delivers the frames. True when everything was
+ * consumed and the channel still reads; false when it closed or stalled. */
+bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
+/* Takes the pool message for a complete frame, `want` at once into the
+ * read's stock; false when the pool has none. */
+bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
+/* Frees the receive state (message in progress, partial frame). */
+void tofui_recv_release(tofui_chan *ch);
+
+/* ---- stall.c ---- */
+
+/* The pool is empty: keeps data[0..n) (at most one read), stops reading
+ * until a put refills the pool, arms one pool_empty Signal per episode.
+ * Returns false: the caller stops decoding. */
+bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n);
+/* Just before a wait with no refill pending: once the grace period is over,
+ * tells the groups of channels that are still stalled (one pool_empty
+ * Signal per episode). Returns the wait timeout it needs (-1: none). */
+int tofui_stall_signal_due(tofui_chanset *set);
+/* A stalled channel whose socket reports an error or hang-up leaves the
+ * poller until it resumes. */
+void tofui_stall_park(tofui_chan *ch);
+/* A pool message came back: resumes stalled channels in stall order. */
+void tofui_stall_resume(tofui_chanset *set);
+/* Frees the stall state (kept bytes, stall list). */
+void tofui_stall_release(tofui_chan *ch);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * The channel table (chantab.c): which channel numbers are in use and by
+ * which group. Shared by app threads (post) and the I/O thread (accept,
+ * close), with a lock of its own; lookups take no lock.
+ */
+#ifndef TOFUI_CHANTAB_H
+#define TOFUI_CHANTAB_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform/platform.h"
+
+/* Channel numbers 1..65534; 0 = unassigned, 65535 never used. */
+#define TOFUI_CHAN_SLOTS 65536u
+#define TOFUI_CHAN_MAX 65534u
+
+typedef struct tofui_chantab {
+    tofui_mutex lock;
+    /* [TOFUI_CHAN_SLOTS]; NULL = number free. Written under lock, read
+     * without it: post validation is one atomic load, not a lock round. */
+    _Atomic(tofu_group *) *owner;
+    uint16_t *ring; /* freed numbers, FIFO: reused only after all others */
+    size_t ring_head;
+    size_t ring_count;
+    uint32_t fresh; /* next never-used number (numbers start in order) */
+} tofui_chantab;
+
+tofu_status tofui_chantab_init(tofui_chantab *t);
+/* Safe on a zeroed table and after a failed init. */
+void tofui_chantab_fini(tofui_chantab *t);
+/* A free number now owned by g, or 0 when all 65534 are in use. */
+uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g);
+/* Gives a number back; it goes to the back of the free FIFO. */
+void tofui_chantab_release(tofui_chantab *t, uint16_t num);
+/* The group owning num, or NULL. */
+tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num);
+
+#endif

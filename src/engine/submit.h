@@ -1,0 +1,62 @@
+/*
+ * The submission queue from app threads to the I/O thread (submit.c): posts
+ * and commands under one lock, nothing else. What they mean is the loop's
+ * business (engine.c dispatches what it takes).
+ */
+#ifndef TOFUI_SUBMIT_H
+#define TOFUI_SUBMIT_H
+
+#include <stdbool.h>
+
+#include "platform/platform.h"
+#include "platform/poller.h"
+#include "util/list.h"
+
+typedef enum tofui_cmd_kind {
+    TOFUI_CMD_GROUP_DESTROY = 0 /* embedded in the group */
+} tofui_cmd_kind;
+
+/* A command, embedded in what it concerns. */
+typedef struct tofui_cmd {
+    struct tofui_cmd *next;
+    tofui_cmd_kind kind;
+} tofui_cmd;
+
+typedef struct tofui_submit {
+    /* Also orders the engine's group list and each group's `destroying`
+     * with the posts (group.c). */
+    tofui_mutex lock;
+    tofui_poller *poller; /* woken after each submission */
+    tofui_mq posts;
+    tofui_cmd *cmd_head;
+    tofui_cmd *cmd_tail;
+    /* written by submit.c only, under lock; group.c reads the first and
+     * the last under lock */
+    bool stopping;  /* engine destroy started */
+    bool failed;    /* the I/O thread hit a fatal poller error */
+    bool io_exited; /* the I/O thread let go of every group */
+} tofui_submit;
+
+void tofui_submit_init(tofui_submit *q, tofui_poller *p);
+void tofui_submit_fini(tofui_submit *q);
+/* Queues a validated post. Refused (the caller keeps the message) with
+ * notification_failed once the I/O thread failed, notification_disabled
+ * once the engine stops, shutdown_started when *sender_closed (a group being
+ * destroyed; the flag is written under q->lock). */
+tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_closed);
+/* Queues a command; false when the I/O thread is gone. */
+bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c);
+/* Wakes the I/O thread (coalesced by the poller). */
+void tofui_submit_wake(tofui_submit *q);
+/* I/O thread: takes every pending post and command, in order; false, with
+ * nothing taken, once the engine is stopping. */
+bool tofui_submit_take(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds);
+/* Engine destroy: the queue refuses posts, the I/O thread is woken. */
+void tofui_submit_stop(tofui_submit *q);
+/* I/O thread: a fatal error; posts fail with notification_failed. */
+void tofui_submit_fail(tofui_submit *q);
+/* I/O thread on exit: refuses everything from now on and takes what is
+ * left. Returns whether the thread failed. */
+bool tofui_submit_close(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Deadlines (timers.c), I/O thread only. The module keeps deadlines and
+ * hands back the timers whose deadline passed; what a deadline means is the
+ * caller's business (the channel code acts on it). Nothing here wakes the
+ * engine when no timer runs.
+ */
+#ifndef TOFUI_TIMERS_H
+#define TOFUI_TIMERS_H
+
+#include <stdint.h>
+
+#include "tofu.h"
+#include "util/list.h"
+
+/* How long a listener stops accepting after the process ran out of
+ * descriptors or memory: the refused connection stays queued and the
+ * listener readable, so retrying at once would spin. */
+#define TOFUI_ACCEPT_PAUSE_NS (100ull * 1000000ull)
+
+/* The deadlines a channel can wait for (one at a time). */
+typedef enum tofui_timer_kind {
+    TOFUI_TIMER_LINGER = 0,   /* after our last Bye frame: the peer's close (bye_linger_ms) */
+    TOFUI_TIMER_ACCEPT_PAUSE, /* a listener out of descriptors */
+    TOFUI_TIMER_CONNECT,      /* one connect attempt (connect_timeout_ms) */
+    TOFUI_TIMER_HANDSHAKE,    /* an accepted channel's first frame (handshake_timeout_ms) */
+    TOFUI_TIMER_KINDS
+} tofui_timer_kind;
+
+/* One deadline, embedded in what waits for it; zeroed, it runs not. */
+typedef struct tofui_timer {
+    tofui_link link; /* on its kind's list while it runs */
+    uint64_t deadline;
+} tofui_timer;
+
+typedef struct tofui_timers {
+    /* One list per kind: all timers of a kind are equally long and are
+     * appended when they start, so each list is in deadline order. */
+    tofui_link lists[TOFUI_TIMER_KINDS];
+    uint64_t len_ns[TOFUI_TIMER_KINDS]; /* 0: that kind is off */
+} tofui_timers;
+
+/* Sets the length of each kind from the options (TOFU_TIMEOUT_NONE turns a
+ * kind off, 0 takes the default). */
+void tofui_timers_init(tofui_timers *t, const tofu_options *opt);
+/* Starts tm as a timer of that kind (replacing whatever it ran); a kind
+ * that is off starts nothing. */
+void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind);
+/* Stops tm, if it runs. */
+void tofui_timer_stop(tofui_timer *tm);
+/* Wait timeout for the next deadline, in ms: -1 when none. */
+int tofui_timers_timeout(const tofui_timers *t);
+/* A timer whose deadline passed, taken off its list, and its kind; NULL
+ * when there is none. *now is 0 on the first call of a round (the clock is
+ * then read once, and only if some timer runs). */
+tofui_timer *tofui_timers_pop_expired(tofui_timers *t, uint64_t *now, tofui_timer_kind *kind);
+
+#endif
