@@ -1,9 +1,7 @@
 /*
- * Channel records and their state machine (I/O thread only):
- *
- *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED      (HelloRequest)
- *   OPEN -> LINGER -> CLOSED                                 (accepted)
- *   RESOLVING -> LISTENER -> CLOSED                          (WelcomeRequest)
+ * Channel records and their state machine (I/O thread only); this file is
+ * the only one that changes a channel's state or socket (channel.h shows the
+ * diagram).
  *
  * Records live at stable heap addresses (the poller hands them back as event
  * data) and are freed only before the next wait, after every event of the
@@ -49,17 +47,20 @@ void tofui_chanset_fini(tofui_chanset *set) {
     set->wbuf = NULL;
 }
 
-tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num, tofui_chan_state st) {
+tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num,
+                              tofui_chan_open opened, uint64_t id) {
     tofui_chan *ch = calloc(1, sizeof *ch);
     if (ch == NULL)
         return NULL;
     ch->set = set;
     ch->group = g;
     ch->num = num;
-    ch->state = (uint8_t)st;
+    ch->state = TOFUI_CH_RESOLVING;
+    ch->opened = (uint8_t)opened;
+    ch->remembered_id = id;
     ch->serial = ++set->next_serial;
     ch->sock = TOFUI_INVALID_SOCKET;
-    tofui_dec_init(&ch->dec);
+    tofui_recv_init(ch);
     tofui_list_push_back(&set->all, &ch->all);
     tofui_list_push_back(&g->chans, &ch->glink);
     set->by_num[num] = ch;
@@ -130,51 +131,31 @@ static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reaso
     return m;
 }
 
-static void chan__collect(tofui_chan *ch, tofui_mq *out, tofu_msg *m, tofu_status st) {
-    m->bhdr.channel = ch->num;
-    chan__mark_returned(m, st);
-    tofui_mq_push(out, m);
-}
-
-/* Every request of the application gets its answer: a pending Welcome comes
- * back as WelcomeResponse, an unsent Hello as HelloResponse, then the unsent
- * messages in posting order, then the close Signal. One delivery for all. */
+/* Every request of the application gets its answer (the pending
+ * Hello/Welcome's Response, tofui_dial_answers), then the unsent messages
+ * come back in posting order, then the close Signal. One delivery for all. */
 static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     tofui_mq out = {NULL, NULL};
-    tofu_msg *m;
-    if (ch->welcome != NULL) {
-        ch->welcome->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
-        chan__collect(ch, &out, ch->welcome, reason);
-        ch->welcome = NULL;
+    tofui_dial_answers(ch, &out, reason);
+    tofui_send_take_all(ch, &out);
+    for (tofu_msg *m = out.head; m != NULL; m = m->next) {
+        m->bhdr.channel = ch->num;
+        chan__mark_returned(m, reason);
     }
-    if (ch->hello != NULL) {
-        ch->hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
-        ch->hello = NULL;
-    } else if (ch->hello_unanswered) {
-        /* It went out, but the peer never answered: the engine does, with
-         * the close reason, as for a connect that failed. */
-        m = tofui_msg_engine(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
-        if (m != NULL)
-            tofui_mq_push(&out, m);
-    }
-    while ((m = tofui_send_pop(ch)) != NULL)
-        chan__collect(ch, &out, m, reason);
-    while ((m = tofui_mq_pop(&ch->held)) != NULL)
-        chan__collect(ch, &out, m, reason);
     /* An accepted channel the application never heard of ends as it began:
      * unseen (a port scan does not flood the server with Signals). */
-    if (!tofui_chan_unseen(ch) && (m = chan__close_signal(ch->num, ch->remembered_id, reason)) != NULL)
-        tofui_mq_push(&out, m);
+    tofu_msg *closed = NULL;
+    if (!tofui_chan_unseen(ch) && (closed = chan__close_signal(ch->num, ch->remembered_id, reason)) != NULL)
+        tofui_mq_push(&out, closed);
     tofui_group_deliver_list(ch->group, &out);
 }
 
 static void chan__free_all(tofui_chan *ch) {
+    tofui_mq out = {NULL, NULL};
+    tofui_dial_drop(ch);
+    tofui_send_take_all(ch, &out);
     tofu_msg *m;
-    tofui_pool_put(ch->set->pool, &ch->welcome);
-    ch->hello = NULL;
-    while ((m = tofui_send_pop(ch)) != NULL)
-        tofui_pool_put(ch->set->pool, &m);
-    while ((m = tofui_mq_pop(&ch->held)) != NULL)
+    while ((m = tofui_mq_pop(&out)) != NULL)
         tofui_pool_put(ch->set->pool, &m);
 }
 
@@ -182,17 +163,22 @@ static void chan__free_all(tofui_chan *ch) {
 /* close                                                                    */
 /* ------------------------------------------------------------------------ */
 
+void tofui_chan_unregister(tofui_chan *ch) {
+    if (!ch->registered)
+        return;
+    tofui_poller_remove(ch->set->poller, ch->sock);
+    ch->registered = false;
+}
+
 static void chan__drop_socket(tofui_chan *ch, tofui_close_mode mode) {
     if (ch->sock == TOFUI_INVALID_SOCKET)
         return;
-    if (ch->registered)
-        tofui_poller_remove(ch->set->poller, ch->sock);
-    ch->registered = false;
+    tofui_chan_unregister(ch);
     /* Only an abort resets: after any other close, what was written still
      * reaches a peer that reads it (a group or engine destroyed right after
      * its last posts loses nothing that was on the wire). */
     if (ch->state == TOFUI_CH_LISTENER)
-        tofui_sock_close_listener(ch->sock, &ch->bound);
+        tofui_sock_close_listener(ch->sock, &ch->listen.bound);
     else if (mode == TOFUI_CLOSE_ABORT)
         tofui_sock_abort(ch->sock);
     else
@@ -246,8 +232,7 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
         chan__free_all(ch);
     else
         chan__return_all(ch, reason);
-    free(ch->addrs);
-    ch->addrs = NULL;
+    tofui_dial_release(ch);
     ch->dead_next = set->dead;
     set->dead = ch;
 }
@@ -259,7 +244,8 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
 /* A ByeSignal with bit 6 (internal_a): abort now, never transmitted. On a
  * listener every ByeSignal stops listening (it has nothing to transmit). */
 static bool chan__is_abort(const tofui_chan *ch, const tofu_msg *m) {
-    return m->bhdr.opcode == TOFU_OP_BYE_SIGNAL && (m->bhdr.internal_a || ch->listen);
+    return m->bhdr.opcode == TOFU_OP_BYE_SIGNAL &&
+           (m->bhdr.internal_a || ch->opened == TOFUI_OPEN_WELCOME);
 }
 
 static void chan__abort(tofui_chan *ch, tofu_msg *m) {
@@ -311,7 +297,7 @@ void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m) {
         tofui_chan_return_to(g, m, TOFU_CHANNEL_CLOSED); /* closed after the post */
     else if (chan__is_abort(ch, m))
         chan__abort(ch, m);
-    else if (ch->listen)
+    else if (ch->opened == TOFUI_OPEN_WELCOME)
         tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
     else
         tofui_send_post(ch, m);
@@ -322,15 +308,15 @@ void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m) {
 /* ------------------------------------------------------------------------ */
 
 static unsigned chan__wanted(const tofui_chan *ch) {
-    unsigned in = ch->stalled || ch->read_done ? 0 : TOFUI_POLL_IN;
+    unsigned in = ch->stall.on || ch->recv.done ? 0 : TOFUI_POLL_IN;
     switch (ch->state) {
     case TOFUI_CH_CONNECTING:
         return TOFUI_POLL_OUT;
     case TOFUI_CH_LISTENER:
-        return ch->accept_paused ? 0 : TOFUI_POLL_IN;
+        return ch->listen.paused ? 0 : TOFUI_POLL_IN;
     case TOFUI_CH_OPEN:
         /* Writes are tried directly; OUT only after one stopped short. */
-        return in | (ch->sendq.head != NULL && ch->write_blocked ? TOFUI_POLL_OUT : 0);
+        return in | (ch->send.q.head != NULL && ch->send.blocked ? TOFUI_POLL_OUT : 0);
     case TOFUI_CH_LINGER:
         return in; /* to see the peer close */
     default:
@@ -346,6 +332,26 @@ tofu_status tofui_chan_register(tofui_chan *ch) {
         ch->interest = want;
     }
     return st;
+}
+
+/* On failure s goes as the state requires (a listener's socket file is
+ * removed) and the channel is left without a socket. */
+tofu_status tofui_chan_attach(tofui_chan *ch, tofui_socket s, tofui_chan_state st) {
+    ch->sock = s;
+    ch->state = (uint8_t)st;
+    tofu_status r = tofui_chan_register(ch);
+    if (r != TOFU_SUCCESS)
+        chan__drop_socket(ch, TOFUI_CLOSE_ABORT);
+    return r;
+}
+
+void tofui_chan_detach(tofui_chan *ch) {
+    chan__drop_socket(ch, TOFUI_CLOSE_ABORT);
+}
+
+void tofui_chan_connected(tofui_chan *ch) {
+    ch->state = TOFUI_CH_OPEN;
+    tofui_chan_touch(ch); /* the HelloRequest goes out before the next wait */
 }
 
 static void chan__apply_interest(tofui_chan *ch) {
@@ -388,7 +394,7 @@ static tofui_chan *chan__pop_ready(tofui_chanset *set) {
 void tofui_chan_flush_ready(tofui_chanset *set) {
     tofui_chan *ch;
     while ((ch = chan__pop_ready(set)) != NULL) {
-        if (ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL && !ch->write_blocked)
+        if (ch->state == TOFUI_CH_OPEN && ch->send.q.head != NULL && !ch->send.blocked)
             tofui_send_write(ch);
         if (ch->state != TOFUI_CH_CLOSED)
             chan__apply_interest(ch);
@@ -447,7 +453,7 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* deadlines: linger after the last Bye frame, accept pause, and the rest  */
+/* linger after the last Bye frame, and the other deadlines               */
 /* ------------------------------------------------------------------------ */
 
 /* No shutdown(): the original treats a FIN (stdposix) or a hang-up (posixnet
@@ -459,14 +465,6 @@ void tofui_chan_start_linger(tofui_chan *ch) {
     tofui_chan_touch(ch);
 }
 
-void tofui_chan_pause_accepts(tofui_chan *l) {
-    if (l->accept_paused)
-        return;
-    l->accept_paused = true;
-    tofui_timer_start(&l->set->timers, &l->timer, TOFUI_TIMER_ACCEPT_PAUSE);
-    tofui_chan_touch(l); /* stop watching the listener */
-}
-
 /* What a deadline means for the channel that waited for it. */
 static void chan__on_timer(tofui_chan *ch, tofui_timer_kind kind) {
     switch (kind) {
@@ -474,8 +472,7 @@ static void chan__on_timer(tofui_chan *ch, tofui_timer_kind kind) {
         tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
         return;
     case TOFUI_TIMER_ACCEPT_PAUSE:
-        ch->accept_paused = false;
-        tofui_chan_touch(ch); /* watch the listener again */
+        tofui_dial_resume_accepts(ch);
         return;
     case TOFUI_TIMER_CONNECT:
         tofui_dial_attempt_timed_out(ch);

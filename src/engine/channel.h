@@ -74,11 +74,19 @@ void tofui_chanset_fini(tofui_chanset *set);
 
 /* The state machine (channel.c):
  *
- *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED      (HelloRequest)
- *   OPEN -> LINGER -> CLOSED                                 (accepted)
- *   RESOLVING -> LISTENER -> CLOSED                          (WelcomeRequest)
+ *   RESOLVING -> CONNECTING -> OPEN -> LINGER -> CLOSED   (HelloRequest)
+ *                CONNECTING -> CONNECTING                (an attempt failed or
+ *                                                         timed out: the next
+ *                                                         address, no socket
+ *                                                         in between)
+ *   RESOLVING -> OPEN                                    (connected at once)
+ *   RESOLVING -> LISTENER -> CLOSED                      (WelcomeRequest)
+ *   RESOLVING -> OPEN -> LINGER -> CLOSED                (accepted: its socket
+ *                                                         comes with it)
  *
- * and from any state to CLOSED. */
+ * and from any state to CLOSED. RESOLVING is where every record starts: no
+ * socket yet, waiting for addresses (the resolver's, or the literal's at
+ * once). Only channel.c writes the state. */
 typedef enum tofui_chan_state {
     TOFUI_CH_RESOLVING = 0, /* waiting for the resolver (no socket) */
     TOFUI_CH_CONNECTING,    /* non-blocking connect under way */
@@ -96,75 +104,107 @@ typedef enum tofui_close_mode {
                                  what was written still reaches a peer that reads */
 } tofui_close_mode;
 
+/* How a channel came to be. */
+typedef enum tofui_chan_open {
+    TOFUI_OPEN_HELLO = 0, /* a HelloRequest: connects */
+    TOFUI_OPEN_WELCOME,   /* a WelcomeRequest: listens */
+    TOFUI_OPEN_ACCEPT     /* accepted by a listener: learns its id from the first frame */
+} tofui_chan_open;
+
+/* The send side; send.c writes it. */
+typedef struct tofui_chan_send {
+    tofui_mq q;           /* head may be partly written */
+    uint32_t queued;      /* messages in q (for tofu_options.max_send_queue) */
+    size_t sent_off;      /* bytes of the head already written */
+    tofui_mq held;        /* posted after a Bye: returned when the channel closes */
+    bool blocked;         /* the last write stopped short: wait for writable */
+    bool dead;            /* a write failed: nothing more is written, reading ends it */
+    bool bye_req_queued;  /* after it only a ByeResponse goes out */
+    bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
+} tofui_chan_send;
+
+/* The receive side; recv.c writes it. */
+typedef struct tofui_chan_recv {
+    tofui_dec dec;
+    tofu_msg *msg;       /* pool message taken for a complete frame */
+    unsigned char *part; /* a frame's text headers and body while they come in */
+    size_t part_len;     /* thl + bl of that frame */
+    size_t part_got;
+    bool peer_bye_req;   /* the peer sent a ByeRequest */
+    bool done;           /* got the ByeResponse; our own answer still to go out */
+} tofui_chan_recv;
+
+/* A pool stall of the receive side; stall.c writes it. */
+typedef struct tofui_chan_stall {
+    bool on;              /* waits for a pool message */
+    bool parked;          /* and hung up: out of the poller until it resumes */
+    bool signalled;       /* pool_empty sent for this episode */
+    bool signal_due;      /* pool_empty to send if still stalled at signal_at */
+    uint64_t signal_at;   /* end of this stall's grace period */
+    unsigned char *stash; /* what could not be decoded yet */
+    size_t stash_len;
+    tofui_link link;      /* on the set's stalled list */
+} tofui_chan_stall;
+
+/* Connecting (a HelloRequest); dial.c writes it. */
+typedef struct tofui_chan_dial {
+    tofui_sockaddr *addrs; /* resolved, tried in order */
+    size_t naddrs;
+    size_t next;
+    tofu_msg *hello;       /* the HelloRequest until it is written */
+    bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
+} tofui_chan_dial;
+
+/* Listening (a WelcomeRequest); dial.c writes it. */
+typedef struct tofui_chan_listen {
+    tofu_msg *welcome;    /* the WelcomeRequest until it is answered */
+    tofui_sockaddr bound; /* the address listened on */
+    bool paused;          /* out of descriptors: waits for its timer */
+} tofui_chan_listen;
+
+/* A channel record. channel.c writes the common part (state, socket, poller
+ * registration, lists, identity); each part has the one file that writes
+ * it, the others only read. */
 struct tofui_chan {
     tofui_chanset *set;
     tofu_group *group;
     uint64_t serial; /* tells a recycled number's new channel from the old */
     uint16_t num;
-    uint8_t state;
-    bool listen;      /* created by a WelcomeRequest */
-    bool accepted;    /* created by accept: learns its id from the first message */
-    bool id_learned;
-    bool announced;   /* its number reached the application in a Signal */
-    uint64_t remembered_id;
+    uint8_t state;   /* tofui_chan_state */
+    uint8_t opened;  /* tofui_chan_open */
+    bool id_learned; /* accepted: its first frame came */
+    bool announced;  /* its number reached the application in a Signal */
+    uint64_t remembered_id; /* for the close Signal */
     tofui_socket sock;
-    /* poller registration */
-    bool registered;
+    bool registered; /* with the poller, for `interest` */
     unsigned interest;
-    /* ready list: interest to recompute, writes to try */
-    bool in_ready;
+    bool in_ready;   /* on the ready list: interest to recompute, writes to try */
     struct tofui_chan *ready_next;
     struct tofui_chan *dead_next;
-    /* sending */
-    tofui_mq sendq;    /* head may be partly written */
-    uint32_t queued;   /* messages in sendq (for tofu_options.max_send_queue) */
-    size_t sent_off;   /* bytes of the head already written */
-    bool write_blocked; /* last write stopped short: wait for writable */
-    bool send_dead;    /* a write failed: nothing more is written, reading ends it */
-    tofui_mq held;     /* posted after a Bye: returned when the channel closes */
-    bool bye_req_queued;  /* after it only a ByeResponse goes out */
-    bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
-    tofu_msg *hello;   /* the HelloRequest until it is written */
-    bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
-    tofu_msg *welcome; /* the WelcomeRequest until it is answered */
-    /* receiving */
-    tofui_dec dec;
-    tofu_msg *rmsg;      /* pool message taken for a complete frame */
-    bool peer_bye_req;   /* the peer sent a ByeRequest */
-    bool read_done;      /* got the ByeResponse; our own answer still to go out */
-    bool stalled;        /* waits for a pool message */
-    bool parked;         /* stalled and hung up: out of the poller until resumed */
-    bool pool_signalled; /* pool_empty sent for this episode */
-    bool signal_due;     /* pool_empty to send if still stalled at signal_at */
-    uint64_t signal_at;  /* end of this stall's grace period */
-    unsigned char *stash; /* unconsumed bytes while stalled */
-    size_t stash_len;
-    unsigned char *part;  /* a frame's text headers and body while they come in */
-    size_t part_len;      /* thl + bl of that frame */
-    size_t part_got;
-    /* connecting / listening */
-    tofui_sockaddr *addrs;
-    size_t naddrs;
-    size_t next_addr;
-    tofui_sockaddr bound;
-    bool accept_paused; /* listener out of descriptors: waits for timer */
-    tofui_timer timer;  /* its one deadline at a time */
-    /* memberships */
-    tofui_link all;     /* engine's channel list */
-    tofui_link glink;   /* group's channel list */
-    tofui_link stall_link;
+    tofui_timer timer; /* its one deadline at a time */
+    tofui_link all;    /* the set's channel list */
+    tofui_link glink;  /* the group's channel list */
+    tofui_chan_send send;
+    tofui_chan_recv recv;
+    tofui_chan_stall stall;
+    tofui_chan_dial dial;
+    tofui_chan_listen listen;
 };
 
 /* An accepted channel the application has not heard of: no frame delivered
  * yet, no pool_empty Signal naming it. It runs the handshake timer, and it
  * closes silently. */
 static inline bool tofui_chan_unseen(const tofui_chan *ch) {
-    return ch->accepted && !ch->id_learned && !ch->announced;
+    return ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned && !ch->announced;
 }
 
 /* ---- channel.c ---- */
 
-tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num, tofui_chan_state st);
+/* A new record in RESOLVING, without a socket, for channel num of g; id is
+ * the message id its close Signal carries (0 for an accepted channel, which
+ * learns it from its first frame). NULL without memory. */
+tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num,
+                              tofui_chan_open opened, uint64_t id);
 /* The open channel num of group g, or NULL. */
 tofui_chan *tofui_chan_find(tofui_chanset *set, uint16_t num, tofu_group *g);
 /* Handles one posted message on the I/O thread. */
@@ -189,8 +229,21 @@ void tofui_chan_announce(tofui_chan *ch);
 void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
 /* Closes a channel (see tofui_close_mode). Safe to call twice. */
 void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode);
+/* The channel takes socket s and enters st (CONNECTING, OPEN or LISTENER),
+ * watched by the poller. When the poller refuses it, s is closed as the
+ * state requires and the channel is left without a socket; the caller
+ * decides what follows. */
+tofu_status tofui_chan_attach(tofui_chan *ch, tofui_socket s, tofui_chan_state st);
+/* A connect attempt failed or timed out: its socket goes (reset); the
+ * channel stays CONNECTING without one until the next attempt. */
+void tofui_chan_detach(tofui_chan *ch);
+/* The connect completed: CONNECTING -> OPEN. */
+void tofui_chan_connected(tofui_chan *ch);
 /* Registers the channel's socket with the poller. */
 tofu_status tofui_chan_register(tofui_chan *ch);
+/* Takes the socket out of the poller (it stays open); nothing when it is
+ * not in. */
+void tofui_chan_unregister(tofui_chan *ch);
 /* Queues the channel for interest recomputation before the next wait. */
 void tofui_chan_touch(tofui_chan *ch);
 /* Before each wait: tries pending writes, applies interest changes. */
@@ -208,8 +261,6 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events);
  * more, keeps the connection open and waits for the peer to close, at most
  * bye_linger_ms. */
 void tofui_chan_start_linger(tofui_chan *ch);
-/* Stops accepting on a listener for TOFUI_ACCEPT_PAUSE_NS. */
-void tofui_chan_pause_accepts(tofui_chan *l);
 /* Acts on every deadline that passed (timers.c hands them back). */
 void tofui_chan_expire_timers(tofui_chanset *set);
 
@@ -223,8 +274,24 @@ void tofui_dial_on_connect_event(tofui_chan *ch);
 /* A connect attempt took longer than connect_timeout_ms: the next address,
  * or the channel fails with connect_failed. */
 void tofui_dial_attempt_timed_out(tofui_chan *ch);
-/* Accepts pending connections on a listener. */
+/* Accepts pending connections on a listener; out of descriptors, it stops
+ * accepting for TOFUI_ACCEPT_PAUSE_NS. */
 void tofui_dial_accept(tofui_chan *ch);
+/* The accept pause is over. */
+void tofui_dial_resume_accepts(tofui_chan *l);
+/* send.c: the HelloRequest is on the wire; recv.c: its answer came. */
+void tofui_dial_hello_sent(tofui_chan *ch);
+void tofui_dial_hello_answered(tofui_chan *ch);
+/* The channel closes: the pending WelcomeRequest goes to out as its
+ * WelcomeResponse; a HelloRequest still in the send queue becomes the
+ * HelloResponse there; one that went out unanswered gets a HelloResponse
+ * made by the engine, with the close reason. */
+void tofui_dial_answers(tofui_chan *ch, tofui_mq *out, tofu_status reason);
+/* The same when nothing is delivered: the WelcomeRequest goes back to the
+ * pool. */
+void tofui_dial_drop(tofui_chan *ch);
+/* Frees the addresses of a connect. */
+void tofui_dial_release(tofui_chan *ch);
 
 /* ---- send.c ---- */
 
@@ -240,6 +307,8 @@ tofu_msg *tofui_send_pop(tofui_chan *ch);
 void tofui_send_write(tofui_chan *ch);
 /* The poller reported writable after a write stopped short. */
 void tofui_send_on_writable(tofui_chan *ch);
+/* Moves every unsent message to out: the queue, then what a Bye held back. */
+void tofui_send_take_all(tofui_chan *ch, tofui_mq *out);
 
 /* ---- recv.c ---- */
 
@@ -251,6 +320,8 @@ bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
 /* Takes the pool message for a complete frame, `want` at once into the
  * read's stock; false when the pool has none. */
 bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
+/* A new record's receive side. */
+void tofui_recv_init(tofui_chan *ch);
 /* Frees the receive state (message in progress, partial frame). */
 void tofui_recv_release(tofui_chan *ch);
 

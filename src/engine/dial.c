@@ -7,7 +7,8 @@
  * are resolved right here; host names go to the resolver thread and the
  * channel waits in RESOLVING. Every resolved address is tried in order.
  * Any failure closes the channel with the specific status: the close path
- * answers the pending Hello/Welcome with it, then sends the close Signal.
+ * answers the pending Hello/Welcome with it (tofui_dial_answers), then sends
+ * the close Signal. The channel's state changes through channel.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,14 @@ static bool dial__address(const tofu_msg *m, const char *name, tofu_address *a) 
  * answered at once and its number given back. */
 static tofui_chan *dial__open_record(tofui_chanset *set, tofu_msg *m, bool listen) {
     tofu_group *g = m->ctx;
-    tofui_chan *ch = tofui_chan_create(set, g, m->bhdr.channel, TOFUI_CH_RESOLVING);
+    tofui_chan_open opened = listen ? TOFUI_OPEN_WELCOME : TOFUI_OPEN_HELLO;
+    tofui_chan *ch = tofui_chan_create(set, g, m->bhdr.channel, opened, m->bhdr.message_id);
     if (ch == NULL) {
         tofui_chantab_release(set->chantab, m->bhdr.channel);
         m->bhdr.opcode = listen ? TOFU_OP_WELCOME_RESPONSE : TOFU_OP_HELLO_RESPONSE;
         tofui_chan_return_to(g, m, TOFU_ALLOCATION_FAILED);
         return NULL;
     }
-    ch->listen = listen;
-    ch->remembered_id = m->bhdr.message_id;
     return ch;
 }
 
@@ -47,17 +47,14 @@ static tofui_chan *dial__open_record(tofui_chanset *set, tofu_msg *m, bool liste
 
 static void dial__connected(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
-    ch->state = TOFUI_CH_OPEN;
-    free(ch->addrs);
-    ch->addrs = NULL;
-    ch->naddrs = 0;
-    tofui_chan_touch(ch); /* the HelloRequest goes out before the next wait */
+    tofui_dial_release(ch);
+    tofui_chan_connected(ch);
 }
 
 /* Tries the remaining addresses; `last` is the failure so far. */
 static void dial__try_next(tofui_chan *ch, tofu_status last) {
-    while (ch->next_addr < ch->naddrs) {
-        const tofui_sockaddr *sa = &ch->addrs[ch->next_addr++];
+    while (ch->dial.next < ch->dial.naddrs) {
+        const tofui_sockaddr *sa = &ch->dial.addrs[ch->dial.next++];
         bool in_progress = false;
         tofui_socket s;
         tofu_status st = tofui_sock_connect(sa, &s, &in_progress);
@@ -65,11 +62,8 @@ static void dial__try_next(tofui_chan *ch, tofu_status last) {
             last = st;
             continue;
         }
-        ch->sock = s;
-        ch->state = in_progress ? TOFUI_CH_CONNECTING : TOFUI_CH_OPEN;
-        if (tofui_chan_register(ch) != TOFU_SUCCESS) {
-            tofui_sock_abort(s);
-            ch->sock = TOFUI_INVALID_SOCKET;
+        if (tofui_chan_attach(ch, s, in_progress ? TOFUI_CH_CONNECTING : TOFUI_CH_OPEN) !=
+            TOFU_SUCCESS) {
             last = TOFU_CONNECT_FAILED;
             continue;
         }
@@ -83,25 +77,21 @@ static void dial__try_next(tofui_chan *ch, tofu_status last) {
 }
 
 static void dial__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
-    ch->addrs = malloc(n * sizeof *addrs);
-    if (ch->addrs == NULL) {
+    ch->dial.addrs = malloc(n * sizeof *addrs);
+    if (ch->dial.addrs == NULL) {
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    memcpy(ch->addrs, addrs, n * sizeof *addrs);
-    ch->naddrs = n;
-    ch->next_addr = 0;
+    memcpy(ch->dial.addrs, addrs, n * sizeof *addrs);
+    ch->dial.naddrs = n;
+    ch->dial.next = 0;
     dial__try_next(ch, TOFU_CONNECT_FAILED);
 }
 
 /* Gives up the socket of a connect attempt and tries the next address. */
 static void dial__attempt_failed(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
-    tofui_poller_remove(ch->set->poller, ch->sock);
-    ch->registered = false;
-    tofui_sock_abort(ch->sock);
-    ch->sock = TOFUI_INVALID_SOCKET;
-    ch->state = TOFUI_CH_RESOLVING; /* between attempts: no socket */
+    tofui_chan_detach(ch);
     dial__try_next(ch, TOFU_CONNECT_FAILED);
 }
 
@@ -129,7 +119,7 @@ static tofu_status dial__write_bound_address(tofui_chan *ch, tofu_msg *m) {
     char v[DIAL__VALUE_MAX];
     size_t vlen = 0;
     memset(&a, 0, sizeof a);
-    if (tofui_sock_local_address(ch->sock, &ch->bound, &a) != TOFU_SUCCESS ||
+    if (tofui_sock_local_address(ch->sock, &ch->listen.bound, &a) != TOFU_SUCCESS ||
         tofu_address_format(&a, v, sizeof v, &vlen) != TOFU_SUCCESS)
         return TOFU_LISTEN_FAILED;
     tofu_status st = tofui_msg_replace_header(m, TOFU_HDR_LISTEN_ON, v, vlen);
@@ -142,13 +132,13 @@ static tofu_status dial__write_bound_address(tofui_chan *ch, tofu_msg *m) {
  * failure, never success with the port asked for (0): the listener closes,
  * and the close path answers the WelcomeRequest with that status. */
 static void dial__answer_welcome(tofui_chan *ch) {
-    tofu_status st = dial__write_bound_address(ch, ch->welcome);
+    tofu_status st = dial__write_bound_address(ch, ch->listen.welcome);
     if (st != TOFU_SUCCESS) {
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
         return;
     }
-    tofu_msg *m = ch->welcome;
-    ch->welcome = NULL;
+    tofu_msg *m = ch->listen.welcome;
+    ch->listen.welcome = NULL;
     m->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
     tofui_chan_return(ch, m, TOFU_SUCCESS);
 }
@@ -159,7 +149,7 @@ static void dial__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size
     for (size_t i = 0; i < n; i++) {
         st = tofui_sock_listen(&addrs[i], &s);
         if (st == TOFU_SUCCESS) {
-            ch->bound = addrs[i];
+            ch->listen.bound = addrs[i];
             break;
         }
     }
@@ -167,9 +157,7 @@ static void dial__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
         return;
     }
-    ch->sock = s;
-    ch->state = TOFUI_CH_LISTENER;
-    if (tofui_chan_register(ch) != TOFU_SUCCESS) {
+    if (tofui_chan_attach(ch, s, TOFUI_CH_LISTENER) != TOFU_SUCCESS) {
         tofui_chan_close(ch, TOFU_LISTEN_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
@@ -184,7 +172,7 @@ static void dial__with_addresses(tofui_chan *ch, tofu_status st, const tofui_soc
                                  size_t n) {
     if (st != TOFU_SUCCESS || n == 0)
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
-    else if (ch->listen)
+    else if (ch->opened == TOFUI_OPEN_WELCOME)
         dial__start_listen(ch, addrs, n);
     else
         dial__start_connect(ch, addrs, n);
@@ -223,7 +211,7 @@ void tofui_dial_resolved(tofui_chanset *set, tofui_resolve_req *r) {
     tofui_chan *ch = r->num != 0 ? set->by_num[r->num] : NULL;
     /* The channel may have been aborted or its group destroyed meanwhile. */
     if (ch != NULL && ch->serial == r->serial && ch->state == TOFUI_CH_RESOLVING &&
-        ch->sock == TOFUI_INVALID_SOCKET && ch->addrs == NULL)
+        ch->sock == TOFUI_INVALID_SOCKET && ch->dial.addrs == NULL)
         dial__with_addresses(ch, r->status, r->addrs, r->n);
     free(r);
 }
@@ -237,7 +225,7 @@ void tofui_dial_hello(tofui_chanset *set, tofu_msg *m) {
     if (ch == NULL)
         return;
     /* First in the queue: whatever is posted meanwhile goes out after it. */
-    ch->hello = m;
+    ch->dial.hello = m;
     tofui_send_push(ch, m);
     tofu_address a;
     if (!dial__address(m, TOFU_HDR_CONNECT_TO, &a)) {
@@ -251,7 +239,7 @@ void tofui_dial_welcome(tofui_chanset *set, tofu_msg *m) {
     tofui_chan *ch = dial__open_record(set, m, true);
     if (ch == NULL)
         return;
-    ch->welcome = m;
+    ch->listen.welcome = m;
     tofu_address a;
     if (!dial__address(m, TOFU_HDR_LISTEN_ON, &a)) {
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
@@ -273,19 +261,31 @@ static void dial__adopt(tofui_chan *l, tofui_socket s) {
         tofui_sock_abort(s);
         return;
     }
-    tofui_chan *ch = tofui_chan_create(set, l->group, num, TOFUI_CH_OPEN);
+    tofui_chan *ch = tofui_chan_create(set, l->group, num, TOFUI_OPEN_ACCEPT, 0);
     if (ch == NULL) {
         tofui_chantab_release(set->chantab, num);
         tofui_sock_abort(s);
         return;
     }
-    ch->sock = s;
-    ch->accepted = true;
-    if (tofui_chan_register(ch) != TOFU_SUCCESS) {
+    if (tofui_chan_attach(ch, s, TOFUI_CH_OPEN) != TOFU_SUCCESS) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
     tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
+}
+
+/* Stops accepting for TOFUI_ACCEPT_PAUSE_NS. */
+static void dial__pause_accepts(tofui_chan *l) {
+    if (l->listen.paused)
+        return;
+    l->listen.paused = true;
+    tofui_timer_start(&l->set->timers, &l->timer, TOFUI_TIMER_ACCEPT_PAUSE);
+    tofui_chan_touch(l); /* stop watching the listener */
+}
+
+void tofui_dial_resume_accepts(tofui_chan *l) {
+    l->listen.paused = false;
+    tofui_chan_touch(l); /* watch the listener again */
 }
 
 /* Several per event: a burst of connections costs one wake-up. */
@@ -296,7 +296,7 @@ void tofui_dial_accept(tofui_chan *l) {
         tofui_socket s = TOFUI_INVALID_SOCKET;
         tofu_status st = tofui_sock_accept(l->sock, &s);
         if (st == TOFU_ALLOCATION_FAILED) { /* out of descriptors: back off */
-            tofui_chan_pause_accepts(l);
+            dial__pause_accepts(l);
             return;
         }
         if (st != TOFU_SUCCESS) {
@@ -307,4 +307,48 @@ void tofui_dial_accept(tofui_chan *l) {
             return;
         dial__adopt(l, s);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* what a closing channel still holds                                       */
+/* ------------------------------------------------------------------------ */
+
+void tofui_dial_hello_sent(tofui_chan *ch) {
+    ch->dial.hello = NULL;
+    ch->dial.hello_unanswered = true;
+}
+
+void tofui_dial_hello_answered(tofui_chan *ch) {
+    ch->dial.hello_unanswered = false;
+}
+
+/* Every request of the application gets its answer: a pending Welcome as
+ * its WelcomeResponse; a Hello still in the send queue becomes the
+ * HelloResponse there; one that went out unanswered gets a HelloResponse
+ * from the engine, with the close reason, as for a connect that failed. */
+void tofui_dial_answers(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
+    if (ch->listen.welcome != NULL) {
+        ch->listen.welcome->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
+        tofui_mq_push(out, ch->listen.welcome);
+        ch->listen.welcome = NULL;
+    }
+    if (ch->dial.hello != NULL) {
+        ch->dial.hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
+        ch->dial.hello = NULL;
+    } else if (ch->dial.hello_unanswered) {
+        tofu_msg *m = tofui_msg_engine(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
+        if (m != NULL)
+            tofui_mq_push(out, m);
+    }
+}
+
+void tofui_dial_drop(tofui_chan *ch) {
+    tofui_pool_put(ch->set->pool, &ch->listen.welcome);
+    ch->dial.hello = NULL; /* it is in the send queue */
+}
+
+void tofui_dial_release(tofui_chan *ch) {
+    free(ch->dial.addrs);
+    ch->dial.addrs = NULL;
+    ch->dial.naddrs = 0;
 }

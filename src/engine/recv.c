@@ -32,7 +32,7 @@ bool tofui_recv_take_msg(tofui_chan *ch, size_t want) {
     }
     if (set->rstock_next == set->rstock_n)
         return false;
-    ch->rmsg = set->rstock[set->rstock_next++];
+    ch->recv.msg = set->rstock[set->rstock_next++];
     return true;
 }
 
@@ -47,10 +47,10 @@ static void recv__return_stock(tofui_chanset *set) {
 static void recv__received(tofui_chan *ch, tofu_msg *m) {
     m->bhdr.channel = ch->num;
     if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
-        ch->peer_bye_req = true;
+        ch->recv.peer_bye_req = true;
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
-        ch->hello_unanswered = false;
-    if (ch->accepted && !ch->id_learned)
+        tofui_dial_hello_answered(ch);
+    if (ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned)
         tofui_chan_learn_id(ch, m->bhdr.message_id);
 }
 
@@ -58,8 +58,8 @@ static void recv__received(tofui_chan *ch, tofu_msg *m) {
  * has not answered on the wire yet (simultaneous Bye), the channel stops
  * reading and closes once our ByeResponse is written; otherwise at once. */
 static void recv__bye_response(tofui_chan *ch) {
-    if (ch->peer_bye_req && ch->state == TOFUI_CH_OPEN) {
-        ch->read_done = true;
+    if (ch->recv.peer_bye_req && ch->state == TOFUI_CH_OPEN) {
+        ch->recv.done = true;
         tofui_chan_touch(ch);
         return;
     }
@@ -93,10 +93,10 @@ static void recv__advance(recv__span *s, size_t used) {
     s->n -= used;
 }
 
-/* The decoder completed a frame in ch->rmsg. */
+/* The decoder completed a frame in ch->recv.msg. */
 static recv__next recv__frame(tofui_chan *ch, recv__span *s) {
-    tofu_msg *m = ch->rmsg;
-    ch->rmsg = NULL;
+    tofu_msg *m = ch->recv.msg;
+    ch->recv.msg = NULL;
     recv__received(ch, m);
     tofui_mq_push(&s->got, m);
     return m->bhdr.opcode == TOFU_OP_BYE_RESPONSE ? RECV__BYE : RECV__GO_ON;
@@ -109,37 +109,37 @@ static recv__next recv__fail(recv__span *s, tofu_status why) {
 
 /* Bytes of the frame in progress after its binary header. */
 static size_t recv__frame_rest(const tofui_chan *ch) {
-    return (size_t)ch->dec.bhdr.thl + ch->dec.bhdr.bl;
+    return (size_t)ch->recv.dec.bhdr.thl + ch->recv.dec.bhdr.bl;
 }
 
 /* Appends what the span holds of the partial frame; true once complete. */
 static bool recv__part_fill(tofui_chan *ch, recv__span *s) {
-    size_t take = ch->part_len - ch->part_got;
+    size_t take = ch->recv.part_len - ch->recv.part_got;
     take = take < s->n ? take : s->n;
     if (take > 0) { /* data may be NULL when n is 0 */
-        memcpy(ch->part + ch->part_got, s->data, take);
-        ch->part_got += take;
+        memcpy(ch->recv.part + ch->recv.part_got, s->data, take);
+        ch->recv.part_got += take;
         recv__advance(s, take);
     }
-    return ch->part_got == ch->part_len;
+    return ch->recv.part_got == ch->recv.part_len;
 }
 
 /* The decoder has a header but the span ends inside the frame: the rest of
  * the frame collects outside the pool until it is complete. */
 static recv__next recv__part_start(tofui_chan *ch, recv__span *s) {
-    ch->part_len = recv__frame_rest(ch);
-    if ((ch->part = malloc(ch->part_len)) == NULL)
+    ch->recv.part_len = recv__frame_rest(ch);
+    if ((ch->recv.part = malloc(ch->recv.part_len)) == NULL)
         return recv__fail(s, TOFU_ALLOCATION_FAILED);
-    ch->part_got = 0;
+    ch->recv.part_got = 0;
     recv__part_fill(ch, s);
     return RECV__CONSUMED;
 }
 
 static void recv__part_free(tofui_chan *ch) {
-    free(ch->part);
-    ch->part = NULL;
-    ch->part_len = 0;
-    ch->part_got = 0;
+    free(ch->recv.part);
+    ch->recv.part = NULL;
+    ch->recv.part_len = 0;
+    ch->recv.part_got = 0;
 }
 
 /* Goes on with a partial frame: once complete (and a pool message is at
@@ -147,13 +147,14 @@ static void recv__part_free(tofui_chan *ch) {
 static recv__next recv__part_decode(tofui_chan *ch, recv__span *s) {
     if (!recv__part_fill(ch, s))
         return RECV__CONSUMED;
-    if (ch->rmsg == NULL && !tofui_recv_take_msg(ch, 1))
+    if (ch->recv.msg == NULL && !tofui_recv_take_msg(ch, 1))
         return RECV__STALL;
     size_t used = 0;
-    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, ch->part, ch->part_len, &used);
+    tofui_chan_recv *r = &ch->recv;
+    tofui_dec_rc rc = tofui_dec_feed(&r->dec, r->msg, r->part, r->part_len, &used);
     recv__part_free(ch);
     if (rc != TOFUI_DEC_FRAME) /* only allocation fails on a validated header */
-        return recv__fail(s, ch->dec.error);
+        return recv__fail(s, ch->recv.dec.error);
     return recv__frame(ch, s);
 }
 
@@ -175,14 +176,14 @@ static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
 
 static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
     size_t used = 0;
-    tofui_dec_rc rc = tofui_dec_feed(&ch->dec, ch->rmsg, s->data, s->n, &used);
+    tofui_dec_rc rc = tofui_dec_feed(&ch->recv.dec, ch->recv.msg, s->data, s->n, &used);
     recv__advance(s, used);
     if (rc == TOFUI_DEC_MORE)
         return RECV__CONSUMED;
     if (rc == TOFUI_DEC_NEED_MSG)
         return recv__need_msg(ch, s);
     if (rc == TOFUI_DEC_ERROR)
-        return recv__fail(s, ch->dec.error);
+        return recv__fail(s, ch->recv.dec.error);
     return recv__frame(ch, s);
 }
 
@@ -190,7 +191,7 @@ static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
  * channel still reads; false when it closed or stalled. */
 bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n) {
     recv__span s = {data, n, {NULL, NULL}, TOFU_SUCCESS};
-    recv__next next = ch->part != NULL ? recv__part_decode(ch, &s) : RECV__GO_ON;
+    recv__next next = ch->recv.part != NULL ? recv__part_decode(ch, &s) : RECV__GO_ON;
     while (next == RECV__GO_ON)
         next = recv__decode_step(ch, &s);
     recv__return_stock(ch->set);
@@ -221,12 +222,12 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
 
 void tofui_recv_read(tofui_chan *ch, bool err_event) {
     unsigned char *buf = ch->set->rbuf;
-    if (ch->stalled) {
+    if (ch->stall.on) {
         if (err_event)
             tofui_stall_park(ch);
         return;
     }
-    if (ch->read_done) { /* nothing more is read: a dead connection just ends */
+    if (ch->recv.done) { /* nothing more is read: a dead connection just ends */
         if (err_event)
             recv__ended(ch, TOFU_COMMUNICATION_FAILED);
         return;
@@ -247,7 +248,7 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
              * level-triggered error. After a failed write with the read
              * side quiet, that write is all there is to tell. */
             if (err_event)
-                recv__ended(ch, ch->send_dead ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED);
+                recv__ended(ch, ch->send.dead ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED);
             return;
         }
         if (!tofui_recv_decode(ch, buf, got) || got < TOFUI_READ_CHUNK)
@@ -255,7 +256,11 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
     }
 }
 
+void tofui_recv_init(tofui_chan *ch) {
+    tofui_dec_init(&ch->recv.dec);
+}
+
 void tofui_recv_release(tofui_chan *ch) {
-    tofui_pool_put(ch->set->pool, &ch->rmsg);
+    tofui_pool_put(ch->set->pool, &ch->recv.msg);
     recv__part_free(ch);
 }

@@ -21,14 +21,14 @@
 #define SEND__DONE_BATCH 256
 
 void tofui_send_push(tofui_chan *ch, tofu_msg *m) {
-    tofui_mq_push(&ch->sendq, m);
-    ch->queued++;
+    tofui_mq_push(&ch->send.q, m);
+    ch->send.queued++;
 }
 
 tofu_msg *tofui_send_pop(tofui_chan *ch) {
-    tofu_msg *m = tofui_mq_pop(&ch->sendq);
+    tofu_msg *m = tofui_mq_pop(&ch->send.q);
     if (m != NULL)
-        ch->queued--;
+        ch->send.queued--;
     return m;
 }
 
@@ -40,7 +40,7 @@ static bool send__is_bye(uint8_t op) {
  * that a channel whose peer stopped reading can always still be closed. */
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->set->max_send_queue;
-    return max != 0 && ch->queued >= max && !send__is_bye(op);
+    return max != 0 && ch->send.queued >= max && !send__is_bye(op);
 }
 
 /* As the original: nothing goes out after a Bye-type frame, with one
@@ -49,13 +49,13 @@ static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
  * other; the original, which never sends it, reads it and closes). What is
  * held back comes back with the close reason when the channel closes. */
 static bool send__bye_blocks(const tofui_chan *ch, uint8_t op) {
-    return ch->bye_last_queued || (ch->bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
+    return ch->send.bye_last_queued || (ch->send.bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
 }
 
 void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
     uint8_t op = m->bhdr.opcode;
     if (send__bye_blocks(ch, op)) {
-        tofui_mq_push(&ch->held, m);
+        tofui_mq_push(&ch->send.held, m);
         return;
     }
     if (send__queue_full(ch, op)) {
@@ -63,11 +63,11 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
         return;
     }
     if (op == TOFU_OP_BYE_REQUEST)
-        ch->bye_req_queued = true;
+        ch->send.bye_req_queued = true;
     else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
-        ch->bye_last_queued = true;
+        ch->send.bye_last_queued = true;
     tofui_send_push(ch, m);
-    if (ch->state == TOFUI_CH_OPEN && !ch->write_blocked)
+    if (ch->state == TOFUI_CH_OPEN && !ch->send.blocked)
         tofui_chan_touch(ch); /* written just before the next wait */
 }
 
@@ -75,8 +75,8 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
  * one batch takes them (msg/wire.h). */
 static void send__build(const tofui_chan *ch, tofui_batch *b) {
     tofui_batch_init(b, ch->set->wbuf);
-    size_t skip = ch->sent_off;
-    for (const tofu_msg *m = ch->sendq.head; m != NULL; m = m->next) {
+    size_t skip = ch->send.sent_off;
+    for (const tofu_msg *m = ch->send.q.head; m != NULL; m = m->next) {
         if (!tofui_batch_add(b, m, &skip))
             break;
     }
@@ -106,14 +106,12 @@ static void send__done_add(tofui_chanset *set, send__done *d, tofu_msg *m) {
  * complete and nothing is left to read or to write. */
 static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
     uint8_t op = m->bhdr.opcode;
-    if (m == ch->hello) {
-        ch->hello = NULL;
-        ch->hello_unanswered = true;
-    }
+    if (m == ch->dial.hello)
+        tofui_dial_hello_sent(ch);
     send__done_add(ch->set, done, m);
     if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)
         return;
-    if (ch->read_done)
+    if (ch->recv.done)
         tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
     else
         tofui_chan_start_linger(ch);
@@ -122,14 +120,14 @@ static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
 /* Pops every frame the write completed; a partly written head is
  * remembered by its offset. */
 static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
-    while (written > 0 && ch->sendq.head != NULL) {
-        size_t left = tofui_frame_len(ch->sendq.head) - ch->sent_off;
+    while (written > 0 && ch->send.q.head != NULL) {
+        size_t left = tofui_frame_len(ch->send.q.head) - ch->send.sent_off;
         if (written < left) {
-            ch->sent_off += written;
+            ch->send.sent_off += written;
             return;
         }
         written -= left;
-        ch->sent_off = 0;
+        ch->send.sent_off = 0;
         send__sent(ch, tofui_send_pop(ch), done);
         if (ch->state != TOFUI_CH_OPEN)
             return;
@@ -141,20 +139,17 @@ static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
  * closing now would throw it away. So the channel only stops writing (its
  * unsent messages come back when it closes) and reading ends it as for any
  * peer that left: the end of stream or the reset after the data. A stalled
- * channel leaves the poller (the hang-up it would report cannot be acted on
- * yet) and reads on when it resumes. */
+ * channel parks instead (the read does that: the hang-up it would report
+ * cannot be acted on yet) and reads on when it resumes. */
 static void send__failed(tofui_chan *ch) {
-    ch->send_dead = true;
-    if (!ch->stalled)
-        tofui_recv_read(ch, true);
-    else if (ch->registered)
-        tofui_stall_park(ch);
+    ch->send.dead = true;
+    tofui_recv_read(ch, true);
 }
 
 /* One write of what the queue holds; false when writing stops for now
  * (channel closed, queue empty, socket full). */
 static bool send__round(tofui_chan *ch, tofui_batch *b, send__done *done) {
-    if (ch->state != TOFUI_CH_OPEN || ch->sendq.head == NULL || ch->send_dead)
+    if (ch->state != TOFUI_CH_OPEN || ch->send.q.head == NULL || ch->send.dead)
         return false;
     send__build(ch, b);
     size_t written = 0;
@@ -164,7 +159,7 @@ static bool send__round(tofui_chan *ch, tofui_batch *b, send__done *done) {
     }
     send__consume(ch, written, done);
     if (written < b->total) {
-        ch->write_blocked = true; /* the socket is full: wait for writable */
+        ch->send.blocked = true; /* the socket is full: wait for writable */
         return false;
     }
     return true;
@@ -178,14 +173,21 @@ void tofui_send_write(tofui_chan *ch) {
     while (round < SEND__ROUNDS && send__round(ch, &b, &done))
         round++;
     /* Out of rounds with more to send: writable comes back at once. */
-    if (round == SEND__ROUNDS && ch->state == TOFUI_CH_OPEN && ch->sendq.head != NULL)
-        ch->write_blocked = true;
+    if (round == SEND__ROUNDS && ch->state == TOFUI_CH_OPEN && ch->send.q.head != NULL)
+        ch->send.blocked = true;
     send__done_flush(ch->set, &done);
 }
 
 /* The socket took everything it had after a write stopped short. */
 void tofui_send_on_writable(tofui_chan *ch) {
-    ch->write_blocked = false;
+    ch->send.blocked = false;
     tofui_send_write(ch);
     tofui_chan_touch(ch);
+}
+
+void tofui_send_take_all(tofui_chan *ch, tofui_mq *out) {
+    tofu_msg *m;
+    while ((m = tofui_send_pop(ch)) != NULL)
+        tofui_mq_push(out, m);
+    tofui_mq_append(out, &ch->send.held);
 }

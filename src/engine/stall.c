@@ -21,8 +21,8 @@ static void stall__signal(tofui_chan *ch) {
  * stalled channel waits for its own, so stalls that keep coming never
  * postpone the Signal of an earlier one. */
 static void stall__arm(tofui_chan *ch) {
-    ch->signal_due = true;
-    ch->signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
+    ch->stall.signal_due = true;
+    ch->stall.signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
     ch->set->signals_due = true;
 }
 
@@ -32,19 +32,19 @@ static void stall__arm(tofui_chan *ch) {
  * channel go on), sent by tofui_stall_signal_due. Returns false: the caller
  * stops decoding. */
 bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
-    if (n > 0 && ch->stash == NULL && (ch->stash = malloc(TOFUI_READ_CHUNK)) == NULL) {
+    if (n > 0 && ch->stall.stash == NULL && (ch->stall.stash = malloc(TOFUI_READ_CHUNK)) == NULL) {
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
         return false;
     }
     if (n > 0)
-        memmove(ch->stash, data, n);
-    ch->stash_len = n;
-    if (!ch->stalled) {
-        ch->stalled = true;
-        tofui_list_push_back(&ch->set->stalled, &ch->stall_link);
+        memmove(ch->stall.stash, data, n);
+    ch->stall.stash_len = n;
+    if (!ch->stall.on) {
+        ch->stall.on = true;
+        tofui_list_push_back(&ch->set->stalled, &ch->stall.link);
         tofui_chan_touch(ch);
     }
-    if (!ch->pool_signalled && !ch->signal_due)
+    if (!ch->stall.signalled && !ch->stall.signal_due)
         stall__arm(ch);
     return false;
 }
@@ -57,15 +57,15 @@ int tofui_stall_signal_due(tofui_chanset *set) {
         return -1;
     uint64_t now = tofui_clock_ns(), next = UINT64_MAX;
     for (tofui_link *l = set->stalled.next; l != &set->stalled; l = l->next) {
-        tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall_link);
-        if (!ch->signal_due)
+        tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall.link);
+        if (!ch->stall.signal_due)
             continue;
-        if (now < ch->signal_at) {
-            next = ch->signal_at < next ? ch->signal_at : next;
+        if (now < ch->stall.signal_at) {
+            next = ch->stall.signal_at < next ? ch->stall.signal_at : next;
             continue;
         }
-        ch->signal_due = false;
-        ch->pool_signalled = true;
+        ch->stall.signal_due = false;
+        ch->stall.signalled = true;
         stall__signal(ch);
     }
     set->signals_due = next != UINT64_MAX;
@@ -78,13 +78,12 @@ int tofui_stall_signal_due(tofui_chanset *set) {
  * whatever the interest, so the socket leaves the poller until the channel
  * resumes; then reading finds the data, then the end of stream or error. */
 void tofui_stall_park(tofui_chan *ch) {
-    tofui_poller_remove(ch->set->poller, ch->sock);
-    ch->registered = false;
-    ch->parked = true;
+    tofui_chan_unregister(ch);
+    ch->stall.parked = true;
 }
 
 static void stall__unpark(tofui_chan *ch) {
-    ch->parked = false;
+    ch->stall.parked = false;
     if (tofui_chan_register(ch) != TOFU_SUCCESS)
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
 }
@@ -92,24 +91,24 @@ static void stall__unpark(tofui_chan *ch) {
 /* One stalled channel got its message: the episode is over (the next stall
  * is a new one, with its own Signal); decode what it kept. */
 static void stall__resume(tofui_chan *ch) {
-    tofui_list_remove(&ch->stall_link);
-    ch->stalled = false;
-    ch->pool_signalled = false;
-    ch->signal_due = false;
-    size_t len = ch->stash_len;
-    ch->stash_len = 0;
-    if (!tofui_recv_decode(ch, ch->stash, len))
+    tofui_list_remove(&ch->stall.link);
+    ch->stall.on = false;
+    ch->stall.signalled = false;
+    ch->stall.signal_due = false;
+    size_t len = ch->stall.stash_len;
+    ch->stall.stash_len = 0;
+    if (!tofui_recv_decode(ch, ch->stall.stash, len))
         return; /* stalled again or closed */
-    free(ch->stash);
-    ch->stash = NULL;
-    if (ch->parked)
+    free(ch->stall.stash);
+    ch->stall.stash = NULL;
+    if (ch->stall.parked)
         stall__unpark(ch);
     tofui_chan_touch(ch); /* read again */
 }
 
 void tofui_stall_resume(tofui_chanset *set) {
     while (!tofui_list_empty(&set->stalled)) {
-        tofui_chan *ch = TOFUI_CONTAINER(set->stalled.next, tofui_chan, stall_link);
+        tofui_chan *ch = TOFUI_CONTAINER(set->stalled.next, tofui_chan, stall.link);
         /* A failed get re-arms the pool's refill alert: no lost wake-up. */
         if (!tofui_recv_take_msg(ch, 1))
             return;
@@ -118,9 +117,9 @@ void tofui_stall_resume(tofui_chanset *set) {
 }
 
 void tofui_stall_release(tofui_chan *ch) {
-    free(ch->stash);
-    ch->stash = NULL;
-    ch->stash_len = 0;
-    tofui_list_remove(&ch->stall_link);
-    ch->stalled = false;
+    free(ch->stall.stash);
+    ch->stall.stash = NULL;
+    ch->stall.stash_len = 0;
+    tofui_list_remove(&ch->stall.link);
+    ch->stall.on = false;
 }
