@@ -1,7 +1,7 @@
 /*
  * POSIX sockets (platform.h): address resolution, non-blocking TCP and
- * Unix-domain sockets, and the process-wide open-socket counter that the
- * tests use to prove nothing leaked.
+ * Unix-domain sockets. Every socket opened or closed here is counted
+ * (sock_count.c), so that the tests can prove nothing leaked.
  *
  * Portability: Linux is the primary target; the few BSD/macOS differences
  * are behind the feature macros they concern (SOCK_NONBLOCK, MSG_NOSIGNAL,
@@ -20,7 +20,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +31,7 @@
 
 #include "platform/platform.h"
 #include "platform/sock_addr.h"
+#include "platform/sock_count.h"
 
 _Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) <= TOFU_UDS_PATH_BUF,
                "tofu_address.path cannot hold this platform's sun_path");
@@ -121,29 +121,6 @@ static posix_sock__kind posix_sock__classify(int err) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* counters                                                                 */
-/* ------------------------------------------------------------------------ */
-
-static _Atomic uint64_t posix_sock__open_sockets;
-static _Atomic uint64_t posix_sock__other_handles;
-
-uint64_t tofui_sock_open_count(void) {
-    return atomic_load(&posix_sock__open_sockets);
-}
-
-void tofui_sock_count_opened(void) {
-    atomic_fetch_add(&posix_sock__other_handles, 1);
-}
-
-void tofui_sock_count_closed(void) {
-    atomic_fetch_sub(&posix_sock__other_handles, 1);
-}
-
-uint64_t tofu_open_sockets(void) {
-    return atomic_load(&posix_sock__open_sockets) + atomic_load(&posix_sock__other_handles);
-}
-
-/* ------------------------------------------------------------------------ */
 /* socket creation and options                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -155,7 +132,7 @@ static void posix_sock__close_fd(int fd) {
     /* close() is not retried on EINTR: on Linux the descriptor is released
      * anyway and a retry could close a descriptor another thread just got. */
     close(fd);
-    atomic_fetch_sub(&posix_sock__open_sockets, 1);
+    tofui_sock_socket_closed();
 }
 
 #if !defined(POSIX_SOCK__ATOMIC_FLAGS)
@@ -195,7 +172,7 @@ static int posix_sock__socket(int family) {
 #endif
     if (fd < 0)
         return -1;
-    atomic_fetch_add(&posix_sock__open_sockets, 1);
+    tofui_sock_socket_opened();
     posix_sock__no_sigpipe(fd);
     return fd;
 }
@@ -206,7 +183,7 @@ static int posix_sock__socket(int family) {
 
 /* A filesystem path: addrlen counts the terminating NUL. An abstract name
  * (Linux): a leading NUL, then exactly the name's bytes, no terminator. */
-tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
+static tofu_status posix_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     struct sockaddr_un un;
     size_t n = strnlen(a->path, sizeof a->path);
     if (n == 0 || n > tofu_uds_path_max() || (a->abstract && !tofu_uds_abstract_supported()))
@@ -218,6 +195,19 @@ tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     size_t len = offsetof(struct sockaddr_un, sun_path) + off + n + (a->abstract ? 0 : 1);
     tofui_sockaddr_store(out, &un, len, true, !a->abstract);
     return TOFU_SUCCESS;
+}
+
+/* TCP addresses resolve the same on every platform (sock_addr.c). */
+tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                               size_t max, size_t *n) {
+    if (a->transport != TOFU_TRANSPORT_UDS)
+        return tofui_sockaddr_resolve_tcp(a, passive, out, max, n);
+    *n = 0;
+    if (max == 0)
+        return TOFU_INVALID_ADDRESS;
+    tofu_status st = posix_sock__resolve_uds(a, out);
+    *n = st == TOFU_SUCCESS ? 1 : 0;
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -349,7 +339,7 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
         memset(&peer, 0, sizeof peer);
         int fd = posix_sock__accept_raw(posix_sock__fd(l), &peer, &len);
         if (fd >= 0) {
-            atomic_fetch_add(&posix_sock__open_sockets, 1);
+            tofui_sock_socket_opened();
             posix_sock__no_sigpipe(fd);
             if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)
                 posix_sock__no_delay(fd);
@@ -472,8 +462,10 @@ static bool posix_sock__un_name(const struct sockaddr_un *un, size_t n, tofu_add
     return false;
 }
 
-void tofui_sock_uds_name(const struct sockaddr_storage *ss, size_t len,
-                         const tofui_sockaddr *requested, tofu_address *out) {
+/* The name of an AF_UNIX socket (len bytes in ss); when the system reports
+ * none, the address the socket was bound with (`requested`). */
+static void posix_sock__uds_name(const struct sockaddr_storage *ss, size_t len,
+                                 const tofui_sockaddr *requested, tofu_address *out) {
     size_t off = offsetof(struct sockaddr_un, sun_path);
     out->transport = TOFU_TRANSPORT_UDS;
     if (posix_sock__un_name((const struct sockaddr_un *)(const void *)ss,
@@ -497,7 +489,10 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
     memset(&ss, 0, sizeof ss);
     if (getsockname(posix_sock__fd(s), (struct sockaddr *)&ss, &len) != 0)
         return TOFU_COMMUNICATION_FAILED;
-    return tofui_sockaddr_to_address(&ss, (size_t)len, requested, out);
+    if (ss.ss_family != AF_UNIX)
+        return tofui_sockaddr_inet_to_address(&ss, out);
+    posix_sock__uds_name(&ss, (size_t)len, requested, out);
+    return TOFU_SUCCESS;
 }
 
 /* ------------------------------------------------------------------------ */

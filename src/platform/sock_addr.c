@@ -1,9 +1,10 @@
 /*
  * Socket addresses on both platforms (sock_addr.h): resolution of TCP
  * addresses (literals without a lookup, the IPv4 wildcard, getaddrinfo for
- * host names) and the conversion of a bound address back into a
+ * host names) and the conversion of a bound TCP address back into a
  * tofu_address. Winsock and POSIX sockets share this API to the letter;
- * what differs (UDS) stays in posix_sock.c and win_sock.c.
+ * what differs (UDS) stays in posix_sock.c and win_sock.c, which call this
+ * file and are never called by it.
  */
 #if defined(_WIN32)
 #include <winsock2.h>
@@ -98,16 +99,11 @@ static tofu_status sock_addr__lookup(const tofu_address *a, bool passive, tofui_
     return *n > 0 ? TOFU_SUCCESS : TOFU_INVALID_ADDRESS;
 }
 
-tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
-                               size_t max, size_t *n) {
+tofu_status tofui_sockaddr_resolve_tcp(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                                       size_t max, size_t *n) {
     *n = 0;
     if (max == 0)
         return TOFU_INVALID_ADDRESS;
-    if (a->transport == TOFU_TRANSPORT_UDS) {
-        tofu_status st = tofui_sock_resolve_uds(a, out);
-        *n = st == TOFU_SUCCESS ? 1 : 0;
-        return st;
-    }
     if (a->transport != TOFU_TRANSPORT_TCP)
         return TOFU_INVALID_ADDRESS;
     if (a->host[0] == '\0') {
@@ -150,15 +146,9 @@ static void sock_addr__inet_name(const struct sockaddr_storage *ss, tofu_address
     }
 }
 
-tofu_status tofui_sockaddr_to_address(const struct sockaddr_storage *ss, size_t len,
-                                      const tofui_sockaddr *requested, tofu_address *out) {
-    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
-        sock_addr__inet_name(ss, out);
-        return TOFU_SUCCESS;
-    }
-    if (ss->ss_family == AF_UNIX) {
-        tofui_sock_uds_name(ss, len, requested, out);
-        return TOFU_SUCCESS;
-    }
-    return TOFU_COMMUNICATION_FAILED;
+tofu_status tofui_sockaddr_inet_to_address(const struct sockaddr_storage *ss, tofu_address *out) {
+    if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6)
+        return TOFU_COMMUNICATION_FAILED;
+    sock_addr__inet_name(ss, out);
+    return TOFU_SUCCESS;
 }

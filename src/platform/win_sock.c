@@ -18,13 +18,13 @@
 #include <windows.h>
 #include <afunix.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "platform/platform.h"
 #include "platform/sock_addr.h"
+#include "platform/sock_count.h"
 
 _Static_assert(sizeof(SOCKET) <= sizeof(tofui_socket), "SOCKET does not fit tofui_socket");
 _Static_assert(sizeof(struct sockaddr_un) <= sizeof(((tofui_sockaddr *)0)->storage),
@@ -36,27 +36,6 @@ _Static_assert(sizeof(struct sockaddr_un) <= sizeof(((tofui_sockaddr *)0)->stora
 #define WIN_SOCK__MAX_IOV 256
 /* The reparse tag Windows puts on an AF_UNIX socket file. */
 #define WIN_SOCK__REPARSE_TAG_AF_UNIX 0x80000023u
-
-/* ---- counting: sockets, and other handles the pollers report ---- */
-
-static atomic_uint_fast64_t win_sock__open_sockets;
-static atomic_uint_fast64_t win_sock__open_handles;
-
-uint64_t tofui_sock_open_count(void) {
-    return atomic_load(&win_sock__open_sockets);
-}
-
-void tofui_sock_count_opened(void) {
-    atomic_fetch_add(&win_sock__open_handles, 1);
-}
-
-void tofui_sock_count_closed(void) {
-    atomic_fetch_sub(&win_sock__open_handles, 1);
-}
-
-uint64_t tofu_open_sockets(void) {
-    return atomic_load(&win_sock__open_sockets) + atomic_load(&win_sock__open_handles);
-}
 
 /* ---- address limits ---- */
 
@@ -146,7 +125,7 @@ static SOCKET win_sock__socket(int family) {
         closesocket(s);
         return INVALID_SOCKET;
     }
-    atomic_fetch_add(&win_sock__open_sockets, 1);
+    tofui_sock_socket_opened();
     return s;
 }
 
@@ -154,7 +133,7 @@ static SOCKET win_sock__socket(int family) {
  * own state. Without SO_LINGER queued data is still delivered (graceful). */
 static void win_sock__close(SOCKET s) {
     closesocket(s);
-    atomic_fetch_sub(&win_sock__open_sockets, 1);
+    tofui_sock_socket_closed();
 }
 
 /* Nagle would hold back the small frames of a request/response exchange. */
@@ -172,7 +151,7 @@ static const struct sockaddr_un *win_sock__un(const tofui_sockaddr *sa) {
 /* Filesystem paths only: Windows has no abstract namespace (a leading NUL
  * binds, but nothing can connect to it), so an abstract address is invalid
  * here. addrlen counts the terminating NUL. */
-tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
+static tofu_status win_sock__resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     struct sockaddr_un un;
     size_t n = strnlen(a->path, sizeof a->path);
     if (a->abstract || n == 0 || n > tofu_uds_path_max())
@@ -182,6 +161,19 @@ tofu_status tofui_sock_resolve_uds(const tofu_address *a, tofui_sockaddr *out) {
     memcpy(un.sun_path, a->path, n);
     tofui_sockaddr_store(out, &un, offsetof(struct sockaddr_un, sun_path) + n + 1, true, true);
     return TOFU_SUCCESS;
+}
+
+/* TCP addresses resolve the same on every platform (sock_addr.c). */
+tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockaddr *out,
+                               size_t max, size_t *n) {
+    if (a->transport != TOFU_TRANSPORT_UDS)
+        return tofui_sockaddr_resolve_tcp(a, passive, out, max, n);
+    *n = 0;
+    if (max == 0)
+        return TOFU_INVALID_ADDRESS;
+    tofu_status st = win_sock__resolve_uds(a, out);
+    *n = st == TOFU_SUCCESS ? 1 : 0;
+    return st;
 }
 
 /* ---- UDS socket files ---- */
@@ -317,7 +309,7 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
         return TOFU_SUCCESS;
     }
     SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
-    atomic_fetch_add(&win_sock__open_sockets, 1);
+    tofui_sock_socket_opened();
     if (peer.ss_family == AF_INET || peer.ss_family == AF_INET6)
         win_sock__no_delay(s);
     *out = (tofui_socket)s;
@@ -402,8 +394,8 @@ void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound) {
 
 /* The path a UDS socket is bound to: getsockname's when it names one, else
  * the request's (the path asked for is the path bound). */
-void tofui_sock_uds_name(const struct sockaddr_storage *ss, size_t len,
-                         const tofui_sockaddr *requested, tofu_address *out) {
+static void win_sock__uds_name(const struct sockaddr_storage *ss, size_t len,
+                               const tofui_sockaddr *requested, tofu_address *out) {
     const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)ss;
     size_t off = offsetof(struct sockaddr_un, sun_path);
     out->transport = TOFU_TRANSPORT_UDS;
@@ -423,7 +415,10 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
     memset(&ss, 0, sizeof ss);
     if (getsockname((SOCKET)s, (struct sockaddr *)&ss, &len) != 0)
         return TOFU_COMMUNICATION_FAILED;
-    return tofui_sockaddr_to_address(&ss, (size_t)len, requested, out);
+    if (ss.ss_family != AF_UNIX)
+        return tofui_sockaddr_inet_to_address(&ss, out);
+    win_sock__uds_name(&ss, (size_t)len, requested, out);
+    return TOFU_SUCCESS;
 }
 
 /* ---- capabilities ---- */
