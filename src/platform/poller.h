@@ -10,7 +10,7 @@
 #ifndef TOFUI_POLLER_H
 #define TOFUI_POLLER_H
 
-#include "platform.h"
+#include "platform/platform.h"
 
 /* Interest and event bits. ERR and HUP are always reported, never asked. */
 #define TOFUI_POLL_IN 0x1u
