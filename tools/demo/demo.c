@@ -102,15 +102,14 @@ static bool demo__phase(tofu_engine *e, const char *address, const demo_config *
         clients[i].rtt_ns = calloc(cfg->round_trips, sizeof(uint64_t));
         ok = clients[i].rtt_ns != NULL;
     }
-    uint64_t t0 = tofui_clock_ns();
+    uint64_t t0 = demo_clock_ns();
     unsigned started = 0;
     while (ok && started < cfg->clients &&
-           tofui_thread_create(&clients[started].thread, demo_client_run, &clients[started]) ==
-               TOFU_SUCCESS)
+           demo_thread_start(&clients[started].thread, demo_client_run, &clients[started]))
         started++;
     for (unsigned i = 0; i < started; i++)
-        tofui_thread_join(&clients[i].thread);
-    r->elapsed_ns = tofui_clock_ns() - t0;
+        demo_thread_join(&clients[i].thread);
+    r->elapsed_ns = demo_clock_ns() - t0;
     r->clients = cfg->clients;
     if (ok && started == cfg->clients)
         demo__collect(r, clients, cfg->clients);

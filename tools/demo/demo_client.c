@@ -100,12 +100,12 @@ static bool client__hello(client_ctx *x) {
 static bool client__round_trip(client_ctx *x, uint32_t i) {
     demo_client *c = x->c;
     memcpy(x->body, &i, c->body_len < sizeof i ? c->body_len : sizeof i);
-    uint64_t t0 = tofui_clock_ns();
+    uint64_t t0 = demo_clock_ns();
     uint64_t id = client__post(x, TOFU_OP_REQUEST, x->body, c->body_len);
     tofu_msg *m = id == 0 ? NULL : client__reply(x, TOFU_OP_RESPONSE, id);
     if (m == NULL)
         return false;
-    uint64_t t1 = tofui_clock_ns();
+    uint64_t t1 = demo_clock_ns();
     size_t len = 0;
     const void *got = tofu_msg_body(m, &len);
     if (len != c->body_len || memcmp(got, x->body, len) != 0)

@@ -41,7 +41,7 @@ static tofu_status server__listen(demo_server *s, const char *value, char *bound
 /* A socket file in the temporary directory, unique for this run. */
 static void server__uds_path(char *buf, size_t cap) {
     const char *dir = getenv("TMPDIR");
-    unsigned long long stamp = (unsigned long long)(tofui_clock_ns() % 1000000007ull);
+    unsigned long long stamp = (unsigned long long)(demo_clock_ns() % 1000000007ull);
     /* A long TMPDIR would not fit sun_path; /tmp always does. */
     if (dir == NULL || strlen(dir) > 60)
         dir = "/tmp";
@@ -87,11 +87,11 @@ tofu_status demo_server_start(demo_server *s, tofu_engine *e) {
         s->uds[0] = '\0';
         snprintf(s->uds_note, sizeof s->uds_note, "no UDS listener (%s)", tofu_status_name(ust));
     }
-    return tofui_thread_create(&s->thread, server__thread, s);
+    return demo_thread_start(&s->thread, server__thread, s) ? TOFU_SUCCESS : TOFU_ALLOCATION_FAILED;
 }
 
 void demo_server_stop(demo_server *s) {
     tofu_update_receiver(s->g, NULL); /* a receiver_update Signal: stop */
-    tofui_thread_join(&s->thread);
+    demo_thread_join(&s->thread);
     tofu_group_destroy(s->e, s->g);
 }
