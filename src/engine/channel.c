@@ -144,8 +144,9 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     }
     /* An accepted channel the application never heard of ends as it began:
      * unseen (a port scan does not flood the server with Signals). */
-    tofu_msg *closed = NULL;
-    if (!tofui_chan_unseen(ch) && (closed = chan__close_signal(ch->num, ch->remembered_id, reason)) != NULL)
+    tofu_msg *closed = tofui_chan_unseen(ch) ? NULL
+                                             : chan__close_signal(ch->num, ch->remembered_id, reason);
+    if (closed != NULL)
         tofui_mq_push(&out, closed);
     tofui_group_deliver_list(ch->group, &out);
 }
@@ -402,7 +403,7 @@ void tofui_chan_flush_ready(tofui_chanset *set) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* events                                                                   */
+/* the wait and the events                                                  */
 /* ------------------------------------------------------------------------ */
 
 static int chan__min_timeout(int a, int b) {
@@ -453,7 +454,7 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* linger after the last Bye frame, and the other deadlines               */
+/* linger after the last Bye frame, and the other deadlines                 */
 /* ------------------------------------------------------------------------ */
 
 /* No shutdown(): the original treats a FIN (stdposix) or a hang-up (posixnet

@@ -271,7 +271,8 @@ static void dial__adopt(tofui_chan *l, tofui_socket s) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
-    tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE); /* its first frame, or it goes */
+    /* Its first frame, or it goes. */
+    tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE);
 }
 
 /* Stops accepting for TOFUI_ACCEPT_PAUSE_NS. */

@@ -22,8 +22,8 @@
 /* Takes the pool message for a complete frame. The pool is asked for as
  * many as the bytes at hand seem to hold (`want`), under one lock, instead
  * of once per frame while the application's puts contend for the same
- * lock; tofui_recv_decode gives back what it did not use before it returns, so no
- * message is held between reads. */
+ * lock; tofui_recv_decode gives back what it did not use before it
+ * returns, so no message is held between reads. */
 bool tofui_recv_take_msg(tofui_chan *ch, size_t want) {
     tofui_chanset *set = ch->set;
     if (set->rstock_next == set->rstock_n) {
