@@ -67,7 +67,8 @@ tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num,
     return ch;
 }
 
-tofui_chan *tofui_chan_find(tofui_chanset *set, uint16_t num, tofu_group *g) {
+/* The open channel num of group g, or NULL. */
+static tofui_chan *chan__find(tofui_chanset *set, uint16_t num, tofu_group *g) {
     if (num == 0 || num > TOFUI_CHAN_MAX)
         return NULL;
     tofui_chan *ch = set->by_num[num];
@@ -293,7 +294,7 @@ void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m) {
     default:
         break;
     }
-    tofui_chan *ch = tofui_chan_find(set, m->bhdr.channel, g);
+    tofui_chan *ch = chan__find(set, m->bhdr.channel, g);
     if (ch == NULL)
         tofui_chan_return_to(g, m, TOFU_CHANNEL_CLOSED); /* closed after the post */
     else if (chan__is_abort(ch, m))

@@ -205,8 +205,6 @@ static inline bool tofui_chan_unseen(const tofui_chan *ch) {
  * learns it from its first frame). NULL without memory. */
 tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num,
                               tofui_chan_open opened, uint64_t id);
-/* The open channel num of group g, or NULL. */
-tofui_chan *tofui_chan_find(tofui_chanset *set, uint16_t num, tofu_group *g);
 /* Handles one posted message on the I/O thread. */
 void tofui_chan_on_post(tofui_chanset *set, tofu_msg *m);
 /* A post the I/O thread will never handle goes back to its group with st;
@@ -300,9 +298,9 @@ void tofui_dial_release(tofui_chan *ch);
  * is held back) and tofu_options.max_send_queue (data beyond it comes back
  * with not_allowed). */
 void tofui_send_post(tofui_chan *ch, tofu_msg *m);
-/* The send queue itself, counted for max_send_queue. */
+/* Appends to the send queue itself, counted for max_send_queue (the
+ * HelloRequest goes first, before any rule applies). */
 void tofui_send_push(tofui_chan *ch, tofu_msg *m);
-tofu_msg *tofui_send_pop(tofui_chan *ch);
 /* Writes as much of the send queue as the socket takes. */
 void tofui_send_write(tofui_chan *ch);
 /* The poller reported writable after a write stopped short. */

@@ -25,7 +25,7 @@ void tofui_send_push(tofui_chan *ch, tofu_msg *m) {
     ch->send.queued++;
 }
 
-tofu_msg *tofui_send_pop(tofui_chan *ch) {
+static tofu_msg *send__pop(tofui_chan *ch) {
     tofu_msg *m = tofui_mq_pop(&ch->send.q);
     if (m != NULL)
         ch->send.queued--;
@@ -128,7 +128,7 @@ static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
         }
         written -= left;
         ch->send.sent_off = 0;
-        send__sent(ch, tofui_send_pop(ch), done);
+        send__sent(ch, send__pop(ch), done);
         if (ch->state != TOFUI_CH_OPEN)
             return;
     }
@@ -187,7 +187,7 @@ void tofui_send_on_writable(tofui_chan *ch) {
 
 void tofui_send_take_all(tofui_chan *ch, tofui_mq *out) {
     tofu_msg *m;
-    while ((m = tofui_send_pop(ch)) != NULL)
+    while ((m = send__pop(ch)) != NULL)
         tofui_mq_push(out, m);
     tofui_mq_append(out, &ch->send.held);
 }
