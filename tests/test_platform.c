@@ -3,6 +3,7 @@
  * once for every platform: it uses only the contract and the harness,
  * never an OS header. Every case checks at its end that it left no socket
  * open. */
+#include "sockets.h"
 #include "test.h"
 
 #include "platform/platform.h"
@@ -17,14 +18,6 @@
 
 #define T_BEGIN() const uint64_t t_sockets_at_start = tofu_open_sockets()
 #define T_END() ASSERT_EQ(tofu_open_sockets(), t_sockets_at_start)
-/* Exit code 77 is CTest's SKIP_RETURN_CODE (tests/CMakeLists.txt): a case
- * that cannot run here shows as skipped, never as passed. */
-#define T_SKIP(why)                                                                 \
-    do {                                                                            \
-        printf("SKIPPED: %s\n", why);                                               \
-        fflush(stdout);                                                             \
-        exit(77);                                                                   \
-    } while (0)
 
 static tofu_address t_tcp(const char *host, uint16_t port) {
     tofu_address a;
@@ -47,15 +40,14 @@ static tofu_address t_uds(const char *path, bool abstract) {
 /* A fresh UDS path, unique per process and call; nothing is created. */
 static tofu_address t_temp_uds(void) {
     char path[TOFU_UDS_PATH_BUF];
-    tofu_t_temp_path(path, sizeof path, ".sock");
+    tofu_t_uds_path(path, sizeof path);
     return t_uds(path, false);
 }
 
 static tofu_address t_abstract_name(void) {
-    static unsigned n;
-    char name[64];
-    snprintf(name, sizeof name, "tofu_test_%lu_%u", tofu_t_pid(), n++);
-    return t_uds(name, true);
+    char name[TOFU_UDS_PATH_BUF];
+    tofu_t_abstract_name(name, sizeof name);
+    return t_uds(name + 1, true); /* the name without the @ of the notation */
 }
 
 static tofui_sockaddr t_resolve1(const tofu_address *a, bool passive) {
@@ -323,7 +315,7 @@ TEST(resolve_ipv6_literal_binds_that_address) {
     ASSERT_FALSE(sa.uds);
     tofui_socket l = TOFUI_INVALID_SOCKET;
     if (tofui_sock_listen(&sa, &l) != TOFU_SUCCESS)
-        T_SKIP("no IPv6 loopback on this host");
+        tofu_t_skip("no IPv6 loopback on this host");
     tofu_address got = t_reachable(l, &sa);
     ASSERT_STR_EQ(got.host, "::1");
     ASSERT_NE(got.port, 0);
@@ -475,7 +467,7 @@ TEST(tcp_ipv6_connect_accept_and_round_trip) {
     tofui_sockaddr probe = t_resolve1(&a, true);
     tofui_socket l = TOFUI_INVALID_SOCKET;
     if (tofui_sock_listen(&probe, &l) != TOFU_SUCCESS)
-        T_SKIP("no IPv6 loopback on this host");
+        tofu_t_skip("no IPv6 loopback on this host");
     tofui_sock_close_listener(l, &probe);
     t_conn c;
     t_connect_pair(&a, &c);
@@ -657,7 +649,7 @@ TEST(shutdown_write_ends_one_direction_only) {
 
 TEST(uds_connect_accept_and_round_trip_1000_bytes) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     t_conn c;
@@ -673,7 +665,7 @@ TEST(uds_connect_accept_and_round_trip_1000_bytes) {
 
 TEST(uds_read_after_peer_close_is_peer_disconnected) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     t_conn c;
@@ -687,7 +679,7 @@ TEST(uds_read_after_peer_close_is_peer_disconnected) {
 
 TEST(uds_connect_to_a_missing_path_is_uds_path_not_found) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     tofui_sockaddr sa = t_resolve1(&a, false);
@@ -701,7 +693,7 @@ TEST(uds_connect_to_a_missing_path_is_uds_path_not_found) {
 
 TEST(uds_listener_close_removes_the_socket_file) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     tofui_sockaddr sa;
@@ -714,7 +706,7 @@ TEST(uds_listener_close_removes_the_socket_file) {
 
 TEST(uds_stale_socket_file_is_replaced) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     tofui_sockaddr sa;
@@ -731,7 +723,7 @@ TEST(uds_stale_socket_file_is_replaced) {
 
 TEST(uds_live_listener_path_is_not_stolen) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     tofui_sockaddr sa;
@@ -754,7 +746,7 @@ TEST(uds_live_listener_path_is_not_stolen) {
 
 TEST(uds_regular_file_at_the_path_is_never_removed) {
     if (!tofui_sock_uds_available())
-        T_SKIP("no AF_UNIX on this system");
+        tofu_t_skip("no AF_UNIX on this system");
     T_BEGIN();
     tofu_address a = t_temp_uds();
     FILE *f = fopen(a.path, "w");
@@ -773,7 +765,7 @@ TEST(uds_regular_file_at_the_path_is_never_removed) {
 
 TEST(abstract_uds_listen_connect_and_round_trip) {
     if (!tofu_uds_abstract_supported() || !tofui_sock_uds_available())
-        T_SKIP("no abstract UDS namespace on this system");
+        tofu_t_skip("no abstract UDS namespace on this system");
     T_BEGIN();
     tofu_address a = t_abstract_name();
     t_conn c;

@@ -64,6 +64,12 @@ void tofu_t_fail(const char *file, int line, const char *fmt, ...) {
     exit(1);
 }
 
+void tofu_t_skip(const char *why) {
+    printf("SKIPPED: %s\n", why);
+    fflush(stdout);
+    exit(77);
+}
+
 void tofu_t_check_u(uint64_t a, uint64_t b, bool want_equal, const char *ea, const char *eb,
                     const char *file, int line) {
     if ((a == b) != want_equal)

@@ -3,7 +3,8 @@
  * lines of each file and registers every case as its own CTest entry
  * ("<file>.<case>"), running the executable with the case name.
  *
- * Assertions print both sides and stop the case (exit code 1).
+ * Assertions print both sides and stop the case (exit code 1); a case that
+ * cannot run on this system ends with tofu_t_skip (exit code 77).
  */
 #ifndef TOFU_TEST_H
 #define TOFU_TEST_H
@@ -43,6 +44,10 @@ const char *tofu_t_arg(int i);
 
 _Noreturn void tofu_t_fail(const char *file, int line, const char *fmt, ...)
     TOFU_T_PRINTF_LIKE(3, 4);
+
+/* Prints "SKIPPED: why" and ends the case with exit code 77 (CTest's
+ * SKIP_RETURN_CODE): a case that cannot run here never reports a pass. */
+_Noreturn void tofu_t_skip(const char *why);
 
 void tofu_t_check_u(uint64_t a, uint64_t b, bool want_equal, const char *ea, const char *eb,
                     const char *file, int line);

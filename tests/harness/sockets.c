@@ -1,0 +1,277 @@
+/* Socket fixtures; see sockets.h. */
+#if defined(__linux__)
+#include <sys/socket.h> /* listen(), to shrink a backlog */
+#endif
+
+#include <stdatomic.h>
+
+#include "platform/poller.h"
+#include "sockets.h"
+
+#define SOCKETS__NS_PER_S 1000000000ull
+
+/* ---- raw sockets ---- */
+
+/* Waits until s reports `interest` (or an error) in a private poller. */
+static void sockets__raw_wait(tofui_socket s, unsigned interest, const char *file, int line) {
+    tofui_poller *p = NULL;
+    ASSERT_OK(tofui_poller_create(&p));
+    ASSERT_OK(tofui_poller_add(p, s, &s, interest));
+    uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * SOCKETS__NS_PER_S;
+    for (;;) {
+        tofui_event ev[4];
+        bool woken = false;
+        int n = tofui_poller_wait(p, ev, 4, 100, &woken);
+        if (n < 0)
+            tofu_t_fail(file, line, "raw socket: poller wait failed");
+        if (n > 0)
+            break;
+        if (tofui_clock_ns() > deadline)
+            tofu_t_fail(file, line, "raw socket: not ready within %u s", TOFU_T_WAIT_S);
+    }
+    tofui_poller_remove(p, s);
+    tofui_poller_destroy(p);
+}
+
+tofui_socket tofu_t_raw_connect_at(const tofu_address *a, const char *file, int line) {
+    tofui_sockaddr sa;
+    size_t n = 0;
+    if (tofui_sock_resolve(a, false, &sa, 1, &n) != TOFU_SUCCESS || n == 0)
+        tofu_t_fail(file, line, "raw socket: cannot resolve the address");
+    tofui_socket s = TOFUI_INVALID_SOCKET;
+    bool in_progress = false;
+    tofu_status st = tofui_sock_connect(&sa, &s, &in_progress);
+    if (st != TOFU_SUCCESS)
+        tofu_t_fail(file, line, "raw socket: connect failed with %s", tofu_status_name(st));
+    if (in_progress) {
+        sockets__raw_wait(s, TOFUI_POLL_OUT, file, line);
+        st = tofui_sock_connect_result(s);
+        if (st != TOFU_SUCCESS)
+            tofu_t_fail(file, line, "raw socket: connect failed with %s", tofu_status_name(st));
+    }
+    return s;
+}
+
+void tofu_t_raw_send_at(tofui_socket s, const void *p, size_t n, const char *file, int line) {
+    const unsigned char *b = p;
+    while (n > 0) {
+        tofui_iov iov = {b, n};
+        size_t w = 0;
+        tofu_status st = tofui_sock_writev(s, &iov, 1, &w);
+        if (st != TOFU_SUCCESS)
+            tofu_t_fail(file, line, "raw socket: write failed with %s", tofu_status_name(st));
+        if (w == 0)
+            sockets__raw_wait(s, TOFUI_POLL_OUT, file, line);
+        b += w;
+        n -= w;
+    }
+}
+
+void tofu_t_raw_wait_closed_at(tofui_socket s, const char *file, int line) {
+    for (;;) {
+        unsigned char buf[4096];
+        size_t got = 0;
+        tofu_status st = tofui_sock_read(s, buf, sizeof buf, &got);
+        if (st != TOFU_SUCCESS)
+            return; /* EOF or reset: the engine closed its end */
+        if (got == 0)
+            sockets__raw_wait(s, TOFUI_POLL_IN, file, line);
+    }
+}
+
+static void sockets__be(uint8_t *out, uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; i--) {
+        out[i] = (uint8_t)(v & 0xFF);
+        v >>= 8;
+    }
+}
+
+void tofu_t_raw_header(uint8_t out[16], uint16_t channel, uint8_t proto, uint64_t id,
+                       uint16_t thl, uint16_t bl) {
+    sockets__be(out, channel, 2);
+    out[2] = proto;
+    out[3] = 0;
+    sockets__be(out + 4, id, 8);
+    sockets__be(out + 12, thl, 2);
+    sockets__be(out + 14, bl, 2);
+}
+
+size_t tofu_t_raw_frame(uint8_t *out, uint16_t channel, uint8_t proto, uint64_t id,
+                        const void *th, uint16_t thl, const void *body, uint16_t bl) {
+    tofu_t_raw_header(out, channel, proto, id, thl, bl);
+    if (thl > 0)
+        memcpy(out + 16, th, thl);
+    if (bl > 0)
+        memcpy(out + 16 + thl, body, bl);
+    return 16u + thl + bl;
+}
+
+/* ---- addresses ---- */
+
+static atomic_int sockets__names;
+
+/* Paths handed out, removed at exit if a test left one behind (a failed
+ * test exits without cleaning up). */
+#define SOCKETS__MAX_PATHS 4096
+static char sockets__paths[SOCKETS__MAX_PATHS][TOFU_UDS_PATH_BUF];
+static atomic_int sockets__npaths;
+static atomic_flag sockets__atexit_done = ATOMIC_FLAG_INIT;
+
+static void sockets__remove_paths(void) {
+    int n = atomic_load(&sockets__npaths);
+    for (int i = 0; i < n && i < SOCKETS__MAX_PATHS; i++)
+        if (sockets__paths[i][0] != '\0')
+            remove(sockets__paths[i]);
+}
+
+static void sockets__remember_path(const char *path) {
+    if (!atomic_flag_test_and_set(&sockets__atexit_done))
+        atexit(sockets__remove_paths);
+    int i = atomic_fetch_add(&sockets__npaths, 1);
+    if (i < SOCKETS__MAX_PATHS)
+        snprintf(sockets__paths[i], TOFU_UDS_PATH_BUF, "%s", path);
+}
+
+void tofu_t_uds_path(char *buf, size_t cap) {
+    tofu_t_temp_path(buf, cap, ".sock");
+    ASSERT_TRUE(strlen(buf) <= tofu_uds_path_max());
+    sockets__remember_path(buf);
+}
+
+void tofu_t_abstract_name(char *buf, size_t cap) {
+    int n = atomic_fetch_add(&sockets__names, 1);
+    int len = snprintf(buf, cap, "@tofu_%lu_%d", tofu_t_pid(), n);
+    ASSERT_TRUE(len > 0 && (size_t)len < cap);
+}
+
+/* Binds a raw listener on host port 0; returns false when that fails. */
+static bool sockets__probe_listen(const char *value, uint16_t *port) {
+    tofu_address a;
+    if (tofu_address_parse(value, strlen(value), &a) != TOFU_SUCCESS)
+        return false;
+    tofui_sockaddr sa;
+    size_t n = 0;
+    if (tofui_sock_resolve(&a, true, &sa, 1, &n) != TOFU_SUCCESS || n == 0)
+        return false;
+    tofui_socket s = TOFUI_INVALID_SOCKET;
+    if (tofui_sock_listen(&sa, &s) != TOFU_SUCCESS)
+        return false;
+    tofu_address bound;
+    tofu_status st = tofui_sock_local_address(s, &sa, &bound);
+    tofui_sock_close_listener(s, &sa);
+    if (st != TOFU_SUCCESS)
+        return false;
+    if (port != NULL)
+        *port = bound.port;
+    return true;
+}
+
+uint16_t tofu_t_free_tcp_port(void) {
+    uint16_t port = 0;
+    ASSERT_TRUE(sockets__probe_listen("tcp|127.0.0.1|0", &port));
+    ASSERT_NE(port, 0);
+    return port;
+}
+
+/* A port held on the address of `value` (a TCP loopback, port 0). */
+static uint16_t sockets__hold_on(tofu_t_port_hold *h, const char *value, const char *file,
+                                 int line) {
+    tofu_address a;
+    tofui_sockaddr sa;
+    size_t n = 0;
+    tofui_socket listener = TOFUI_INVALID_SOCKET;
+    ASSERT_OK(tofu_address_parse(value, strlen(value), &a));
+    ASSERT_OK(tofui_sock_resolve(&a, true, &sa, 1, &n));
+    ASSERT_OK(tofui_sock_listen(&sa, &listener));
+    tofu_address bound;
+    ASSERT_OK(tofui_sock_local_address(listener, &sa, &bound));
+    h->client = tofu_t_raw_connect_at(&bound, file, line);
+    h->accepted = TOFUI_INVALID_SOCKET;
+    while (h->accepted == TOFUI_INVALID_SOCKET) {
+        ASSERT_OK(tofui_sock_accept(listener, &h->accepted));
+        if (h->accepted == TOFUI_INVALID_SOCKET)
+            sockets__raw_wait(listener, TOFUI_POLL_IN, file, line);
+    }
+    tofui_sock_close_listener(listener, NULL);
+    h->port = bound.port;
+    return h->port;
+}
+
+uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line) {
+    return sockets__hold_on(h, "tcp|127.0.0.1|0", file, line);
+}
+
+void tofu_t_port_release(tofu_t_port_hold *h) {
+    tofui_sock_abort(h->client);
+    tofui_sock_abort(h->accepted);
+    h->client = h->accepted = TOFUI_INVALID_SOCKET;
+}
+
+bool tofu_t_ipv6_available(void) {
+    return sockets__probe_listen("tcp|::1|0", NULL);
+}
+
+void tofu_t_connect_value(const tofu_address *bound, char *buf, size_t cap) {
+    tofu_address a = *bound;
+    if (a.transport == TOFU_TRANSPORT_TCP) {
+        if (a.host[0] == '\0' || strcmp(a.host, "0.0.0.0") == 0)
+            snprintf(a.host, sizeof a.host, "127.0.0.1");
+        else if (strcmp(a.host, "::") == 0)
+            snprintf(a.host, sizeof a.host, "::1");
+    }
+    ASSERT_OK(tofu_address_format(&a, buf, cap, NULL));
+}
+
+/* ---- a listener that does not answer ---- */
+
+/* True when s finished connecting within ms (a non-failing wait). */
+static bool sockets__connected_within(tofui_socket s, unsigned ms) {
+    tofui_poller *p = NULL;
+    ASSERT_OK(tofui_poller_create(&p));
+    ASSERT_OK(tofui_poller_add(p, s, NULL, TOFUI_POLL_OUT));
+    tofui_event ev[2];
+    bool woken = false;
+    int n = tofui_poller_wait(p, ev, 2, (int)ms, &woken);
+    tofui_poller_remove(p, s);
+    tofui_poller_destroy(p);
+    return n > 0 && tofui_sock_connect_result(s) == TOFU_SUCCESS;
+}
+
+#if defined(__linux__)
+static bool sockets__shrink_backlog(tofui_socket listener) {
+    return listen(listener, 0) == 0;
+}
+#else
+static bool sockets__shrink_backlog(tofui_socket listener) {
+    (void)listener;
+    return false;
+}
+#endif
+
+bool tofu_t_silent_listener(tofui_socket *listener, tofui_socket fillers[4], int *nfill,
+                            tofu_address *bound) {
+    tofu_address a;
+    tofui_sockaddr sa;
+    size_t n = 0;
+    *nfill = 0;
+    ASSERT_OK(tofu_address_parse("tcp|127.0.0.1|0", 15, &a));
+    ASSERT_OK(tofui_sock_resolve(&a, true, &sa, 1, &n));
+    ASSERT_OK(tofui_sock_listen(&sa, listener));
+    ASSERT_OK(tofui_sock_local_address(*listener, &sa, bound));
+    if (!sockets__shrink_backlog(*listener))
+        return false;
+    ASSERT_OK(tofui_sock_resolve(bound, false, &sa, 1, &n));
+    /* Connect until one connect stays unanswered: the queue is full. */
+    while (*nfill < 4) {
+        bool in_progress = false;
+        tofui_socket s = TOFUI_INVALID_SOCKET;
+        ASSERT_OK(tofui_sock_connect(&sa, &s, &in_progress));
+        bool answered = !in_progress || sockets__connected_within(s, 500);
+        if (!answered) {
+            tofui_sock_abort(s);
+            return true;
+        }
+        fillers[(*nfill)++] = s;
+    }
+    return false; /* the kernel kept answering */
+}
