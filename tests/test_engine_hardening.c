@@ -1,18 +1,16 @@
 /*
  * Engine hardening: hostile and unlucky peers, resource exhaustion, and the
- * promise that the I/O thread sleeps when nothing can be done.
+ * promise that the I/O thread sleeps when nothing can be done. The cases
+ * about a peer's socket run over TCP and a socket file
+ * ("engine_hardening.<transport>.<case>").
  *
  * Busy loops are caught with the engine's test-only pass counter
  * (tofui_engine_passes): a thread that spins makes tens of thousands of
  * passes in a fraction of a second, one that sleeps a handful. The bounds
  * below are counts, never durations: a slow machine only makes fewer passes.
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "engine/engine_int.h" /* tofui_engine_passes */
 #include "engine_util.h"
-#include "test.h"
 
 /* Far above what a sleeping thread does while the test waits ~300 ms (a
  * few passes per timer or event), far below what a spinning one does. */
@@ -70,16 +68,6 @@ static void hard_expect_no_spin_at(tofu_engine *e, const char *file, int line) {
 }
 #define EXPECT_NO_SPIN(e) hard_expect_no_spin_at((e), __FILE__, __LINE__)
 
-/* The next message of g that is not a pool_empty Signal (those are put). */
-static tofu_msg *hard_next(tofu_engine *e, tofu_group *g) {
-    for (;;) {
-        tofu_msg *m = WAIT_MSG(g);
-        if (!tofu_t_is_pool_empty(m))
-            return m;
-        tofu_put(e, &m);
-    }
-}
-
 /* ======================================================================== */
 /* a peer that sends and leaves while its channel waits for the pool        */
 /* ======================================================================== */
@@ -108,7 +96,7 @@ static void hard_burst_then_leave(hard_server *s, tofu_msg **held, int pool) {
     RAW_SEND(raw, buf, n);
     tofui_sock_close(raw);
     for (int i = 0; i < pool; i++)
-        held[i] = hard_next(s->e, s->g);
+        held[i] = NEXT_MSG(s->e, s->g);
 }
 
 /* The peer wrote everything and closed while the server application held
@@ -127,39 +115,25 @@ static void stalled_peer_leaves(const char *listen_value) {
     for (int i = 0; i < POOL; i++)
         tofu_put(s.e, &held[i]);
 
-    tofu_msg *m = hard_next(s.e, s.g);
+    tofu_msg *m = NEXT_MSG(s.e, s.g);
     uint16_t ch = tofu_msg_channel(m);
     tofu_put(s.e, &m);
     for (uint32_t i = 0; i < HARD_REQUESTS - POOL; i++) {
-        m = hard_next(s.e, s.g);
+        m = NEXT_MSG(s.e, s.g);
         if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != ch)
             FAIL_MSG("expected the next Request of the peer", m);
         tofu_put(s.e, &m);
     }
-    m = hard_next(s.e, s.g);
+    m = NEXT_MSG(s.e, s.g);
     CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
     tofu_put(s.e, &m);
     hard_server_close(&s);
 }
 
-/* A fresh `uds|path` value; the case is skipped where AF_UNIX is missing. */
-static void hard_uds_value(char *value, size_t cap) {
-    if (!tofui_sock_uds_available())
-        tofu_t_skip("no AF_UNIX on this system");
-    char path[TOFU_UDS_PATH_BUF];
-    tofu_t_uds_path(path, sizeof path);
-    snprintf(value, cap, "uds|%s", path);
-}
-
-TEST(uds_peer_closes_while_channel_stalled) {
-    char value[TOFU_UDS_PATH_BUF + 8];
-    hard_uds_value(value, sizeof value);
+TRANSPORT_TEST(peer_closes_while_channel_stalled) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
     stalled_peer_leaves(value);
-    ASSERT_NO_LEAKS();
-}
-
-TEST(tcp_peer_closes_while_channel_stalled) {
-    stalled_peer_leaves("tcp|127.0.0.1|0");
     ASSERT_NO_LEAKS();
 }
 
@@ -183,26 +157,26 @@ static void stalled_peer_leaves_app_answers(const char *listen_value) {
 
     tofu_msg *m;
     for (uint32_t i = POOL - 1; i < HARD_REQUESTS; i++) {
-        m = hard_next(s.e, s.g);
+        m = NEXT_MSG(s.e, s.g);
         if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != ch ||
             tofu_msg_id(m) != 1000 + i)
             FAIL_MSG("expected the next Request of the peer", m);
         tofu_put(s.e, &m);
     }
-    m = hard_next(s.e, s.g);
+    m = NEXT_MSG(s.e, s.g);
     if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || !tofu_msg_from_engine(m) ||
         tofu_msg_id(m) != answer_id || tofu_msg_status(m) != TOFU_PEER_DISCONNECTED)
         FAIL_MSG("expected the answer back with peer_disconnected", m);
     tofu_put(s.e, &m);
-    m = hard_next(s.e, s.g);
+    m = NEXT_MSG(s.e, s.g);
     CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
     tofu_put(s.e, &m);
     hard_server_close(&s);
 }
 
-TEST(uds_peer_closes_while_stalled_channel_answers) {
-    char value[TOFU_UDS_PATH_BUF + 8];
-    hard_uds_value(value, sizeof value);
+TRANSPORT_TEST(peer_closes_while_stalled_channel_answers, uds) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
     stalled_peer_leaves_app_answers(value);
     ASSERT_NO_LEAKS();
 }
@@ -236,13 +210,13 @@ TEST(accept_out_of_descriptors_does_not_spin) {
     uint8_t frame[512];
     size_t n = hard_hello_frame(frame, sizeof frame, &s.reach);
     RAW_SEND(raw, frame, n);
-    tofu_msg *m = hard_next(s.e, s.g);
+    tofu_msg *m = NEXT_MSG(s.e, s.g);
     if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != HARD_HELLO_ID)
         FAIL_MSG("expected the HelloRequest of the delayed connection", m);
     uint16_t ch = tofu_msg_channel(m);
     tofu_put(s.e, &m);
     tofui_sock_close(raw);
-    m = hard_next(s.e, s.g);
+    m = NEXT_MSG(s.e, s.g);
     CHECK_CLOSE(m, ch, TOFU_PEER_DISCONNECTED);
     tofu_put(s.e, &m);
     hard_server_close(&s);

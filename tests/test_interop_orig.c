@@ -3,7 +3,7 @@
  * the orig peer (harness/orig_peer.h): for each case, libtofu as server and
  * as client, over TCP and UDS, against either network layer of the
  * original. CTest runs `test_interop_orig <case> <transport> <layer>` as the
- * entry "orig.<transport>.<layer>.<case>" (transport tcp or uds, layer
+ * entry "orig.<transport>.<layer>.<case>" (transport tcp4 or uds, layer
  * stdposix or posixnet); case names start with the role libtofu plays.
  *
  * Every case runs ITERATIONS times in a row (the losses it looks for depend
@@ -29,7 +29,7 @@
 #define ITEMS 64            /* exchanged each way after the hello */
 #define TAIL 64             /* sent by the side that ends, right before it ends */
 #define MAX_BODY 3000u
-#define ADDR_CAP 160
+#define ADDR_CAP TOFU_T_ADDR_CAP
 
 /* Message ids: the libtofu application's items from LIB_BASE, the peer's
  * from PEER_BASE; an item's echo has the item's id. */
@@ -48,6 +48,7 @@ typedef enum role { LIB_SERVER, LIB_CLIENT } role;
 
 typedef struct ctx {
     role r;
+    tofu_t_transport t;
     bool uds;
     orig_layer layer;
     tofu_engine *e;
@@ -56,15 +57,16 @@ typedef struct ctx {
     tofu_t_rng rng;
 } ctx;
 
+/* The transport (tofu_t_transport_arg: skipped where the system lacks it)
+ * and the original's network layer. */
 static void ctx_args(ctx *x) {
-    const char *t = tofu_t_arg(0), *l = tofu_t_arg(1);
-    if (t == NULL || l == NULL || (strcmp(t, "tcp") != 0 && strcmp(t, "uds") != 0) ||
+    const char *l = tofu_t_arg(1);
+    x->t = tofu_t_transport_arg();
+    if ((x->t != TOFU_T_TCP4 && x->t != TOFU_T_UDS) || l == NULL ||
         (strcmp(l, "stdposix") != 0 && strcmp(l, "posixnet") != 0))
-        tofu_t_fail(__FILE__, __LINE__, "usage: <case> tcp|uds stdposix|posixnet");
-    x->uds = strcmp(t, "uds") == 0;
+        tofu_t_fail(__FILE__, __LINE__, "usage: <case> tcp4|uds stdposix|posixnet");
+    x->uds = x->t == TOFU_T_UDS;
     x->layer = strcmp(l, "stdposix") == 0 ? ORIG_STDPOSIX : ORIG_POSIXNET;
-    if (x->uds && !tofui_sock_uds_available())
-        tofu_t_skip("AF_UNIX unavailable");
 }
 
 static int iterations(int usual) {
@@ -78,13 +80,8 @@ static void ctx_group_open(ctx *x) {
     x->g = tofu_t_group(x->e);
     if (x->r != LIB_SERVER)
         return;
-    char value[ADDR_CAP], path[TOFU_UDS_PATH_BUF];
-    if (x->uds) {
-        tofu_t_uds_path(path, sizeof path);
-        snprintf(value, sizeof value, "uds|%s", path);
-    } else {
-        snprintf(value, sizeof value, "tcp|127.0.0.1|0");
-    }
+    char value[ADDR_CAP];
+    tofu_t_listen_value(x->t, value, sizeof value);
     tofu_address bound;
     LISTEN(x->e, x->g, value, &bound);
     tofu_t_connect_value(&bound, x->reach, sizeof x->reach);
@@ -885,7 +882,7 @@ static void run_with(role r, iteration_fn fn, int n, const tofu_options *opt) {
         orig_peer_destroy(k.peer);
     }
     printf("%s %s %s: %d iterations\n", r == LIB_SERVER ? "libtofu server" : "libtofu client",
-           x.uds ? "uds" : "tcp", orig_layer_name(x.layer), count);
+           tofu_t_transport_name(x.t), orig_layer_name(x.layer), count);
     ctx_close(&x);
 }
 
@@ -900,23 +897,23 @@ static void run_linger(role r) {
     run_with(r, byesignal_linger, LINGER_ITERATIONS, &o);
 }
 
-TEST(server_bye_from_lib) { run(LIB_SERVER, bye_from_lib); }
-TEST(client_bye_from_lib) { run(LIB_CLIENT, bye_from_lib); }
-TEST(server_bye_from_orig) { run(LIB_SERVER, bye_from_orig); }
-TEST(client_bye_from_orig) { run(LIB_CLIENT, bye_from_orig); }
-TEST(server_bye_both) { run(LIB_SERVER, bye_both); }
-TEST(client_bye_both) { run(LIB_CLIENT, bye_both); }
-TEST(server_byesignal_from_lib) { run(LIB_SERVER, byesignal_from_lib); }
-TEST(client_byesignal_from_lib) { run(LIB_CLIENT, byesignal_from_lib); }
-TEST(server_byesignal_linger) { run_linger(LIB_SERVER); }
-TEST(client_byesignal_linger) { run_linger(LIB_CLIENT); }
-TEST(server_abort_from_lib) { run(LIB_SERVER, abort_from_lib); }
-TEST(client_abort_from_lib) { run(LIB_CLIENT, abort_from_lib); }
-TEST(server_byesignal_from_orig) { run(LIB_SERVER, byesignal_from_orig); }
-TEST(client_byesignal_from_orig) { run(LIB_CLIENT, byesignal_from_orig); }
-TEST(server_abort_from_orig) { run(LIB_SERVER, abort_from_orig); }
-TEST(client_abort_from_orig) { run(LIB_CLIENT, abort_from_orig); }
-TEST(server_orig_dies) { run(LIB_SERVER, orig_dies); }
-TEST(client_orig_dies) { run(LIB_CLIENT, orig_dies); }
-TEST(server_lib_dies) { run(LIB_SERVER, lib_dies); }
-TEST(client_lib_dies) { run(LIB_CLIENT, lib_dies); }
+TRANSPORT_TEST(server_bye_from_lib) { run(LIB_SERVER, bye_from_lib); }
+TRANSPORT_TEST(client_bye_from_lib) { run(LIB_CLIENT, bye_from_lib); }
+TRANSPORT_TEST(server_bye_from_orig) { run(LIB_SERVER, bye_from_orig); }
+TRANSPORT_TEST(client_bye_from_orig) { run(LIB_CLIENT, bye_from_orig); }
+TRANSPORT_TEST(server_bye_both) { run(LIB_SERVER, bye_both); }
+TRANSPORT_TEST(client_bye_both) { run(LIB_CLIENT, bye_both); }
+TRANSPORT_TEST(server_byesignal_from_lib) { run(LIB_SERVER, byesignal_from_lib); }
+TRANSPORT_TEST(client_byesignal_from_lib) { run(LIB_CLIENT, byesignal_from_lib); }
+TRANSPORT_TEST(server_byesignal_linger) { run_linger(LIB_SERVER); }
+TRANSPORT_TEST(client_byesignal_linger) { run_linger(LIB_CLIENT); }
+TRANSPORT_TEST(server_abort_from_lib) { run(LIB_SERVER, abort_from_lib); }
+TRANSPORT_TEST(client_abort_from_lib) { run(LIB_CLIENT, abort_from_lib); }
+TRANSPORT_TEST(server_byesignal_from_orig) { run(LIB_SERVER, byesignal_from_orig); }
+TRANSPORT_TEST(client_byesignal_from_orig) { run(LIB_CLIENT, byesignal_from_orig); }
+TRANSPORT_TEST(server_abort_from_orig) { run(LIB_SERVER, abort_from_orig); }
+TRANSPORT_TEST(client_abort_from_orig) { run(LIB_CLIENT, abort_from_orig); }
+TRANSPORT_TEST(server_orig_dies) { run(LIB_SERVER, orig_dies); }
+TRANSPORT_TEST(client_orig_dies) { run(LIB_CLIENT, orig_dies); }
+TRANSPORT_TEST(server_lib_dies) { run(LIB_SERVER, lib_dies); }
+TRANSPORT_TEST(client_lib_dies) { run(LIB_CLIENT, lib_dies); }

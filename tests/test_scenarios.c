@@ -10,11 +10,17 @@
  * Scenarios 3-6 are functions so that the loop test (7) and the
  * simultaneous test (8) can run them again; they leave the leak check to the
  * TEST that runs them, because concurrent runs share the process counters.
+ *
+ * What the original runs over TCP and a Unix socket in one go is a
+ * TRANSPORT_TEST here, run for tcp4 and uds separately ("scenarios.tcp4.*",
+ * "scenarios.uds.*"), so that where AF_UNIX is missing (Wine, Windows before
+ * 1803) the uds run reports itself skipped and the tcp4 run still runs in
+ * full.
  */
 #include "engine/engine_int.h" /* only to see a waiter inside tofu_wait_receive */
 #include "engine_util.h"
 
-#define ADDR_CAP 160
+#define ADDR_CAP TOFU_T_ADDR_CAP
 
 /* Destroys one engine with one group and checks that nothing leaked. */
 static void finish(tofu_engine *e, tofu_group *g) {
@@ -24,18 +30,13 @@ static void finish(tofu_engine *e, tofu_group *g) {
     ASSERT_NO_LEAKS();
 }
 
-/* Every scenario that uses Unix-domain sockets is its own case, split from
- * its TCP twin, so that where AF_UNIX is missing (Wine, Windows before 1803)
- * it reports itself skipped and the TCP case still runs in full. */
-static void skip_without_uds(void) {
-    if (!tofui_sock_uds_available())
-        tofu_t_skip("AF_UNIX unavailable");
-}
-
-static void uds_value(char *buf, size_t cap) {
-    char path[TOFU_UDS_PATH_BUF];
-    tofu_t_uds_path(path, sizeof path);
-    snprintf(buf, cap, "uds|%s", path);
+/* The original's listeners: TCP on every interface (0.0.0.0) port 0, or a
+ * new socket file. */
+static void any_value(tofu_t_transport t, char *buf, size_t cap) {
+    if (t == TOFU_T_TCP4)
+        snprintf(buf, cap, "tcp|0.0.0.0|0");
+    else
+        tofu_t_listen_value(t, buf, cap);
 }
 
 /* ======================================================================== */
@@ -98,27 +99,18 @@ TEST(illegal_hello_to_unresolvable_host) {
 }
 
 /* handleHelloToNonListeningServer (pool 16/64): libtofu answers a deferred
- * failure like an immediate one: HelloResponse connect_failed, then the
- * close Signal. */
-TEST(illegal_hello_to_closed_port) {
+ * failure like an immediate one: the HelloResponse with the failure, then
+ * the close Signal. Over TCP a port that refuses (connect_failed), over a
+ * Unix socket a path nobody created (uds_path_not_found). */
+TRANSPORT_TEST(illegal_hello_to_closed_address) {
+    tofu_t_transport t = tofu_t_transport_arg();
     tofu_engine *e = tofu_t_engine(16, 64);
     tofu_group *g = tofu_t_group(e);
     tofu_t_port_hold hold;
     char value[ADDR_CAP];
-    snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
-    CONNECT_FAILS(e, g, value, TOFU_CONNECT_FAILED);
+    CLOSED_VALUE(t, &hold, value, sizeof value);
+    CONNECT_FAILS(e, g, value, tofu_t_refused_status(t));
     tofu_t_port_release(&hold);
-    finish(e, g);
-}
-
-/* A UDS path nobody created. */
-TEST(illegal_hello_to_missing_uds_path) {
-    skip_without_uds();
-    tofu_engine *e = tofu_t_engine(0, 0);
-    tofu_group *g = tofu_t_group(e);
-    char value[ADDR_CAP];
-    uds_value(value, sizeof value);
-    CONNECT_FAILS(e, g, value, TOFU_UDS_PATH_NOT_FOUND);
     finish(e, g);
 }
 
@@ -232,7 +224,7 @@ TEST(update_receiver) {
 /* 3. create / destroy                                                      */
 /* ======================================================================== */
 
-static void scenario_create_destroy(void) {
+static void scenario_create_destroy(tofu_t_transport t) {
     tofu_engine *e = tofu_t_engine(0, 0);
     tofu_engine_destroy(e);
     e = tofu_t_engine(0, 0);
@@ -318,12 +310,21 @@ TEST(engine_destroy_wakes_waiters_of_remaining_groups) {
 /* 4. connect / disconnect                                                  */
 /* ======================================================================== */
 
-/* A TCP listener on every interface, port 0 (pool 2/32). */
-static void listen_tcp_any(void) {
+/* A listener on every interface (TCP) or a socket file, port 0 (pool
+ * 2/32); the WelcomeResponse names the address bound. */
+static void listen_any(tofu_t_transport t) {
+    char value[ADDR_CAP];
+    any_value(t, value, sizeof value);
     tofu_engine *e = tofu_t_engine(2, 32);
     tofu_group *g = tofu_t_group(e);
-    uint16_t lch = 0;
-    LISTEN_TCP(e, g, "0.0.0.0", &lch);
+    tofu_address bound;
+    uint16_t lch = LISTEN(e, g, value, &bound);
+    if (tofu_t_transport_is_uds(t)) {
+        ASSERT_EQ(bound.transport, TOFU_TRANSPORT_UDS);
+        ASSERT_STR_EQ(bound.path, value + 4);
+    } else {
+        ASSERT_EQ(bound.transport, TOFU_TRANSPORT_TCP);
+    }
     ABORT_IDLE(e, g, lch);
     ASSERT_OK(tofu_group_destroy(e, g));
     tofu_engine_destroy(e);
@@ -332,7 +333,9 @@ static void listen_tcp_any(void) {
 /* libtofu: a second listener on an address in use fails with listen_failed
  * (no SO_REUSEPORT, no stolen UDS path), the first keeps working, and the
  * address is free again once the first listener closed. */
-static void second_listener_fails(const char *first_value) {
+static void second_listener_fails(tofu_t_transport t) {
+    char first_value[ADDR_CAP];
+    any_value(t, first_value, sizeof first_value);
     tofu_engine *e1 = tofu_t_engine(2, 32), *e2 = tofu_t_engine(2, 32);
     tofu_group *g1 = tofu_t_group(e1), *g2 = tofu_t_group(e2);
     tofu_address bound;
@@ -355,22 +358,10 @@ static void second_listener_fails(const char *first_value) {
     tofu_engine_destroy(e2);
 }
 
-static void listen_uds(void) {
-    char value[ADDR_CAP];
-    uds_value(value, sizeof value);
-    tofu_engine *e = tofu_t_engine(2, 32);
-    tofu_group *g = tofu_t_group(e);
-    tofu_address bound;
-    uint16_t lch = LISTEN(e, g, value, &bound);
-    ASSERT_EQ(bound.transport, TOFU_TRANSPORT_UDS);
-    ASSERT_STR_EQ(bound.path, value + 4);
-    ABORT_IDLE(e, g, lch);
-    ASSERT_OK(tofu_group_destroy(e, g));
-    tofu_engine_destroy(e);
-}
-
 /* handleConnect (pool 24/32, one engine, one group for both ends). */
-static void handle_connect(const char *listen_value) {
+static void handle_connect(tofu_t_transport t) {
+    char listen_value[ADDR_CAP];
+    tofu_t_listen_value(t, listen_value, sizeof listen_value);
     tofu_engine *e = tofu_t_engine(24, 32);
     tofu_group *g = tofu_t_group(e);
     tofu_t_inbox in;
@@ -410,67 +401,31 @@ static void handle_connect(const char *listen_value) {
         tofu_put(e, &m);
     }
     m = INBOX_TAKE(&in, sch);
-    CHECK_ABORT_CLOSE(m, sch, strncmp(listen_value, "uds|", 4) == 0);
+    CHECK_ABORT_CLOSE(m, sch, tofu_t_transport_is_uds(t));
     tofu_put(e, &m);
     tofu_t_inbox_fini(&in);
     ASSERT_OK(tofu_group_destroy(e, g));
     tofu_engine_destroy(e);
 }
 
-static void second_uds_listener_fails(void) {
-    char value[ADDR_CAP];
-    uds_value(value, sizeof value);
-    second_listener_fails(value);
+static void scenario_connect_disconnect(tofu_t_transport t) {
+    listen_any(t);
+    second_listener_fails(t);
+    handle_connect(t);
 }
 
-static void handle_connect_uds(void) {
-    char value[ADDR_CAP];
-    uds_value(value, sizeof value);
-    handle_connect(value);
-}
-
-static void scenario_connect_disconnect_tcp(void) {
-    listen_tcp_any();
-    second_listener_fails("tcp|0.0.0.0|0");
-    handle_connect("tcp|127.0.0.1|0");
-}
-
-static void scenario_connect_disconnect_uds(void) {
-    listen_uds();
-    second_uds_listener_fails();
-    handle_connect_uds();
-}
-
-TEST(connect_disconnect_tcp_listener) {
-    listen_tcp_any();
+TRANSPORT_TEST(connect_disconnect_listener) {
+    listen_any(tofu_t_transport_arg());
     ASSERT_NO_LEAKS();
 }
 
-TEST(connect_disconnect_second_tcp_listener_fails) {
-    second_listener_fails("tcp|0.0.0.0|0");
+TRANSPORT_TEST(connect_disconnect_second_listener_fails) {
+    second_listener_fails(tofu_t_transport_arg());
     ASSERT_NO_LEAKS();
 }
 
-TEST(connect_disconnect_uds_listener) {
-    skip_without_uds();
-    listen_uds();
-    ASSERT_NO_LEAKS();
-}
-
-TEST(connect_disconnect_second_uds_listener_fails) {
-    skip_without_uds();
-    second_uds_listener_fails();
-    ASSERT_NO_LEAKS();
-}
-
-TEST(connect_disconnect_handle_connect_tcp) {
-    handle_connect("tcp|127.0.0.1|0");
-    ASSERT_NO_LEAKS();
-}
-
-TEST(connect_disconnect_handle_connect_uds) {
-    skip_without_uds();
-    handle_connect_uds();
+TRANSPORT_TEST(connect_disconnect_handle_connect) {
+    handle_connect(tofu_t_transport_arg());
     ASSERT_NO_LEAKS();
 }
 
@@ -480,7 +435,6 @@ TEST(connect_disconnect_handle_connect_uds) {
 
 #define RECONNECT_TRIES 1000     /* phase 1: no server */
 #define RECONNECT_ITERATIONS 100 /* phase 2: server up */
-
 
 typedef struct chan_pair {
     uint16_t client; /* channel numbers of the two ends */
@@ -527,24 +481,20 @@ static bool reconnect_try(tofu_engine *ea, tofu_group *ga, tofu_engine *eb, tofu
 /* Phase 1: exactly RECONNECT_TRIES connects with no server, each answered
  * by the failure HelloResponse and the close Signal; phase 2: a listener on
  * B, up to RECONNECT_ITERATIONS tries; then a graceful Bye. */
-static void reconnect_single_threaded(bool uds) {
+static void reconnect_single_threaded(tofu_t_transport t) {
     tofu_engine *ea = tofu_t_engine(16, 32), *eb = tofu_t_engine(16, 32);
     tofu_group *ga = tofu_t_group(ea), *gb = tofu_t_group(eb);
     char value[ADDR_CAP];
-    tofu_t_port_hold hold = {TOFUI_INVALID_SOCKET, TOFUI_INVALID_SOCKET, 0};
-    if (uds)
-        uds_value(value, sizeof value);
-    else
-        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
-    tofu_status no_server = uds ? TOFU_UDS_PATH_NOT_FOUND : TOFU_CONNECT_FAILED;
+    tofu_t_port_hold hold;
+    CLOSED_VALUE(t, &hold, value, sizeof value);
+    tofu_status no_server = tofu_t_refused_status(t);
 
     for (int i = 0; i < RECONNECT_TRIES; i++) {
         CONNECT_FAILS(ea, ga, value, no_server);
         tofui_sleep_ms(1);
     }
 
-    if (!uds)
-        tofu_t_port_release(&hold);
+    tofu_t_port_release(&hold);
     uint16_t lch = LISTEN(eb, gb, value, NULL);
     chan_pair l = {0, 0};
     int tries = 0;
@@ -565,22 +515,8 @@ static void reconnect_single_threaded(bool uds) {
     tofu_engine_destroy(eb);
 }
 
-static void scenario_reconnect_single_threaded_tcp(void) {
-    reconnect_single_threaded(false);
-}
-
-static void scenario_reconnect_single_threaded_uds(void) {
-    reconnect_single_threaded(true);
-}
-
-TEST(reconnect_single_threaded_tcp) {
-    scenario_reconnect_single_threaded_tcp();
-    ASSERT_NO_LEAKS();
-}
-
-TEST(reconnect_single_threaded_uds) {
-    skip_without_uds();
-    scenario_reconnect_single_threaded_uds();
+TRANSPORT_TEST(reconnect_single_threaded) {
+    reconnect_single_threaded(tofu_t_transport_arg());
     ASSERT_NO_LEAKS();
 }
 
@@ -642,21 +578,17 @@ static void mt_client_main(void *arg) {
                 c->failures);
 }
 
-static void reconnect_multithreaded(bool uds) {
+static void reconnect_multithreaded(tofu_t_transport t) {
     tofu_engine *e = tofu_t_engine(1024, 1024);
     tofu_group *cg = tofu_t_group(e), *sg = tofu_t_group(e);
     char value[ADDR_CAP];
-    tofu_t_port_hold hold = {TOFUI_INVALID_SOCKET, TOFUI_INVALID_SOCKET, 0};
-    if (uds)
-        uds_value(value, sizeof value);
-    else
-        snprintf(value, sizeof value, "tcp|127.0.0.1|%u", (unsigned)PORT_HOLD(&hold));
+    tofu_t_port_hold hold;
+    CLOSED_VALUE(t, &hold, value, sizeof value);
 
-    mt_client c = {.e = e, .g = cg, .value = value, .uds = uds};
+    mt_client c = {.e = e, .g = cg, .value = value, .uds = tofu_t_transport_is_uds(t)};
     tofu_t_thread_start(&c.t, mt_client_main, &c);
     tofui_sleep_ms(1000); /* the client retries against nothing meanwhile */
-    if (!uds)
-        tofu_t_port_release(&hold);
+    tofu_t_port_release(&hold);
     LISTEN(e, sg, value, NULL);
     tofu_t_echo server;
     tofu_t_echo_start(&server, e, sg);
@@ -672,22 +604,8 @@ static void reconnect_multithreaded(bool uds) {
     tofu_engine_destroy(e);
 }
 
-static void scenario_reconnect_multithreaded_tcp(void) {
-    reconnect_multithreaded(false);
-}
-
-static void scenario_reconnect_multithreaded_uds(void) {
-    reconnect_multithreaded(true);
-}
-
-TEST(reconnect_multithreaded_tcp) {
-    scenario_reconnect_multithreaded_tcp();
-    ASSERT_NO_LEAKS();
-}
-
-TEST(reconnect_multithreaded_uds) {
-    skip_without_uds();
-    scenario_reconnect_multithreaded_uds();
+TRANSPORT_TEST(reconnect_multithreaded) {
+    reconnect_multithreaded(tofu_t_transport_arg());
     ASSERT_NO_LEAKS();
 }
 
@@ -695,37 +613,22 @@ TEST(reconnect_multithreaded_uds) {
 /* 7. loop, 8. simultaneous                                                 */
 /* ======================================================================== */
 
-typedef void (*scenario_fn)(void);
+typedef void (*scenario_fn)(tofu_t_transport t);
 
-/* Scenarios 3-6 over one transport each (SPEC §10.4 runs both in one go). */
-static scenario_fn scenarios_tcp[] = {
+/* Scenarios 3-6 over one transport (SPEC §10.4 runs both in one go). */
+static const scenario_fn scenarios[] = {
     scenario_create_destroy,
-    scenario_connect_disconnect_tcp,
-    scenario_reconnect_single_threaded_tcp,
-    scenario_reconnect_multithreaded_tcp,
+    scenario_connect_disconnect,
+    reconnect_single_threaded,
+    reconnect_multithreaded,
 };
-static scenario_fn scenarios_uds[] = {
-    scenario_create_destroy,
-    scenario_connect_disconnect_uds,
-    scenario_reconnect_single_threaded_uds,
-    scenario_reconnect_multithreaded_uds,
-};
-#define N_SCENARIOS (sizeof scenarios_tcp / sizeof scenarios_tcp[0])
+#define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
 
-static void loop_5_times(scenario_fn *set) {
+TRANSPORT_TEST(loop) {
+    tofu_t_transport t = tofu_t_transport_arg();
     for (int round = 0; round < 5; round++)
         for (size_t i = 0; i < N_SCENARIOS; i++)
-            set[i]();
-}
-
-TEST(loop_tcp) {
-    loop_5_times(scenarios_tcp);
-    ASSERT_NO_LEAKS();
-}
-
-TEST(loop_uds) {
-    skip_without_uds();
-    loop_5_times(scenarios_uds);
+            scenarios[i](t);
     ASSERT_NO_LEAKS();
 }
 
@@ -734,39 +637,38 @@ TEST(loop_uds) {
 #define SIMM_OUTER 4
 #define SIMM_INNER 8
 
-/* arg points at an entry of scenarios_tcp or scenarios_uds. */
+typedef struct simm_run {
+    scenario_fn fn;
+    tofu_t_transport t;
+    tofu_t_thread thread;
+} simm_run;
+
 static void simm_inner_main(void *arg) {
-    (*(scenario_fn *)arg)();
+    simm_run *r = arg;
+    r->fn(r->t);
 }
 
-/* arg is the scenario set. */
+/* arg points at the transport. */
 static void simm_outer_main(void *arg) {
-    scenario_fn *set = arg;
-    tofu_t_thread inner[SIMM_INNER];
+    simm_run inner[SIMM_INNER];
     memset(inner, 0, sizeof inner);
+    for (int i = 0; i < SIMM_INNER; i++) {
+        inner[i].fn = scenarios[(size_t)i % N_SCENARIOS];
+        inner[i].t = *(const tofu_t_transport *)arg;
+        tofu_t_thread_start(&inner[i].thread, simm_inner_main, &inner[i]);
+    }
     for (int i = 0; i < SIMM_INNER; i++)
-        tofu_t_thread_start(&inner[i], simm_inner_main, &set[i % N_SCENARIOS]);
-    for (int i = 0; i < SIMM_INNER; i++)
-        tofu_t_thread_join(&inner[i]);
+        tofu_t_thread_join(&inner[i].thread);
 }
 
-static void simultaneous(scenario_fn *set) {
+TRANSPORT_TEST(simultaneous) {
+    tofu_t_transport t = tofu_t_transport_arg();
     tofu_t_thread outer[SIMM_OUTER];
     memset(outer, 0, sizeof outer);
     for (int i = 0; i < SIMM_OUTER; i++)
-        tofu_t_thread_start(&outer[i], simm_outer_main, set);
+        tofu_t_thread_start(&outer[i], simm_outer_main, &t);
     for (int i = 0; i < SIMM_OUTER; i++)
         tofu_t_thread_join(&outer[i]);
-}
-
-TEST(simultaneous_tcp) {
-    simultaneous(scenarios_tcp);
-    ASSERT_NO_LEAKS();
-}
-
-TEST(simultaneous_uds) {
-    skip_without_uds();
-    simultaneous(scenarios_uds);
     ASSERT_NO_LEAKS();
 }
 
@@ -843,7 +745,7 @@ static void echo_client_server(bool with_uds) {
     LISTEN(e, sg, "tcp|127.0.0.1|0", &bound);
     tofu_t_connect_value(&bound, values[0], sizeof values[0]);
     if (with_uds) {
-        uds_value(values[1], sizeof values[1]);
+        tofu_t_listen_value(TOFU_T_UDS, values[1], sizeof values[1]);
         LISTEN(e, sg, values[1], NULL);
         naddr = 2;
     }
@@ -881,6 +783,6 @@ TEST(echo_client_server_tcp) {
 
 /* The original's Linux form: TCP and UDS listeners at once, 2000 echoes. */
 TEST(echo_client_server_tcp_and_uds) {
-    skip_without_uds();
+    tofu_t_transport_require(TOFU_T_UDS);
     echo_client_server(true);
 }

@@ -1,8 +1,10 @@
 /*
  * The transport suite: one set of cases, run once per transport. CTest runs
- * `test_transport <case> <transport>` as the entry "<transport>.<case>" for
- * tcp4, tcp6, uds and abstract (Linux). A transport this machine lacks ends
- * the case with "SKIPPED" and exit code 77, never with a pass.
+ * `test_transport <case> <transport>` as the entry
+ * "transport.<transport>.<case>" for tcp4, tcp6, uds and abstract (Linux);
+ * the socket_file_* cases concern socket files and run for uds only. A
+ * transport this machine lacks ends the case with "SKIPPED" and exit code
+ * 77, never with a pass (tofu_t_transport_arg).
  *
  * Most cases use two engines, a server (listener + accepted channels) and a
  * client, with this thread playing both applications, so that every message
@@ -11,62 +13,12 @@
  */
 #include "engine_util.h"
 
-#define ADDR_CAP 160
-
-/* ---- the transport under test ---- */
-
-typedef enum transport { T_TCP4, T_TCP6, T_UDS, T_ABSTRACT } transport;
-
-static transport transport_from_args(void) {
-    const char *name = tofu_t_arg(0);
-    if (name == NULL || strcmp(name, "tcp4") == 0)
-        return T_TCP4;
-    if (strcmp(name, "tcp6") == 0)
-        return T_TCP6;
-    if (strcmp(name, "uds") == 0)
-        return T_UDS;
-    if (strcmp(name, "abstract") == 0)
-        return T_ABSTRACT;
-    tofu_t_fail(__FILE__, __LINE__, "unknown transport %s (tcp4, tcp6, uds, abstract)", name);
-}
-
-/* The transport of this run; skips the case when the machine lacks it. */
-static transport current(void) {
-    transport t = transport_from_args();
-    if (t == T_TCP6 && !tofu_t_ipv6_available())
-        tofu_t_skip("IPv6 loopback ::1 unavailable");
-    if ((t == T_UDS || t == T_ABSTRACT) && !tofui_sock_uds_available())
-        tofu_t_skip("AF_UNIX unavailable");
-    if (t == T_ABSTRACT && !tofu_uds_abstract_supported())
-        tofu_t_skip("no abstract UDS namespace on this system");
-    return t;
-}
-
-/* A fresh ~listen_on value: port 0 for TCP, a new path or name for UDS. */
-static void listen_value(transport t, char *buf, size_t cap) {
-    char name[TOFU_UDS_PATH_BUF];
-    switch (t) {
-    case T_TCP4:
-        snprintf(buf, cap, "tcp|127.0.0.1|0");
-        break;
-    case T_TCP6:
-        snprintf(buf, cap, "tcp|::1|0");
-        break;
-    case T_UDS:
-        tofu_t_uds_path(name, sizeof name);
-        snprintf(buf, cap, "uds|%s", name);
-        break;
-    case T_ABSTRACT:
-        tofu_t_abstract_name(name, sizeof name);
-        snprintf(buf, cap, "uds|%s", name);
-        break;
-    }
-}
+#define ADDR_CAP TOFU_T_ADDR_CAP
 
 /* ---- a server engine with a listener and a client engine ---- */
 
 typedef struct pair {
-    transport t;
+    tofu_t_transport t;
     tofu_engine *se, *ce;
     tofu_group *sg, *cg;
     uint16_t listener;
@@ -78,13 +30,13 @@ typedef struct pair {
 
 static void pair_open_with(pair *p, const tofu_options *server, const tofu_options *client) {
     memset(p, 0, sizeof *p);
-    p->t = current();
+    p->t = tofu_t_transport_arg();
     p->se = tofu_t_engine_with(server);
     p->ce = tofu_t_engine_with(client);
     p->sg = tofu_t_group(p->se);
     p->cg = tofu_t_group(p->ce);
     char value[ADDR_CAP];
-    listen_value(p->t, value, sizeof value);
+    tofu_t_listen_value(p->t, value, sizeof value);
     p->listener = LISTEN(p->se, p->sg, value, &p->bound);
     ASSERT_OK(tofu_address_format(&p->bound, p->same, sizeof p->same, NULL));
     tofu_t_connect_value(&p->bound, p->reach, sizeof p->reach);
@@ -160,18 +112,6 @@ static void check_data_at(const tofu_msg *m, uint64_t id, size_t len, const char
 }
 #define CHECK_DATA(m, id, len) check_data_at((m), (id), (len), __FILE__, __LINE__)
 
-/* The next message that is not a pool_empty Signal (those are put back:
- * they only say the pool ran dry for a moment). */
-static tofu_msg *next_msg_at(tofu_engine *e, tofu_group *g, const char *file, int line) {
-    for (;;) {
-        tofu_msg *m = tofu_t_wait_msg_at(g, TOFU_T_WAIT_S, file, line);
-        if (!tofu_t_is_pool_empty(m))
-            return m;
-        tofu_put(e, &m);
-    }
-}
-#define NEXT_MSG(e, g) next_msg_at((e), (g), __FILE__, __LINE__)
-
 /* Posts n data messages with ids first..first+n-1. */
 static void post_data(tofu_engine *e, tofu_group *g, uint16_t ch, tofu_opcode op,
                       uint64_t first, int n, size_t max_len) {
@@ -190,7 +130,7 @@ static void expect_data_at(tofu_engine *e, tofu_group *g, uint16_t ch, tofu_opco
                            const char *file, int line) {
     for (int i = 0; i < n; i++) {
         uint64_t id = first + (uint64_t)i;
-        tofu_msg *m = next_msg_at(e, g, file, line);
+        tofu_msg *m = tofu_t_next_msg_at(e, g, file, line);
         if (tofu_msg_opcode(m) != op || tofu_msg_from_engine(m) || tofu_msg_channel(m) != ch ||
             tofu_msg_status(m) != TOFU_SUCCESS)
             tofu_t_fail_msg_at("expected a data message from the peer", m, file, line);
@@ -217,7 +157,7 @@ static void post_bye_request(tofu_engine *e, tofu_group *g, uint16_t ch, uint64_
 /* Receives the peer's ByeRequest and answers it with a ByeResponse. */
 static void answer_bye_at(tofu_engine *e, tofu_group *g, uint16_t ch, uint64_t id,
                           const char *file, int line) {
-    tofu_msg *m = next_msg_at(e, g, file, line);
+    tofu_msg *m = tofu_t_next_msg_at(e, g, file, line);
     if (tofu_msg_opcode(m) != TOFU_OP_BYE_REQUEST || tofu_msg_from_engine(m) ||
         tofu_msg_channel(m) != ch || tofu_msg_id(m) != id)
         tofu_t_fail_msg_at("expected the peer's ByeRequest", m, file, line);
@@ -229,12 +169,12 @@ static void answer_bye_at(tofu_engine *e, tofu_group *g, uint16_t ch, uint64_t i
 /* Receives the peer's ByeResponse, then the close Signal (channel_closed). */
 static void expect_bye_end_at(tofu_engine *e, tofu_group *g, uint16_t ch, uint64_t id,
                               const char *file, int line) {
-    tofu_msg *m = next_msg_at(e, g, file, line);
+    tofu_msg *m = tofu_t_next_msg_at(e, g, file, line);
     if (tofu_msg_opcode(m) != TOFU_OP_BYE_RESPONSE || tofu_msg_from_engine(m) ||
         tofu_msg_channel(m) != ch || tofu_msg_id(m) != id)
         tofu_t_fail_msg_at("expected the peer's ByeResponse", m, file, line);
     tofu_put(e, &m);
-    m = next_msg_at(e, g, file, line);
+    m = tofu_t_next_msg_at(e, g, file, line);
     tofu_t_check_close_at(m, ch, 0, TOFU_CHANNEL_CLOSED, file, line);
     tofu_put(e, &m);
 }
@@ -243,7 +183,7 @@ static void expect_bye_end_at(tofu_engine *e, tofu_group *g, uint16_t ch, uint64
 /* Receives the close Signal of the responder side (channel_closed). */
 static void expect_closed_at(tofu_engine *e, tofu_group *g, uint16_t ch, tofu_status reason,
                              const char *file, int line) {
-    tofu_msg *m = next_msg_at(e, g, file, line);
+    tofu_msg *m = tofu_t_next_msg_at(e, g, file, line);
     tofu_t_check_close_at(m, ch, 0, reason, file, line);
     tofu_put(e, &m);
 }
@@ -253,12 +193,12 @@ static void expect_closed_at(tofu_engine *e, tofu_group *g, uint16_t ch, tofu_st
 /* handshake and data                                                       */
 /* ======================================================================== */
 
-TEST(handshake) {
+TRANSPORT_TEST(handshake) {
     pair p;
     pair_open(&p);
-    ASSERT_EQ(p.bound.transport, p.t == T_TCP4 || p.t == T_TCP6 ? TOFU_TRANSPORT_TCP
-                                                                   : TOFU_TRANSPORT_UDS);
-    ASSERT_EQ(p.bound.abstract, p.t == T_ABSTRACT);
+    ASSERT_EQ(p.bound.transport,
+              tofu_t_transport_is_uds(p.t) ? TOFU_TRANSPORT_UDS : TOFU_TRANSPORT_TCP);
+    ASSERT_EQ(p.bound.abstract, p.t == TOFU_T_ABSTRACT);
     pair_connect(&p);
     ASSERT_NE(p.cch, 0);
     ASSERT_NE(p.sch, 0);
@@ -303,7 +243,7 @@ static void check_sized_at(const tofu_msg *m, tofu_opcode op, size_t th, size_t 
 
 /* Headers and bodies of 0, 1 and 65535 bytes in every combination, there
  * and back. */
-TEST(echo_sizes) {
+TRANSPORT_TEST(echo_sizes) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -330,7 +270,7 @@ TEST(echo_sizes) {
 /* 10,000 Requests posted back to back arrive complete and in order; the
  * echo server's Responses come back complete and in order too. */
 #define PIPELINED 10000
-TEST(pipelined_10000) {
+TRANSPORT_TEST(pipelined_10000) {
     pair p;
     pair_open(&p);
     tofu_t_echo echo;
@@ -358,7 +298,7 @@ TEST(pipelined_10000) {
 
 /* The client posts data and its ByeRequest at once; the server echoes the
  * data while the Bye is under way, then answers the Bye. */
-TEST(bye_from_client) {
+TRANSPORT_TEST(bye_from_client) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -377,7 +317,7 @@ TEST(bye_from_client) {
 
 /* The mirror image: the server posts Signals and its ByeRequest; the client
  * sends every Signal back before answering. */
-TEST(bye_from_server) {
+TRANSPORT_TEST(bye_from_server) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -397,7 +337,7 @@ TEST(bye_from_server) {
 /* Both post data and a ByeRequest before reading anything: each receives
  * the other's data and ByeRequest, answers, receives the ByeResponse, and
  * both channels close with channel_closed. */
-TEST(bye_from_both_at_once) {
+TRANSPORT_TEST(bye_from_both_at_once) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -433,7 +373,7 @@ static int collect_returned_at(pair *p, tofu_status *reason, const char *file, i
     int back = 0;
     uint64_t next_id = 0;
     for (;;) {
-        tofu_msg *m = next_msg_at(p->ce, p->cg, file, line);
+        tofu_msg *m = tofu_t_next_msg_at(p->ce, p->cg, file, line);
         if (*reason == TOFU_SUCCESS)
             *reason = tofu_t_is_close_signal(m) ? tofu_t_reason(m) : tofu_msg_status(m);
         if (tofu_t_is_close_signal(m)) {
@@ -456,19 +396,15 @@ static int collect_returned_at(pair *p, tofu_status *reason, const char *file, i
     return back;
 }
 
-static bool is_uds(transport t) {
-    return t == T_UDS || t == T_ABSTRACT;
-}
-
 /* The server's view of the client's Requests after the client aborted: an
  * unbroken run from id 1, complete, then the close Signal of a reset.
  * Returns how many arrived. */
 static int count_arrived_at(pair *p, const char *file, int line) {
     int got = 0;
     for (;;) {
-        tofu_msg *m = next_msg_at(p->se, p->sg, file, line);
+        tofu_msg *m = tofu_t_next_msg_at(p->se, p->sg, file, line);
         if (tofu_t_is_close_signal(m)) {
-            tofu_t_check_abort_close_at(m, p->sch, is_uds(p->t), file, line);
+            tofu_t_check_abort_close_at(m, p->sch, tofu_t_transport_is_uds(p->t), file, line);
             tofu_put(p->se, &m);
             return got;
         }
@@ -492,7 +428,7 @@ static void post_big(pair *p) {
 /* A bit-6 ByeSignal behind a lot of data: the sender gets the ByeSignal
  * back, then every unsent message (channel_closed), then the close Signal;
  * the peer gets a prefix of the data, complete, then its close Signal. */
-TEST(bye_signal_abort) {
+TRANSPORT_TEST(bye_signal_abort) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -520,7 +456,7 @@ TEST(bye_signal_abort) {
  * with channel_closed when the channel closes, before the close Signal). The peer application gets
  * it as an ordinary message; when it then aborts, the sender's channel
  * closes as a completed close (channel_closed). */
-TEST(bye_signal_sent_in_order) {
+TRANSPORT_TEST(bye_signal_sent_in_order) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -554,7 +490,7 @@ TEST(bye_signal_sent_in_order) {
  * frame is waited for that long, then the channel closes anyway
  * (channel_closed) and the peer sees an orderly end of stream. */
 #define LINGER_MS 200u
-TEST(bye_linger_bound) {
+TRANSPORT_TEST(bye_linger_bound) {
     tofu_options server, client;
     tofu_options_init(&server);
     tofu_options_init(&client);
@@ -578,7 +514,7 @@ TEST(bye_linger_bound) {
 /* The server engine dies while data flows (its application holds what it
  * got, so its small pool stalls reading): the client gets every unsent
  * message back with the reason, then the close Signal. */
-TEST(peer_killed_mid_stream) {
+TRANSPORT_TEST(peer_killed_mid_stream) {
     pair p;
     pair_open_pools(&p, 4, 4);
     pair_connect(&p);
@@ -605,25 +541,18 @@ TEST(peer_killed_mid_stream) {
 /* connecting and listening                                                 */
 /* ======================================================================== */
 
-/* What connecting to a closed address answers on each transport: nothing
- * answers a TCP port or an abstract name (refused), a removed UDS file is
- * not found. */
-static tofu_status refused_status(transport t) {
-    return t == T_UDS ? TOFU_UDS_PATH_NOT_FOUND : TOFU_CONNECT_FAILED;
-}
-
 /* The address of a listener that was just closed. */
-TEST(connect_refused) {
+TRANSPORT_TEST(connect_refused) {
     pair p;
     pair_open(&p);
     ABORT_IDLE(p.se, p.sg, p.listener);
-    CONNECT_FAILS(p.ce, p.cg, p.reach, refused_status(p.t));
+    CONNECT_FAILS(p.ce, p.cg, p.reach, tofu_t_refused_status(p.t));
     pair_close(&p);
 }
 
 /* A second listener on the address of a live one fails; the first one is
  * unharmed (still accepts). */
-TEST(listen_in_use) {
+TRANSPORT_TEST(listen_in_use) {
     pair p;
     pair_open(&p);
     LISTEN_FAILS(p.ce, p.cg, p.same, TOFU_LISTEN_FAILED);
@@ -638,7 +567,7 @@ TEST(listen_in_use) {
 
 /* A socket file nobody answers on (left by a crashed process) is replaced
  * by a new listener. */
-TEST(uds_file_stale_is_replaced) {
+TRANSPORT_TEST(socket_file_stale_is_replaced, uds) {
     pair p;
     pair_open(&p);
     ABORT_IDLE(p.se, p.sg, p.listener); /* removes the file */
@@ -657,7 +586,7 @@ TEST(uds_file_stale_is_replaced) {
 
 /* Closing a listener removes its socket file, and so does destroying the
  * engine that owns it. */
-TEST(uds_file_removed_on_close) {
+TRANSPORT_TEST(socket_file_removed_on_close, uds) {
     pair p;
     pair_open(&p);
     ABORT_IDLE(p.se, p.sg, p.listener);
@@ -717,7 +646,7 @@ static int pool_episode_at(pool_run *r, const char *file, int line) {
  * application puts everything back, all the rest arrives, in order. (Puts
  * are made one at a time in the strict part: a put racing with the engine's
  * stall would begin an episode the test could not tell apart.) */
-TEST(pool_exhaustion_and_resume) {
+TRANSPORT_TEST(pool_exhaustion_and_resume) {
     pair p;
     pair_open_pools(&p, POOL_SIZE, POOL_SIZE);
     pair_connect(&p);
@@ -805,7 +734,7 @@ static void sendq_take_arrived(sendq_run *r, uint64_t *last) {
     tofu_put(r->p->ce, &m);
 }
 
-TEST(send_queue_bound) {
+TRANSPORT_TEST(send_queue_bound) {
     tofu_options server, client;
     tofu_options_init(&server);
     tofu_options_init(&client);
@@ -855,7 +784,7 @@ TEST(send_queue_bound) {
  * instead of answering: the client still gets its answer, a HelloResponse
  * from the engine with the id of the request and the reason the channel
  * closed, then the close Signal with that same reason. */
-TEST(hello_unanswered_gets_an_engine_answer) {
+TRANSPORT_TEST(hello_unanswered_gets_an_engine_answer) {
     pair p;
     pair_open(&p);
     tofu_bhdr hello = POST_HELLO(p.ce, p.cg, p.reach);
@@ -873,7 +802,7 @@ TEST(hello_unanswered_gets_an_engine_answer) {
     tofu_status why = tofu_msg_status(m);
     tofu_put(p.ce, &m);
     m = NEXT_MSG(p.ce, p.cg);
-    CHECK_ABORT_CLOSE(m, hello.channel, is_uds(p.t));
+    CHECK_ABORT_CLOSE(m, hello.channel, tofu_t_transport_is_uds(p.t));
     ASSERT_STATUS(why, tofu_t_reason(m));
     tofu_put(p.ce, &m);
     pair_close(&p);
@@ -882,7 +811,7 @@ TEST(hello_unanswered_gets_an_engine_answer) {
 /* The client aborts its own channel after the HelloRequest went out: the
  * ByeSignal comes back, then the HelloResponse with channel_closed, then
  * the close Signal. */
-TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
+TRANSPORT_TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
     pair p;
     pair_open(&p);
     tofu_bhdr hello = POST_HELLO(p.ce, p.cg, p.reach);
@@ -899,7 +828,7 @@ TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
     tofu_put(p.ce, &m);
     EXPECT_CLOSE(p.ce, p.cg, hello.channel, TOFU_CHANNEL_CLOSED);
     m = NEXT_MSG(p.se, p.sg);
-    CHECK_ABORT_CLOSE(m, sch, is_uds(p.t));
+    CHECK_ABORT_CLOSE(m, sch, tofu_t_transport_is_uds(p.t));
     tofu_put(p.se, &m);
     pair_close(&p);
 }
@@ -911,7 +840,7 @@ TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
 /* A Request posted after the ByeRequest comes back with channel_closed when
  * the channel closes (before its close Signal); after the close the number
  * is unknown on both sides. */
-TEST(post_to_closed_channel) {
+TRANSPORT_TEST(post_to_closed_channel) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
@@ -953,7 +882,7 @@ TEST(post_to_closed_channel) {
 
 /* Data posted to a listener comes back with not_allowed; the listener
  * stays open and accepts. */
-TEST(post_data_to_listener) {
+TRANSPORT_TEST(post_data_to_listener) {
     pair p;
     pair_open(&p);
     const tofu_opcode ops[] = {TOFU_OP_REQUEST, TOFU_OP_RESPONSE, TOFU_OP_SIGNAL,
@@ -1049,7 +978,7 @@ static void hostile_frame(pair *p, const uint8_t *frame, size_t n, bool seen, to
 }
 
 /* Opcodes 10..15 are protocol errors: invalid_op_code. */
-TEST(hostile_invalid_opcode) {
+TRANSPORT_TEST(hostile_invalid_opcode) {
     pair p;
     pair_open(&p);
     for (uint8_t op = 10; op <= 15; op++) {
@@ -1062,7 +991,7 @@ TEST(hostile_invalid_opcode) {
 }
 
 /* Welcome opcodes never travel on the wire: invalid_message. */
-TEST(hostile_welcome_opcode) {
+TRANSPORT_TEST(hostile_welcome_opcode) {
     pair p;
     pair_open(&p);
     for (uint8_t op = TOFU_OP_WELCOME_REQUEST; op <= TOFU_OP_WELCOME_RESPONSE; op++) {
@@ -1100,14 +1029,14 @@ static void peer_leaves_mid_frame(pair *p, size_t cut, bool seen, bool reset) {
         return;
     tofu_msg *m = NEXT_MSG(p->se, p->sg);
     if (reset)
-        CHECK_ABORT_CLOSE(m, sch, is_uds(p->t));
+        CHECK_ABORT_CLOSE(m, sch, tofu_t_transport_is_uds(p->t));
     else
         CHECK_CLOSE(m, sch, TOFU_PEER_DISCONNECTED);
     tofu_put(p->se, &m);
 }
 
 /* Cut inside the header and inside the body. */
-TEST(hostile_reset_mid_frame) {
+TRANSPORT_TEST(hostile_reset_mid_frame) {
     pair p;
     pair_open(&p);
     peer_leaves_mid_frame(&p, 7, true, true);
@@ -1117,7 +1046,7 @@ TEST(hostile_reset_mid_frame) {
     hostile_end(&p);
 }
 
-TEST(hostile_eof_mid_frame) {
+TRANSPORT_TEST(hostile_eof_mid_frame) {
     pair p;
     pair_open(&p);
     peer_leaves_mid_frame(&p, 7, true, false);
@@ -1133,7 +1062,7 @@ TEST(hostile_eof_mid_frame) {
  * its pool_empty Signal before anything else: from then on the application
  * knows its number, so when it aborts that channel the close Signal follows
  * as for any other channel (an unseen channel closes silently). */
-TEST(pool_empty_announces_an_accepted_channel) {
+TRANSPORT_TEST(pool_empty_announces_an_accepted_channel) {
     pair p;
     pair_open_pools(&p, 1, 1);
     tofu_msg *held = tofu_get(p.se, TOFU_POOL_ONLY); /* the pool's only message */
@@ -1175,7 +1104,7 @@ TEST(pool_empty_announces_an_accepted_channel) {
  * whose first frame came in time stays open long past the timeout. */
 #define HANDSHAKE_MS 200u
 
-TEST(handshake_timeout_closes_silent_connections) {
+TRANSPORT_TEST(handshake_timeout_closes_silent_connections) {
     tofu_options server, client;
     tofu_options_init(&server);
     tofu_options_init(&client);
@@ -1200,7 +1129,7 @@ TEST(handshake_timeout_closes_silent_connections) {
     pair_close(&p);
 }
 
-TEST(hostile_silent_peer) {
+TRANSPORT_TEST(hostile_silent_peer) {
     pair p;
     pair_open(&p);
     tofui_socket s = raw_connect(&p);
@@ -1228,7 +1157,7 @@ static void huge_frame_then_silence(pair *p, bool seen) {
         EXPECT_CLOSED(p->se, p->sg, sch, TOFU_PEER_DISCONNECTED);
 }
 
-TEST(hostile_huge_header_then_stops) {
+TRANSPORT_TEST(hostile_huge_header_then_stops) {
     pair p;
     pair_open(&p);
     huge_frame_then_silence(&p, true);

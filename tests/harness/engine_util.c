@@ -126,6 +126,15 @@ tofu_msg *tofu_t_poll_msg(tofu_group *g, unsigned timeout_ms) {
     return engine_util__wait_until(g, deadline, __FILE__, __LINE__);
 }
 
+tofu_msg *tofu_t_next_msg_at(tofu_engine *e, tofu_group *g, const char *file, int line) {
+    for (;;) {
+        tofu_msg *m = tofu_t_wait_msg_at(g, TOFU_T_WAIT_S, file, line);
+        if (!tofu_t_is_pool_empty(m))
+            return m;
+        tofu_put(e, &m);
+    }
+}
+
 tofu_msg *tofu_t_expect_msg_at(tofu_group *g, tofu_opcode op, tofu_status st, const char *file,
                                int line) {
     tofu_msg *m = tofu_t_wait_msg_at(g, TOFU_T_WAIT_S, file, line);
@@ -210,6 +219,10 @@ void tofu_t_abort_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char
 }
 
 /* ---- listeners and connections ---- */
+
+tofu_status tofu_t_refused_status(tofu_t_transport t) {
+    return t == TOFU_T_UDS ? TOFU_UDS_PATH_NOT_FOUND : TOFU_CONNECT_FAILED;
+}
 
 /* A Hello/WelcomeRequest on channel 0 with one address header, built by
  * hand so that tests can also post values the helpers would refuse. */

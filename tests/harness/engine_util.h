@@ -56,6 +56,10 @@ tofu_msg *tofu_t_wait_msg_at(tofu_group *g, unsigned timeout_s, const char *file
 /* The next message or NULL when none came within timeout_ms. */
 tofu_msg *tofu_t_poll_msg(tofu_group *g, unsigned timeout_ms);
 
+/* The next message of g that is not a pool_empty Signal (those are put
+ * back to e's pool: they only say the pool ran dry for a moment). */
+tofu_msg *tofu_t_next_msg_at(tofu_engine *e, tofu_group *g, const char *file, int line);
+#define NEXT_MSG(e, g) tofu_t_next_msg_at((e), (g), __FILE__, __LINE__)
 
 /* Waits for the next message and checks its opcode and status (any
  * origin). Returns it: the caller puts it. */
@@ -109,6 +113,11 @@ void tofu_t_abort_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char
 #define ABORT_IDLE(e, g, ch) tofu_t_abort_idle_at((e), (g), (ch), __FILE__, __LINE__)
 
 /* ---- listeners and connections ---- */
+
+/* What a HelloRequest to an address where nothing listens is answered with
+ * over transport t: uds_path_not_found for a socket file that is not there,
+ * connect_failed for a TCP port or an abstract name nobody bound. */
+tofu_status tofu_t_refused_status(tofu_t_transport t);
 
 /* Posts a WelcomeRequest for `value` (a ~listen_on value), checks the
  * WelcomeResponse (same channel and id, origin engine, status 0) and returns

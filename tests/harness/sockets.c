@@ -10,6 +10,63 @@
 
 #define SOCKETS__NS_PER_S 1000000000ull
 
+/* ---- the transport of a TRANSPORT_TEST case ---- */
+
+static const char *const sockets__transport_names[] = {"tcp4", "tcp6", "uds", "abstract"};
+
+const char *tofu_t_transport_name(tofu_t_transport t) {
+    return sockets__transport_names[t];
+}
+
+bool tofu_t_transport_is_uds(tofu_t_transport t) {
+    return t == TOFU_T_UDS || t == TOFU_T_ABSTRACT;
+}
+
+static tofu_t_transport sockets__transport_named(const char *name) {
+    for (int t = TOFU_T_TCP4; t <= TOFU_T_ABSTRACT; t++)
+        if (strcmp(name, sockets__transport_names[t]) == 0)
+            return (tofu_t_transport)t;
+    tofu_t_fail(__FILE__, __LINE__, "unknown transport %s (tcp4, tcp6, uds, abstract)", name);
+}
+
+tofu_t_transport tofu_t_transport_arg(void) {
+    const char *name = tofu_t_arg(0);
+    tofu_t_transport t = name == NULL ? TOFU_T_TCP4 : sockets__transport_named(name);
+    tofu_t_transport_require(t);
+    return t;
+}
+
+void tofu_t_transport_require(tofu_t_transport t) {
+    if (t == TOFU_T_TCP6 && !tofu_t_ipv6_available())
+        tofu_t_skip("IPv6 loopback ::1 unavailable");
+    if (tofu_t_transport_is_uds(t) && !tofui_sock_uds_available())
+        tofu_t_skip("AF_UNIX unavailable");
+    if (t == TOFU_T_ABSTRACT && !tofu_uds_abstract_supported())
+        tofu_t_skip("no abstract UDS namespace on this system");
+}
+
+void tofu_t_listen_value(tofu_t_transport t, char *buf, size_t cap) {
+    char name[TOFU_UDS_PATH_BUF];
+    int len = 0;
+    switch (t) {
+    case TOFU_T_TCP4:
+        len = snprintf(buf, cap, "tcp|127.0.0.1|0");
+        break;
+    case TOFU_T_TCP6:
+        len = snprintf(buf, cap, "tcp|::1|0");
+        break;
+    case TOFU_T_UDS:
+        tofu_t_uds_path(name, sizeof name);
+        len = snprintf(buf, cap, "uds|%s", name);
+        break;
+    case TOFU_T_ABSTRACT:
+        tofu_t_abstract_name(name, sizeof name);
+        len = snprintf(buf, cap, "uds|%s", name);
+        break;
+    }
+    ASSERT_TRUE(len > 0 && (size_t)len < cap);
+}
+
 /* ---- raw sockets ---- */
 
 /* Waits until s reports `interest` (or an error) in a private poller. */
@@ -202,9 +259,28 @@ uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line) {
 }
 
 void tofu_t_port_release(tofu_t_port_hold *h) {
+    if (h->port == 0)
+        return;
     tofui_sock_abort(h->client);
     tofui_sock_abort(h->accepted);
     h->client = h->accepted = TOFUI_INVALID_SOCKET;
+    h->port = 0;
+}
+
+void tofu_t_closed_value_at(tofu_t_transport t, tofu_t_port_hold *hold, char *buf, size_t cap,
+                            const char *file, int line) {
+    hold->client = hold->accepted = TOFUI_INVALID_SOCKET;
+    hold->port = 0;
+    if (tofu_t_transport_is_uds(t)) {
+        tofu_t_listen_value(t, buf, cap); /* nobody made that file or name yet */
+        return;
+    }
+    char any[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(t, any, sizeof any);
+    tofu_address a;
+    ASSERT_OK(tofu_address_parse(any, strlen(any), &a));
+    a.port = sockets__hold_on(hold, any, file, line);
+    ASSERT_OK(tofu_address_format(&a, buf, cap, NULL));
 }
 
 bool tofu_t_ipv6_available(void) {

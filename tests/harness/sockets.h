@@ -1,7 +1,7 @@
 /*
- * Socket fixtures for every test that touches the network: addresses
- * (temporary socket files, abstract names, free and held TCP ports), and
- * raw sockets of the platform layer
+ * Socket fixtures for every test that touches the network: the transport a
+ * parameterised case runs over, addresses (temporary socket files, abstract
+ * names, free and held TCP ports), and raw sockets of the platform layer
  * that play "hostile peers" byte by byte. No engine here: the platform and
  * poller tests use these too.
  *
@@ -16,6 +16,38 @@
 
 /* The hang guard of every wait, in seconds. */
 #define TOFU_T_WAIT_S 30u
+
+/* Room for any address value a fixture writes ("uds|" + a path, ...). */
+#define TOFU_T_ADDR_CAP 160
+
+/* ---- the transport of a TRANSPORT_TEST case ---- */
+
+typedef enum tofu_t_transport {
+    TOFU_T_TCP4,     /* TCP over 127.0.0.1 */
+    TOFU_T_TCP6,     /* TCP over ::1 */
+    TOFU_T_UDS,      /* a Unix socket on a file */
+    TOFU_T_ABSTRACT, /* a Unix socket with an abstract name (Linux) */
+} tofu_t_transport;
+
+/* The transport this run of the case is for: the first argument after the
+ * case name, as CTest passes it ("tcp4", "tcp6", "uds", "abstract"; tcp4
+ * when absent, for runs by hand). Ends the case skipped (exit 77) when this
+ * system lacks the transport, fails it on an unknown name. */
+tofu_t_transport tofu_t_transport_arg(void);
+
+/* Ends the case skipped (exit 77) when this system lacks transport t: for
+ * the cases that use a transport of their own choice. */
+void tofu_t_transport_require(tofu_t_transport t);
+
+/* "tcp4", "tcp6", "uds" or "abstract". */
+const char *tofu_t_transport_name(tofu_t_transport t);
+
+/* True for the two Unix-socket transports. */
+bool tofu_t_transport_is_uds(tofu_t_transport t);
+
+/* A fresh ~listen_on value for t: port 0 on the loopback address of its
+ * family, a new socket file, or a new abstract name. */
+void tofu_t_listen_value(tofu_t_transport t, char *buf, size_t cap);
 
 /* ---- addresses ---- */
 
@@ -44,7 +76,19 @@ typedef struct tofu_t_port_hold {
 
 uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line);
 #define PORT_HOLD(h) tofu_t_port_hold_at((h), __FILE__, __LINE__)
+/* Releases a held port; nothing to do for a hold that holds nothing (port
+ * 0, as tofu_t_closed_value leaves it for the Unix-socket transports). */
 void tofu_t_port_release(tofu_t_port_hold *h);
+
+/* A ~connect_to value of transport t (tcp4 or uds; abstract names too)
+ * where nothing listens and no other test can start listening: a held
+ * port (*hold, released with tofu_t_port_release right before listening
+ * there) or a new socket file or abstract name (*hold holds nothing). A
+ * listener may be started on the value later. */
+void tofu_t_closed_value_at(tofu_t_transport t, tofu_t_port_hold *hold, char *buf, size_t cap,
+                            const char *file, int line);
+#define CLOSED_VALUE(t, hold, buf, cap) \
+    tofu_t_closed_value_at((t), (hold), (buf), (cap), __FILE__, __LINE__)
 
 /* True when a socket can listen on ::1. */
 bool tofu_t_ipv6_available(void);

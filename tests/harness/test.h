@@ -1,7 +1,10 @@
 /*
  * A small test harness: every TEST(name) is one case; CMake reads the TEST
  * lines of each file and registers every case as its own CTest entry
- * ("<file>.<case>"), running the executable with the case name.
+ * ("<file>.<case>"), running the executable with the case name. A
+ * TRANSPORT_TEST(name) case is registered once per transport
+ * ("<file>.<transport>.<case>", tests/CMakeLists.txt) and reads its
+ * transport with tofu_t_transport_arg() (sockets.h).
  *
  * Assertions print both sides and stop the case (exit code 1); a case that
  * cannot run on this system ends with tofu_t_skip (exit code 77).
@@ -22,8 +25,9 @@ typedef void (*tofu_t_fn)(void);
 void tofu_t_register(const char *name, tofu_t_fn fn);
 
 /* The i-th command-line argument after the case name (i = 0 first), NULL
- * when absent: parameterised suites (the transport suite is run once per
- * transport) read their parameter here. */
+ * when absent: the parameters of a TRANSPORT_TEST case (the transport is
+ * argument 0, read with tofu_t_transport_arg; a file with VARIANTS gets its
+ * variant as argument 1). */
 const char *tofu_t_arg(int i);
 
 /* TEST(name) must start a line: CMake finds the cases with a regex. */
@@ -33,6 +37,15 @@ const char *tofu_t_arg(int i);
         tofu_t_register(#name, tofu_t_case_##name);                                 \
     }                                                                               \
     static void tofu_t_case_##name(void)
+
+/* A case run once per transport: TRANSPORT_TEST(name) for every transport
+ * its file is registered with (TRANSPORTS in tests/CMakeLists.txt),
+ * TRANSPORT_TEST(name, uds) or (name, tcp4, uds) for those only. CTest
+ * passes the transport's name after the case name; the case reads it with
+ * tofu_t_transport_arg(). Must start a line, like TEST. */
+#define TRANSPORT_TEST(...) TOFU_T_TEST_(TOFU_T_FIRST_(__VA_ARGS__, ~))
+#define TOFU_T_FIRST_(name, ...) name
+#define TOFU_T_TEST_(name) TEST(name)
 
 /* MinGW's "printf" format checks msvcrt's dialect (no %zu); the harness is
  * built with __USE_MINGW_ANSI_STDIO, i.e. the C99 dialect. */
