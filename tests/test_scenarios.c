@@ -245,6 +245,27 @@ TEST(create_destroy_engine_and_group) {
     finish(e, g);
 }
 
+/* Two engines at once, with the default options (NULL); a fresh pool has a
+ * message to give (pool_only) and takes it back; an engine destroyed with
+ * a group still open destroys that group. */
+TEST(create_destroy_two_engines) {
+    tofu_engine *a = NULL, *b = NULL;
+    ASSERT_OK(tofu_engine_create(NULL, &a));
+    ASSERT_NOT_NULL(a);
+    ASSERT_OK(tofu_engine_create(NULL, &b));
+    ASSERT_NOT_NULL(b);
+    tofu_group *g = tofu_t_group(a);
+    tofu_t_group(b); /* left for engine destroy */
+    tofu_msg *m = tofu_get(a, TOFU_POOL_ONLY);
+    ASSERT_NOT_NULL(m);
+    tofu_put(a, &m);
+    ASSERT_NULL(m);
+    ASSERT_OK(tofu_group_destroy(a, g));
+    tofu_engine_destroy(a);
+    tofu_engine_destroy(b);
+    ASSERT_NO_LEAKS();
+}
+
 /* A thread blocked in wait_receive while its group or engine is destroyed
  * is woken with shutdown_started (semantics "Groups and engines"). */
 typedef struct waiter {

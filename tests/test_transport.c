@@ -209,6 +209,48 @@ TRANSPORT_TEST(handshake) {
     pair_close(&p);
 }
 
+/* A Request with a named header and a body of 0, 100 and 60000 bytes goes
+ * to the server, whose application answers with the same message as the
+ * Response: the client gets it on its channel with the Request's id, header
+ * and body. */
+static void round_trip(pair *p, size_t body_len) {
+    static unsigned char body[60000];
+    tofu_t_fill(body, body_len, (uint32_t)body_len);
+    tofu_msg *m = tofu_t_get(p->ce);
+    tofu_msg_set_opcode(m, TOFU_OP_REQUEST);
+    tofu_msg_set_channel(m, p->cch);
+    ASSERT_OK(tofu_msg_add_header(m, "kind", "echo"));
+    ASSERT_OK(tofu_msg_append_body(m, body, body_len));
+    tofu_bhdr req = POST(p->cg, &m);
+
+    m = EXPECT_MSG(p->sg, TOFU_OP_REQUEST, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_channel(m), p->sch);
+    tofu_msg_set_opcode(m, TOFU_OP_RESPONSE);
+    POST(p->sg, &m);
+
+    m = EXPECT_MSG(p->cg, TOFU_OP_RESPONSE, TOFU_SUCCESS);
+    ASSERT_EQ(tofu_msg_id(m), req.message_id);
+    ASSERT_EQ(tofu_msg_channel(m), p->cch);
+    size_t len = 0;
+    const void *got = tofu_msg_body(m, &len);
+    ASSERT_MEM_EQ(got, len, body, body_len);
+    tofu_header h;
+    ASSERT_TRUE(tofu_msg_find_header(m, "kind", &h));
+    ASSERT_MEM_EQ(h.value, h.value_len, "echo", 4);
+    tofu_put(p->ce, &m);
+}
+
+TRANSPORT_TEST(request_response_round_trip) {
+    pair p;
+    pair_open(&p);
+    pair_connect(&p);
+    round_trip(&p, 0);
+    round_trip(&p, 100);
+    round_trip(&p, 60000);
+    pair_bye(&p);
+    pair_close(&p);
+}
+
 /* A Request with th bytes of raw text headers and bl bytes of body; `more`
  * and bit 7 ride along. */
 static tofu_msg *sized_msg(pair *p, size_t th, size_t bl, uint32_t seed) {
@@ -433,10 +475,11 @@ TRANSPORT_TEST(bye_signal_abort) {
     pair_open(&p);
     pair_connect(&p);
     post_big(&p);
-    POST_ABORT(p.ce, p.cg, p.cch);
+    tofu_bhdr bye = POST_ABORT(p.ce, p.cg, p.cch);
     tofu_msg *m = NEXT_MSG(p.ce, p.cg);
     if (tofu_msg_opcode(m) != TOFU_OP_BYE_SIGNAL || !tofu_msg_from_engine(m) ||
-        tofu_msg_status(m) != TOFU_CHANNEL_CLOSED || tofu_msg_channel(m) != p.cch)
+        tofu_msg_status(m) != TOFU_CHANNEL_CLOSED || tofu_msg_channel(m) != p.cch ||
+        tofu_msg_id(m) != bye.message_id)
         FAIL_MSG("expected the ByeSignal back first", m);
     tofu_put(p.ce, &m);
     tofu_status reason = TOFU_CHANNEL_CLOSED;
@@ -541,10 +584,39 @@ TRANSPORT_TEST(peer_killed_mid_stream) {
 /* connecting and listening                                                 */
 /* ======================================================================== */
 
-/* The address of a listener that was just closed. */
+/* The WelcomeResponse names the address bound: the transport asked for,
+ * for TCP the host asked for and the port the system chose for port 0, for
+ * Unix sockets the path or name asked for. Destroying the engine closes the
+ * listener and the group left open. */
+TRANSPORT_TEST(listen_reports_the_bound_address) {
+    tofu_t_transport t = tofu_t_transport_arg();
+    tofu_engine *e = tofu_t_engine(0, 0);
+    tofu_group *g = tofu_t_group(e);
+    char value[ADDR_CAP];
+    tofu_t_listen_value(t, value, sizeof value);
+    tofu_address asked, bound;
+    ASSERT_OK(tofu_address_parse(value, strlen(value), &asked));
+    LISTEN(e, g, value, &bound);
+    ASSERT_EQ(bound.transport, asked.transport);
+    ASSERT_EQ(bound.abstract, asked.abstract);
+    if (bound.transport == TOFU_TRANSPORT_TCP) {
+        ASSERT_STR_EQ(bound.host, asked.host);
+        ASSERT_NE(bound.port, 0); /* the real port, not the 0 asked for */
+    } else {
+        ASSERT_STR_EQ(bound.path, asked.path);
+    }
+    tofu_engine_destroy(e); /* the group and the listener go with it */
+    ASSERT_NO_LEAKS();
+}
+
+/* The address of a listener that was just closed: by a ByeSignal without
+ * bit 6, then (listening there again) by an abort. */
 TRANSPORT_TEST(connect_refused) {
     pair p;
     pair_open(&p);
+    BYE_SIGNAL_IDLE(p.se, p.sg, p.listener);
+    CONNECT_FAILS(p.ce, p.cg, p.reach, tofu_t_refused_status(p.t));
+    p.listener = LISTEN(p.se, p.sg, p.same, NULL);
     ABORT_IDLE(p.se, p.sg, p.listener);
     CONNECT_FAILS(p.ce, p.cg, p.reach, tofu_t_refused_status(p.t));
     pair_close(&p);

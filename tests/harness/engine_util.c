@@ -199,20 +199,27 @@ tofu_bhdr tofu_t_post_at(tofu_group *g, tofu_msg **m, const char *file, int line
     return h;
 }
 
-void tofu_t_post_abort_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file, int line) {
+static tofu_bhdr engine_util__post_bye_signal(tofu_engine *e, tofu_group *g, uint16_t ch,
+                                              bool abort, const char *file, int line) {
     tofu_msg *m = tofu_t_get(e);
     tofu_bhdr *h = tofu_msg_bhdr(m);
     h->opcode = TOFU_OP_BYE_SIGNAL;
     h->channel = ch;
-    h->internal_a = true;
-    tofu_t_post_at(g, &m, file, line);
+    h->internal_a = abort;
+    return tofu_t_post_at(g, &m, file, line);
 }
 
-void tofu_t_abort_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file, int line) {
-    tofu_t_post_abort_at(e, g, ch, file, line);
+tofu_bhdr tofu_t_post_abort_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file,
+                               int line) {
+    return engine_util__post_bye_signal(e, g, ch, true, file, line);
+}
+
+void tofu_t_bye_signal_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, bool abort,
+                               const char *file, int line) {
+    tofu_bhdr posted = engine_util__post_bye_signal(e, g, ch, abort, file, line);
     tofu_msg *m = tofu_t_expect_msg_at(g, TOFU_OP_BYE_SIGNAL, TOFU_CHANNEL_CLOSED, file, line);
     const tofu_bhdr *h = tofu_msg_bhdr_const(m);
-    if (h->origin != TOFU_ORIGIN_ENGINE || h->channel != ch)
+    if (h->origin != TOFU_ORIGIN_ENGINE || h->channel != ch || h->message_id != posted.message_id)
         tofu_t_fail_msg_at("expected the ByeSignal back from the engine", m, file, line);
     tofu_put(e, &m);
     tofu_t_expect_close_at(e, g, ch, TOFU_CHANNEL_CLOSED, file, line);

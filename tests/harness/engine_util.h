@@ -102,15 +102,22 @@ _Noreturn void tofu_t_fail_msg_at(const char *what, const tofu_msg *m, const cha
 tofu_bhdr tofu_t_post_at(tofu_group *g, tofu_msg **m, const char *file, int line);
 #define POST(g, m) tofu_t_post_at((g), (m), __FILE__, __LINE__)
 
-/* Posts a bit-6 ByeSignal (abort) on channel ch. */
-void tofu_t_post_abort_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file, int line);
+/* Posts a bit-6 ByeSignal (abort) on channel ch; returns the header post
+ * produced. */
+tofu_bhdr tofu_t_post_abort_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file,
+                               int line);
 #define POST_ABORT(e, g, ch) tofu_t_post_abort_at((e), (g), (ch), __FILE__, __LINE__)
 
-/* Aborts a channel and checks what comes back: the ByeSignal itself with
- * channel_closed, then the close Signal (channel_closed). Only for channels
- * with nothing queued (listeners, idle connections). */
-void tofu_t_abort_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, const char *file, int line);
-#define ABORT_IDLE(e, g, ch) tofu_t_abort_idle_at((e), (g), (ch), __FILE__, __LINE__)
+/* Closes a channel with a ByeSignal, with bit 6 (abort) or without, and
+ * checks what comes back: the ByeSignal itself from the engine with
+ * channel_closed and its id, then the close Signal (channel_closed). Only
+ * for channels with nothing queued whose peer does not answer (listeners;
+ * an abort also for idle connections). */
+void tofu_t_bye_signal_idle_at(tofu_engine *e, tofu_group *g, uint16_t ch, bool abort,
+                               const char *file, int line);
+#define ABORT_IDLE(e, g, ch) tofu_t_bye_signal_idle_at((e), (g), (ch), true, __FILE__, __LINE__)
+#define BYE_SIGNAL_IDLE(e, g, ch) \
+    tofu_t_bye_signal_idle_at((e), (g), (ch), false, __FILE__, __LINE__)
 
 /* ---- listeners and connections ---- */
 
