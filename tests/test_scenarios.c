@@ -551,8 +551,9 @@ typedef struct mt_client {
     const char *value;
     bool uds;
     tofu_t_thread t;
-    bool connected; /* read after join */
-    uint64_t failures;
+    _Atomic uint64_t failures;        /* failed tries so far (the main thread waits for one) */
+    bool connected;                   /* read after join */
+    uint64_t failures_before_connect; /* read after join */
 } mt_client;
 
 /* A failed try: the HelloResponse with a connect failure, then the close
@@ -565,7 +566,7 @@ static void mt_client_failed_try(mt_client *c, tofu_msg **m, uint16_t ch) {
         FAIL_MSG("the client expected a connect failure", *m);
     tofu_put(c->e, m);
     EXPECT_CLOSE(c->e, c->g, ch, st);
-    c->failures++;
+    atomic_fetch_add(&c->failures, 1);
 }
 
 /* Connected: abort the channel (bit-6 ByeSignal) and see it close. */
@@ -592,13 +593,29 @@ static void mt_client_main(void *arg) {
             FAIL_MSG("the client expected the server's HelloResponse", m);
         tofu_put(c->e, &m);
         c->connected = true;
+        c->failures_before_connect = atomic_load(&c->failures);
         mt_client_abort(c, hello.channel);
         return;
     }
     tofu_t_fail(__FILE__, __LINE__, "client: no connection after %" PRIu64 " failed tries",
-                c->failures);
+                atomic_load(&c->failures));
 }
 
+/* Waits until the client reported a failed try: until then the server
+ * must not start, so that the client's first connect fails for certain
+ * (however late the client thread got to run). */
+static void mt_wait_for_a_failure(mt_client *c) {
+    uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * 1000000000ull;
+    while (atomic_load(&c->failures) == 0) {
+        if (tofui_clock_ns() > deadline)
+            tofu_t_fail(__FILE__, __LINE__, "the client reported no failed try (hang guard)");
+        tofui_sleep_ms(1);
+    }
+}
+
+/* The client thread starts before the server: it must see at least one
+ * failed try, then connect (SPEC §11.32: the original's completion
+ * condition was always true). */
 static void reconnect_multithreaded(tofu_t_transport t) {
     tofu_engine *e = tofu_t_engine(1024, 1024);
     tofu_group *cg = tofu_t_group(e), *sg = tofu_t_group(e);
@@ -609,6 +626,7 @@ static void reconnect_multithreaded(tofu_t_transport t) {
     mt_client c = {.e = e, .g = cg, .value = value, .uds = tofu_t_transport_is_uds(t)};
     tofu_t_thread_start(&c.t, mt_client_main, &c);
     tofui_sleep_ms(1000); /* the client retries against nothing meanwhile */
+    mt_wait_for_a_failure(&c);
     tofu_t_port_release(&hold);
     LISTEN(e, sg, value, NULL);
     tofu_t_echo server;
@@ -616,9 +634,10 @@ static void reconnect_multithreaded(tofu_t_transport t) {
 
     tofu_t_thread_join(&c.t);
     tofu_t_echo_stop(&server);
-    /* The real completion condition: the client connected and the server
-     * application answered it. */
+    /* The real completion condition: the client failed while there was no
+     * server, then connected, and the server application answered it. */
     ASSERT_TRUE(c.connected);
+    ASSERT_TRUE(c.failures_before_connect >= 1);
     ASSERT_TRUE(server.hellos >= 1);
     ASSERT_OK(tofu_group_destroy(e, cg));
     ASSERT_OK(tofu_group_destroy(e, sg)); /* closes the listener */
