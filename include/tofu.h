@@ -467,7 +467,8 @@ TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
  * TOFU_INVALID_HEADERS_LEN, TOFU_WRONG_ADDRESS, TOFU_INVALID_BODY_LEN,
  * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_NOTIFICATION_FAILED
  * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (group destroyed),
- * TOFU_NOT_ALLOWED (NULL group). Everything after that comes back
+ * TOFU_NOT_ALLOWED (NULL group), TOFU_CHANNEL_CLOSED (the channel closed
+ * while the post was under way). Everything after that comes back
  * asynchronously through tofu_wait_receive. */
 TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
 

@@ -249,7 +249,10 @@ static void lib_post_items_at(conn *k, size_t n, bool may_close, const char *fil
         tofu_t_fill(body, it.len, it.seed);
         ASSERT_OK(tofu_msg_append_body(m, body, it.len));
         tofu_status st = tofu_post(k->x->g, &m, NULL);
-        if (st == TOFU_INVALID_CHANNEL_NUMBER && may_close) {
+        /* A channel that closed meanwhile refuses the post at once:
+         * channel_closed while the engine was closing it, or
+         * invalid_channel_number once its number was gone. */
+        if ((st == TOFU_CHANNEL_CLOSED || st == TOFU_INVALID_CHANNEL_NUMBER) && may_close) {
             tofu_put(k->x->e, &m);
             return;
         }

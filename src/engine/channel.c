@@ -21,8 +21,9 @@
 
 tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
                                tofui_chantab *chantab, tofui_resolver *resolver,
-                               const tofu_options *opt) {
+                               tofui_submit *sub, const tofu_options *opt) {
     set->pool = pool;
+    set->sub = sub;
     set->poller = poller;
     set->chantab = chantab;
     set->resolver = resolver;
@@ -139,6 +140,9 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     tofui_mq out = {NULL, NULL};
     tofui_dial_answers(ch, &out, reason);
     tofui_send_take_all(ch, &out);
+    /* Posts made before the number was given back but not handled yet
+     * come back too, so the close Signal is the channel's last message. */
+    tofui_submit_take_back(ch->set->sub, ch->group, ch->num, &out);
     for (tofu_msg *m = out.head; m != NULL; m = m->next) {
         m->bhdr.channel = ch->num;
         chan__mark_returned(m, reason);

@@ -16,6 +16,7 @@
 #include "engine/chantab.h"
 #include "engine/group.h"
 #include "engine/resolve.h"
+#include "engine/submit.h"
 #include "engine/timers.h"
 #include "msg/msg.h"
 #include "msg/pool.h"
@@ -43,6 +44,7 @@ typedef struct tofui_chanset {
     tofui_poller *poller;
     tofui_chantab *chantab;
     tofui_resolver *resolver;
+    tofui_submit *sub;       /* posts a closing channel takes back */
     uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
     tofui_timers timers;     /* the channels' deadlines */
     /* channel.c */
@@ -69,7 +71,7 @@ typedef struct tofui_chanset {
  * init and on zeroed memory. */
 tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
                                tofui_chantab *chantab, tofui_resolver *resolver,
-                               const tofu_options *opt);
+                               tofui_submit *sub, const tofu_options *opt);
 void tofui_chanset_fini(tofui_chanset *set);
 
 /* The state machine (channel.c):
@@ -119,6 +121,7 @@ typedef struct tofui_chan_send {
     tofui_mq held;        /* posted after a Bye: returned when the channel closes */
     bool blocked;         /* the last write stopped short: wait for writable */
     bool dead;            /* a write failed: nothing more is written, reading ends it */
+    bool reset;           /* and it failed because the peer reset the connection */
     bool bye_req_queued;  /* after it only a ByeResponse goes out */
     bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
 } tofui_chan_send;

@@ -94,12 +94,11 @@ static void engine__run_cmds(tofu_engine *e, tofui_cmd *c) {
  * group are refused), then the resolver's answers. False when the engine is
  * stopping. */
 static bool engine__dispatch(tofu_engine *e) {
-    tofui_mq posts;
     tofui_cmd *cmds;
-    if (!tofui_submit_take(&e->sub, &posts, &cmds))
+    if (!tofui_submit_take(&e->sub, &cmds))
         return false;
     tofu_msg *m;
-    while ((m = tofui_mq_pop(&posts)) != NULL)
+    while ((m = tofui_submit_next(&e->sub)) != NULL)
         tofui_chan_on_post(&e->chans, m);
     engine__run_cmds(e, cmds);
     tofui_resolve_req *r = tofui_resolver_take_answers(&e->resolver);
@@ -229,7 +228,8 @@ static tofu_status engine__build(tofu_engine *e, const tofu_options *opt, engine
     engine__init_state(e);
     b->sync = true;
     b->resolver = true;
-    return tofui_chanset_init(&e->chans, &e->pool, e->poller, &e->chantab, &e->resolver, opt);
+    return tofui_chanset_init(&e->chans, &e->pool, e->poller, &e->chantab, &e->resolver, &e->sub,
+                              opt);
 }
 
 tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **out) {

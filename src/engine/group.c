@@ -75,6 +75,13 @@ static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocat
     return owner == g ? TOFU_SUCCESS : TOFU_INVALID_MCHN_GROUP;
 }
 
+/* The submission queue's guard (submit.h): a post to an open channel goes in
+ * only while its number is still the group's. */
+static bool group__still_bound(const tofu_msg *m) {
+    const tofu_group *g = m->ctx;
+    return tofui_chantab_owner(g->reg->chantab, m->bhdr.channel) == g;
+}
+
 static void group__unbind_channel(tofu_group *g, tofu_msg *m) {
     tofui_chantab_release(g->reg->chantab, m->bhdr.channel);
     m->bhdr.channel = 0;
@@ -96,7 +103,8 @@ tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
     if (out != NULL)
         *out = m->bhdr; /* before the I/O thread owns the message */
     m->ctx = g;
-    st = tofui_submit_post(g->reg->sub, m, &g->destroying);
+    st = tofui_submit_post(g->reg->sub, m, &g->destroying,
+                           allocated ? NULL : group__still_bound);
     if (st != TOFU_SUCCESS) {
         m->ctx = NULL;
         if (allocated)

@@ -236,7 +236,9 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
         size_t got = 0;
         tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
         if (st == TOFU_PEER_DISCONNECTED) {
-            recv__ended(ch, st);
+            /* A write that met the reset took its report: the read sees
+             * only the end of the stream. */
+            recv__ended(ch, ch->send.reset ? TOFU_COMMUNICATION_FAILED : st);
             return;
         }
         if (st != TOFU_SUCCESS) {
@@ -248,7 +250,8 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
              * level-triggered error. After a failed write with the read
              * side quiet, that write is all there is to tell. */
             if (err_event)
-                recv__ended(ch, ch->send.dead ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED);
+                recv__ended(ch, ch->send.dead && !ch->send.reset ? TOFU_SEND_FAILED
+                                                                 : TOFU_COMMUNICATION_FAILED);
             return;
         }
         if (!tofui_recv_decode(ch, buf, got) || got < TOFUI_READ_CHUNK)

@@ -141,8 +141,9 @@ static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
  * peer that left: the end of stream or the reset after the data. A stalled
  * channel parks instead (the read does that: the hang-up it would report
  * cannot be acted on yet) and reads on when it resumes. */
-static void send__failed(tofui_chan *ch) {
+static void send__failed(tofui_chan *ch, tofu_status st) {
     ch->send.dead = true;
+    ch->send.reset = st == TOFU_COMMUNICATION_FAILED;
     tofui_recv_read(ch, true);
 }
 
@@ -153,8 +154,9 @@ static bool send__round(tofui_chan *ch, tofui_batch *b, send__done *done) {
         return false;
     send__build(ch, b);
     size_t written = 0;
-    if (tofui_sock_writev(ch->sock, b->iov, b->n_iov, &written) != TOFU_SUCCESS) {
-        send__failed(ch);
+    tofu_status st = tofui_sock_writev(ch->sock, b->iov, b->n_iov, &written);
+    if (st != TOFU_SUCCESS) {
+        send__failed(ch, st);
         return false;
     }
     send__consume(ch, written, done);

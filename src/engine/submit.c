@@ -18,6 +18,7 @@ void tofui_submit_init(tofui_submit *q, tofui_poller *p) {
     tofui_mutex_init(&q->lock);
     q->poller = p;
     q->posts.head = q->posts.tail = NULL;
+    q->taken.head = q->taken.tail = NULL;
     q->cmd_head = q->cmd_tail = NULL;
     q->stopping = false;
     q->failed = false;
@@ -45,9 +46,12 @@ static tofu_status submit__refusal(const tofui_submit *q, const bool *sender_clo
     return TOFU_SUCCESS;
 }
 
-tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_closed) {
+tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_closed,
+                              tofui_submit_guard guard) {
     tofui_mutex_lock(&q->lock);
     tofu_status st = submit__refusal(q, sender_closed);
+    if (st == TOFU_SUCCESS && guard != NULL && !guard(m))
+        st = TOFU_CHANNEL_CLOSED;
     if (st == TOFU_SUCCESS)
         tofui_mq_push(&q->posts, m);
     tofui_mutex_unlock(&q->lock);
@@ -73,23 +77,54 @@ bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c) {
     return ok;
 }
 
-/* Called under the lock. */
-static void submit__take_all(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
-    *posts = q->posts;
-    q->posts.head = q->posts.tail = NULL;
+/* Called under the lock: the posts join what was taken before. */
+static void submit__take_all(tofui_submit *q, tofui_cmd **cmds) {
+    tofui_mq_append(&q->taken, &q->posts);
     *cmds = q->cmd_head;
     q->cmd_head = q->cmd_tail = NULL;
 }
 
 /* Once the engine is stopping, the queues stay for tofui_submit_close,
  * which runs after the channels are closed. */
-bool tofui_submit_take(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
+bool tofui_submit_take(tofui_submit *q, tofui_cmd **cmds) {
     tofui_mutex_lock(&q->lock);
     bool stopping = q->stopping;
     if (!stopping)
-        submit__take_all(q, posts, cmds);
+        submit__take_all(q, cmds);
     tofui_mutex_unlock(&q->lock);
     return !stopping;
+}
+
+tofu_msg *tofui_submit_next(tofui_submit *q) {
+    return tofui_mq_pop(&q->taken);
+}
+
+static bool submit__opens(const tofu_msg *m) {
+    return m->bhdr.opcode == TOFU_OP_HELLO_REQUEST || m->bhdr.opcode == TOFU_OP_WELCOME_REQUEST;
+}
+
+/* Moves the posts of (sender, num) from `from` to `out`, keeping the order
+ * of the rest; *reopened is set at a request that opens num again, and
+ * nothing after it moves. */
+static void submit__take_from(tofui_mq *from, const void *sender, uint16_t num, tofui_mq *out,
+                              bool *reopened) {
+    tofui_mq keep = {NULL, NULL};
+    tofu_msg *m;
+    while ((m = tofui_mq_pop(from)) != NULL) {
+        bool ours = m->ctx == sender && m->bhdr.channel == num;
+        if (ours && submit__opens(m))
+            *reopened = true;
+        tofui_mq_push(ours && !*reopened ? out : &keep, m);
+    }
+    *from = keep;
+}
+
+void tofui_submit_take_back(tofui_submit *q, const void *sender, uint16_t num, tofui_mq *out) {
+    bool reopened = false;
+    submit__take_from(&q->taken, sender, num, out, &reopened);
+    tofui_mutex_lock(&q->lock);
+    submit__take_from(&q->posts, sender, num, out, &reopened);
+    tofui_mutex_unlock(&q->lock);
 }
 
 void tofui_submit_stop(tofui_submit *q) {
@@ -108,7 +143,9 @@ void tofui_submit_fail(tofui_submit *q) {
 bool tofui_submit_close(tofui_submit *q, tofui_mq *posts, tofui_cmd **cmds) {
     tofui_mutex_lock(&q->lock);
     q->io_exited = true;
-    submit__take_all(q, posts, cmds);
+    submit__take_all(q, cmds);
+    *posts = q->taken;
+    q->taken.head = q->taken.tail = NULL;
     bool failed = q->failed;
     tofui_mutex_unlock(&q->lock);
     return failed;

@@ -113,7 +113,9 @@ tofu_status tofui_sock_connect_result(tofui_socket s);
 tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out);
 
 /* Gather write, never raising SIGPIPE. Would-block: TOFU_SUCCESS with
- * *written = 0. Errors: TOFU_SEND_FAILED. */
+ * *written = 0. Errors: TOFU_COMMUNICATION_FAILED when the peer reset the
+ * connection (the reset is reported once: later reads see an end of
+ * stream), TOFU_SEND_FAILED otherwise. */
 tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_t *written);
 
 /* Reads up to cap bytes. Would-block: TOFU_SUCCESS with *got = 0. Orderly

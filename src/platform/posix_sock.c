@@ -379,6 +379,8 @@ tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_
             *written = (size_t)r;
             return TOFU_SUCCESS;
         }
+        if (errno == ECONNRESET)
+            return TOFU_COMMUNICATION_FAILED;
         posix_sock__kind kind = posix_sock__classify(errno);
         if (kind == POSIX_SOCK__INTERRUPTED)
             continue;

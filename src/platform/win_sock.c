@@ -318,6 +318,12 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
 
 /* ---- data ---- */
 
+static tofu_status win_sock__send_error(int e) {
+    if (e == WSAECONNRESET || e == WSAECONNABORTED)
+        return TOFU_COMMUNICATION_FAILED;
+    return win_sock__classify(e) == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_SEND_FAILED;
+}
+
 tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_t *written) {
     WSABUF bufs[WIN_SOCK__MAX_IOV];
     DWORD sent = 0;
@@ -331,7 +337,7 @@ tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_
     }
     /* No SIGPIPE on Windows: a write to a closed peer just fails. */
     if (WSASend((SOCKET)s, bufs, (DWORD)count, &sent, 0, NULL, NULL) != 0)
-        return win_sock__last() == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_SEND_FAILED;
+        return win_sock__send_error(WSAGetLastError());
     *written = sent;
     return TOFU_SUCCESS;
 }
