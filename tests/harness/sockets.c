@@ -124,6 +124,21 @@ void tofu_t_raw_send_at(tofui_socket s, const void *p, size_t n, const char *fil
     }
 }
 
+void tofu_t_raw_recv_at(tofui_socket s, void *p, size_t n, const char *file, int line) {
+    unsigned char *b = p;
+    while (n > 0) {
+        size_t got = 0;
+        tofu_status st = tofui_sock_read(s, b, n, &got);
+        if (st != TOFU_SUCCESS)
+            tofu_t_fail(file, line, "raw socket: read failed with %s, %zu bytes short",
+                        tofu_status_name(st), n);
+        if (got == 0)
+            sockets__raw_wait(s, TOFUI_POLL_IN, file, line);
+        b += got;
+        n -= got;
+    }
+}
+
 void tofu_t_raw_wait_closed_at(tofui_socket s, const char *file, int line) {
     for (;;) {
         unsigned char buf[4096];

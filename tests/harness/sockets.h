@@ -116,6 +116,11 @@ tofui_socket tofu_t_raw_connect_at(const tofu_address *a, const char *file, int 
 void tofu_t_raw_send_at(tofui_socket s, const void *p, size_t n, const char *file, int line);
 #define RAW_SEND(s, p, n) tofu_t_raw_send_at((s), (p), (n), __FILE__, __LINE__)
 
+/* Reads exactly n bytes (waiting while none are there); fails when the
+ * connection ends first or after the hang guard. */
+void tofu_t_raw_recv_at(tofui_socket s, void *p, size_t n, const char *file, int line);
+#define RAW_RECV(s, p, n) tofu_t_raw_recv_at((s), (p), (n), __FILE__, __LINE__)
+
 /* Reads and discards until the peer closed the connection (EOF or reset);
  * fails after the hang guard. */
 void tofu_t_raw_wait_closed_at(tofui_socket s, const char *file, int line);
