@@ -54,6 +54,22 @@ static size_t hard_hello_frame(uint8_t *out, size_t cap, const tofu_address *to)
                             NULL, 0);
 }
 
+/* As hard_next, but pool_empty Signals are destroyed: put back, each would
+ * join the pool (it keeps up to max free messages, and a starved pool has
+ * none) and feed the very channels this test wants starved. A hang names
+ * what did not come. */
+static tofu_msg *hard_next_no_refill(tofu_group *g, const char *what) {
+    for (;;) {
+        tofu_msg *m = tofu_t_poll_msg(g, TOFU_T_WAIT_S * 1000u);
+        if (m == NULL)
+            tofu_t_fail(__FILE__, __LINE__, "no %s within %u s (hang guard)", what,
+                        TOFU_T_WAIT_S);
+        if (!tofu_t_is_pool_empty(m))
+            return m;
+        tofu_msg_destroy(m);
+    }
+}
+
 /* Passes the I/O thread makes while this thread sleeps ms. */
 static uint64_t hard_passes_during(tofu_engine *e, unsigned ms) {
     uint64_t before = tofui_engine_passes(e);
@@ -183,6 +199,153 @@ TRANSPORT_TEST(peer_closes_while_stalled_channel_answers, uds) {
 }
 
 /* ======================================================================== */
+/* a simultaneous Bye whose peer leaves while its channel waits for the pool */
+/* ======================================================================== */
+
+#define HARD_PEER_BYE_ID 901u
+
+/* A post the I/O thread hands back as soon as it sees it: a WelcomeResponse
+ * (only the engine answers a Welcome), here on the listener's number. Not
+ * a pool message, and destroyed when it is back, so that it never feeds a
+ * pool the test keeps empty; pool_empty Signals that come meanwhile are
+ * destroyed too. */
+static void hard_ping_at(hard_server *s, const char *file, int line) {
+    tofu_msg *m = NULL;
+    ASSERT_OK(tofu_msg_create(&m));
+    tofu_msg_set_opcode(m, TOFU_OP_WELCOME_RESPONSE);
+    tofu_msg_set_channel(m, s->listener);
+    tofu_msg_set_id(m, 1);
+    tofu_t_post_at(s->g, &m, file, line);
+    m = hard_next_no_refill(s->g, "WelcomeResponse back (a ping of the I/O thread)");
+    if (tofu_msg_opcode(m) != TOFU_OP_WELCOME_RESPONSE || tofu_msg_status(m) != TOFU_NOT_ALLOWED)
+        tofu_t_fail_msg_at("expected the ping back with not_allowed", m, file, line);
+    tofu_msg_destroy(m);
+}
+
+/* Returns once the I/O thread has tried to write everything posted before
+ * the call, with no assumption about time. The first ping comes back from
+ * the batch of posts that holds those posts or a later one; the I/O thread
+ * had taken that batch before it handed the ping back, so the second ping
+ * is handled in a later pass of its loop, and every pass begins with the
+ * writes of the channels that have something queued
+ * (tofui_chan_flush_ready). */
+static void hard_writes_tried_at(hard_server *s, const char *file, int line) {
+    hard_ping_at(s, file, line);
+    hard_ping_at(s, file, line);
+}
+#define WRITES_TRIED(s) hard_writes_tried_at((s), __FILE__, __LINE__)
+
+/* Issue 12, item 1. Our application sent a ByeRequest; the peer sends its
+ * own ByeRequest and then its ByeResponse to ours, and leaves (a close over
+ * a Unix socket, a reset over TCP). The application has left one pool
+ * message: the peer's ByeRequest takes it, and the channel stalls on the
+ * ByeResponse, then parks on the hang-up. With `answer`, the application
+ * answers the ByeRequest while the channel is stalled, and that write fails
+ * (the peer is gone); then it puts its messages back. Reading resumes and
+ * reaches the ByeResponse: the channel has nothing left to read and cannot
+ * write its own ByeResponse, so it must close now, for the reason the
+ * connection ended (docs/semantics.md, simultaneous ByeRequest): the
+ * peer's ByeResponse, then ours back with that status, then the close
+ * Signal, and nothing after it. The engine used to mark the channel "read
+ * done" and wait for a write that had already failed (or, without
+ * `answer`, for the answer), out of the poller and with no timer: no close
+ * Signal ever came. */
+static void stalled_bye_peer_leaves(tofu_t_transport t, bool answer) {
+    enum { POOL = 4, CAP = 16 };
+    bool uds = tofu_t_transport_is_uds(t);
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(t, value, sizeof value);
+    hard_server s;
+    hard_server_open(&s, POOL, value);
+
+    /* The raw peer says Hello; the application's ByeRequest reaches it. */
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    uint8_t frame[512];
+    size_t n = hard_hello_frame(frame, sizeof frame, &s.reach);
+    RAW_SEND(raw, frame, n);
+    tofu_msg *m = hard_next_no_refill(s.g, "HelloRequest of the raw peer");
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_REQUEST || tofu_msg_id(m) != HARD_HELLO_ID)
+        FAIL_MSG("expected the HelloRequest of the raw peer", m);
+    uint16_t ch = tofu_msg_channel(m);
+    tofu_put(s.e, &m);
+    m = tofu_t_get(s.e);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_REQUEST);
+    tofu_msg_set_channel(m, ch);
+    tofu_bhdr our_bye = POST(s.g, &m);
+    uint8_t got[16];
+    RAW_RECV(raw, got, sizeof got);
+    ASSERT_EQ(got[2], TOFU_OP_BYE_REQUEST);
+    WRITES_TRIED(&s); /* the written ByeRequest is back in the pool */
+
+    /* The application keeps every pool message but one. */
+    tofu_msg *held[CAP];
+    int nheld = 0;
+    while (nheld < CAP && (held[nheld] = tofu_get(s.e, TOFU_POOL_ONLY)) != NULL)
+        nheld++;
+    ASSERT_TRUE(nheld > 0 && nheld < CAP);
+    tofu_put(s.e, &held[--nheld]);
+
+    /* The peer's ByeRequest and its ByeResponse to ours, then it leaves. */
+    n = tofu_t_raw_frame(frame, 1, TOFU_OP_BYE_REQUEST, HARD_PEER_BYE_ID, NULL, 0, NULL, 0);
+    n += tofu_t_raw_frame(frame + n, 1, TOFU_OP_BYE_RESPONSE, our_bye.message_id, NULL, 0, NULL,
+                          0);
+    RAW_SEND(raw, frame, n);
+    if (uds)
+        tofui_sock_close(raw);
+    else
+        tofui_sock_abort(raw); /* a reset */
+
+    /* The ByeRequest took the last message; the ByeResponse waits. */
+    m = hard_next_no_refill(s.g, "ByeRequest of the raw peer");
+    if (tofu_msg_opcode(m) != TOFU_OP_BYE_REQUEST || tofu_msg_id(m) != HARD_PEER_BYE_ID ||
+        tofu_msg_channel(m) != ch)
+        FAIL_MSG("expected the ByeRequest of the raw peer", m);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_RESPONSE);
+    if (answer)
+        POST(s.g, &m);
+    /* The answer's write was tried (and failed: the peer is gone); the
+     * I/O thread waited at least once after the peer left, and saw the
+     * hang-up. */
+    WRITES_TRIED(&s);
+    for (int i = 0; i < nheld; i++)
+        tofu_put(s.e, &held[i]);
+
+    tofu_status why = uds ? TOFU_PEER_DISCONNECTED : TOFU_COMMUNICATION_FAILED;
+    tofu_msg *peer = hard_next_no_refill(s.g, "ByeResponse of the raw peer");
+    if (tofu_msg_opcode(peer) != TOFU_OP_BYE_RESPONSE || tofu_msg_from_engine(peer) ||
+        tofu_msg_id(peer) != our_bye.message_id || tofu_msg_channel(peer) != ch)
+        FAIL_MSG("expected the ByeResponse of the raw peer", peer);
+    tofu_put(s.e, &peer);
+    if (answer) {
+        m = hard_next_no_refill(s.g, "our ByeResponse back (the channel never closed)");
+        if (tofu_msg_opcode(m) != TOFU_OP_BYE_RESPONSE || !tofu_msg_from_engine(m) ||
+            tofu_msg_id(m) != HARD_PEER_BYE_ID || tofu_msg_status(m) != why)
+            FAIL_MSG("expected our ByeResponse back with the reason the connection ended", m);
+        tofu_put(s.e, &m);
+    }
+    tofu_msg *closed = hard_next_no_refill(s.g, "close Signal (the channel never closed)");
+    CHECK_CLOSE(closed, ch, why);
+    tofu_put(s.e, &closed);
+    if (!answer) { /* too late: the number is gone */
+        ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(s.g, &m, NULL));
+        tofu_put(s.e, &m);
+    }
+    EXPECT_NOTHING(s.g, 100);
+    hard_server_close(&s);
+}
+
+TRANSPORT_TEST(simultaneous_bye_peer_leaves_while_stalled, tcp4, uds) {
+    stalled_bye_peer_leaves(tofu_t_transport_arg(), true);
+    ASSERT_NO_LEAKS();
+}
+
+/* The same, the application answering only after the close Signal. */
+TRANSPORT_TEST(simultaneous_bye_peer_leaves_while_stalled_unanswered, tcp4, uds) {
+    stalled_bye_peer_leaves(tofu_t_transport_arg(), false);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
 /* out of descriptors                                                       */
 /* ======================================================================== */
 
@@ -268,22 +431,6 @@ TEST(connect_attempt_times_out) {
 #define HARD_ANNOUNCED 60000u
 #define HARD_SENT 10u
 #define HARD_ECHOES 10u
-
-/* As hard_next, but pool_empty Signals are destroyed: put back, each would
- * join the pool (it keeps up to max free messages, and a starved pool has
- * none) and feed the very channels this test wants starved. A hang names
- * what did not come. */
-static tofu_msg *hard_next_no_refill(tofu_group *g, const char *what) {
-    for (;;) {
-        tofu_msg *m = tofu_t_poll_msg(g, TOFU_T_WAIT_S * 1000u);
-        if (m == NULL)
-            tofu_t_fail(__FILE__, __LINE__, "no %s within %u s (hang guard)", what,
-                        TOFU_T_WAIT_S);
-        if (!tofu_t_is_pool_empty(m))
-            return m;
-        tofu_msg_destroy(m);
-    }
-}
 
 /* A raw peer whose HelloRequest the server application has seen. */
 static tofui_socket hard_raw_hello(hard_server *s) {

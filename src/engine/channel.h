@@ -134,7 +134,9 @@ typedef struct tofui_chan_recv {
     size_t part_len;     /* thl + bl of that frame */
     size_t part_got;
     bool peer_bye_req;   /* the peer sent a ByeRequest */
-    bool done;           /* got the ByeResponse; our own answer still to go out */
+    bool done;           /* got the ByeResponse; our own answer still to go out
+                            (closes at once when the peer is gone: a write
+                            failed, or a hang-up or error was seen) */
 } tofui_chan_recv;
 
 /* A pool stall of the receive side; stall.c writes it. */

@@ -54,13 +54,22 @@ static void recv__received(tofui_chan *ch, tofu_msg *m) {
         tofui_chan_learn_id(ch, m->bhdr.message_id);
 }
 
+static void recv__finish(tofui_chan *ch);
+
 /* The peer answered our ByeRequest. If it also sent one that our application
  * has not answered on the wire yet (simultaneous Bye), the channel stops
- * reading and closes once our ByeResponse is written; otherwise at once. */
+ * reading and closes once our ByeResponse is written; otherwise at once.
+ * When that ByeResponse can no longer be written (a write failed, or the
+ * socket hung up while the channel was stalled and parked), nothing more
+ * can happen on the channel: it closes now, for the reason the connection
+ * ended. */
 static void recv__bye_response(tofui_chan *ch) {
     if (ch->recv.peer_bye_req && ch->state == TOFUI_CH_OPEN) {
         ch->recv.done = true;
-        tofui_chan_touch(ch);
+        if (ch->send.dead || ch->stall.parked)
+            recv__finish(ch);
+        else
+            tofui_chan_touch(ch);
         return;
     }
     tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
@@ -220,6 +229,31 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
         tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
+/* Reading is done (the peer's ByeResponse came, ours is still owed) and the
+ * connection failed or the peer left: nothing that still comes is
+ * delivered, and the socket is read only to tell how the connection ended,
+ * as for any peer that left (the reasons of tofui_recv_read). Always
+ * closes the channel. */
+static void recv__finish(tofui_chan *ch) {
+    tofu_status why = ch->send.dead && !ch->send.reset ? TOFU_SEND_FAILED
+                                                       : TOFU_COMMUNICATION_FAILED;
+    for (int round = 0; round < RECV__ROUNDS; round++) {
+        size_t got = 0;
+        tofu_status st = tofui_sock_read(ch->sock, ch->set->rbuf, TOFUI_READ_CHUNK, &got);
+        if (st == TOFU_PEER_DISCONNECTED) {
+            why = ch->send.reset ? TOFU_COMMUNICATION_FAILED : st;
+            break;
+        }
+        if (st != TOFU_SUCCESS) {
+            why = TOFU_COMMUNICATION_FAILED;
+            break;
+        }
+        if (got == 0)
+            break;
+    }
+    recv__ended(ch, why);
+}
+
 void tofui_recv_read(tofui_chan *ch, bool err_event) {
     unsigned char *buf = ch->set->rbuf;
     if (ch->stall.on) {
@@ -229,7 +263,7 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
     }
     if (ch->recv.done) { /* nothing more is read: a dead connection just ends */
         if (err_event)
-            recv__ended(ch, TOFU_COMMUNICATION_FAILED);
+            recv__finish(ch);
         return;
     }
     for (int round = 0; round < RECV__ROUNDS; round++) {

@@ -97,8 +97,14 @@ static void stall__resume(tofui_chan *ch) {
     ch->stall.signal_due = false;
     size_t len = ch->stall.stash_len;
     ch->stall.stash_len = 0;
-    if (!tofui_recv_decode(ch, ch->stall.stash, len))
-        return; /* stalled again or closed */
+    tofui_recv_decode(ch, ch->stall.stash, len);
+    /* Stalled again (the stash keeps the rest) or closed: nothing to do.
+     * Otherwise it reads on, or its reading is done (the peer's ByeResponse
+     * came, ours is still owed): either way it goes back into the poller,
+     * which reports what becomes of the connection; a parked channel left
+     * out would never hear of it again. */
+    if (ch->state == TOFUI_CH_CLOSED || ch->stall.on)
+        return;
     free(ch->stall.stash);
     ch->stall.stash = NULL;
     if (ch->stall.parked)
