@@ -276,8 +276,7 @@ static void chan__fail_open(tofui_chanset *set, tofu_group *g, tofu_msg *m, tofu
 
 void tofui_chan_post_unhandled(tofui_chanset *set, tofu_msg *m, tofu_status st) {
     tofu_group *g = m->ctx;
-    uint8_t op = m->bhdr.opcode;
-    if (op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST)
+    if (tofui_op_opens_channel(m->bhdr.opcode))
         chan__fail_open(set, g, m, st);
     else
         tofui_chan_return_to(g, m, st);

@@ -20,10 +20,6 @@ static tofu_status group__fail(tofu_msg *m, tofu_status st) {
     return st;
 }
 
-static bool group__is_open_request(uint8_t op) {
-    return op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST;
-}
-
 /* SPEC §3.1, in its exact order. */
 static tofu_status group__check(tofu_msg *m) {
     tofu_bhdr *h = &m->bhdr;
@@ -38,12 +34,12 @@ static tofu_status group__check(tofu_msg *m) {
         return group__fail(m, TOFU_INVALID_MESSAGE_ID);
     if (tofu_op_type(op) != TOFU_TYPE_REGULAR && h->more)
         return group__fail(m, TOFU_INVALID_MORE_USAGE);
-    if (h->channel == 0 && !group__is_open_request(h->opcode))
+    if (h->channel == 0 && !tofui_op_opens_channel(h->opcode))
         return group__fail(m, TOFU_INVALID_CHANNEL_NUMBER);
     if (m->thdrs.len > TOFU_MAX_PART_LEN)
         return group__fail(m, TOFU_INVALID_HEADERS_LEN);
     h->thl = (uint16_t)m->thdrs.len;
-    if (h->thl == 0 && group__is_open_request(h->opcode))
+    if (h->thl == 0 && tofui_op_opens_channel(h->opcode))
         return group__fail(m, TOFU_WRONG_ADDRESS);
     if (m->body.len > TOFU_MAX_PART_LEN)
         return group__fail(m, TOFU_INVALID_BODY_LEN);
@@ -59,7 +55,7 @@ static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocat
     tofui_chantab *t = g->reg->chantab;
     uint16_t num = m->bhdr.channel;
     *allocated = false;
-    if (group__is_open_request(m->bhdr.opcode)) {
+    if (tofui_op_opens_channel(m->bhdr.opcode)) {
         if (num != 0)
             return TOFU_INVALID_CHANNEL_NUMBER;
         num = tofui_chantab_alloc(t, g);

@@ -229,29 +229,31 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
         tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
+/* Why the connection ended, from the read that stopped the reading: st
+ * is its status, err_event whether the poller reported an error or
+ * hang-up. */
+static tofu_status recv__end_reason(const tofui_chan *ch, tofu_status st, bool err_event) {
+    /* A write that met the reset took its report: the read sees only the
+     * end of the stream. */
+    if (st == TOFU_PEER_DISCONNECTED)
+        return ch->send.reset ? TOFU_COMMUNICATION_FAILED : st;
+    if (st != TOFU_SUCCESS)
+        return err_event ? TOFU_COMMUNICATION_FAILED : TOFU_RECV_FAILED;
+    /* Nothing to read yet an error flag. After a failed write with the read
+     * side quiet, that write is all there is to tell. */
+    return ch->send.dead && !ch->send.reset ? TOFU_SEND_FAILED : TOFU_COMMUNICATION_FAILED;
+}
+
 /* Reading is done (the peer's ByeResponse came, ours is still owed) and the
  * connection failed or the peer left: nothing that still comes is
  * delivered, and the socket is read only to tell how the connection ended,
- * as for any peer that left (the reasons of tofui_recv_read). Always
- * closes the channel. */
+ * with the reasons of tofui_recv_read. Always closes the channel. */
 static void recv__finish(tofui_chan *ch) {
-    tofu_status why = ch->send.dead && !ch->send.reset ? TOFU_SEND_FAILED
-                                                       : TOFU_COMMUNICATION_FAILED;
-    for (int round = 0; round < RECV__ROUNDS; round++) {
-        size_t got = 0;
-        tofu_status st = tofui_sock_read(ch->sock, ch->set->rbuf, TOFUI_READ_CHUNK, &got);
-        if (st == TOFU_PEER_DISCONNECTED) {
-            why = ch->send.reset ? TOFU_COMMUNICATION_FAILED : st;
-            break;
-        }
-        if (st != TOFU_SUCCESS) {
-            why = TOFU_COMMUNICATION_FAILED;
-            break;
-        }
-        if (got == 0)
-            break;
-    }
-    recv__ended(ch, why);
+    tofu_status st = TOFU_SUCCESS;
+    size_t got = 1;
+    for (int round = 0; round < RECV__ROUNDS && st == TOFU_SUCCESS && got > 0; round++)
+        st = tofui_sock_read(ch->sock, ch->set->rbuf, TOFUI_READ_CHUNK, &got);
+    recv__ended(ch, recv__end_reason(ch, st, true));
 }
 
 void tofui_recv_read(tofui_chan *ch, bool err_event) {
@@ -269,23 +271,11 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
     for (int round = 0; round < RECV__ROUNDS; round++) {
         size_t got = 0;
         tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
-        if (st == TOFU_PEER_DISCONNECTED) {
-            /* A write that met the reset took its report: the read sees
-             * only the end of the stream. */
-            recv__ended(ch, ch->send.reset ? TOFU_COMMUNICATION_FAILED : st);
-            return;
-        }
-        if (st != TOFU_SUCCESS) {
-            recv__ended(ch, err_event ? TOFU_COMMUNICATION_FAILED : TOFU_RECV_FAILED);
-            return;
-        }
-        if (got == 0) {
-            /* Nothing to read yet an error flag: close rather than spin on a
-             * level-triggered error. After a failed write with the read
-             * side quiet, that write is all there is to tell. */
-            if (err_event)
-                recv__ended(ch, ch->send.dead && !ch->send.reset ? TOFU_SEND_FAILED
-                                                                 : TOFU_COMMUNICATION_FAILED);
+        if (st != TOFU_SUCCESS || got == 0) {
+            /* Nothing to read yet an error flag: close rather than spin on
+             * a level-triggered error. */
+            if (st != TOFU_SUCCESS || err_event)
+                recv__ended(ch, recv__end_reason(ch, st, err_event));
             return;
         }
         if (!tofui_recv_decode(ch, buf, got) || got < TOFUI_READ_CHUNK)

@@ -32,15 +32,11 @@ static tofu_msg *send__pop(tofui_chan *ch) {
     return m;
 }
 
-static bool send__is_bye(uint8_t op) {
-    return op == TOFU_OP_BYE_REQUEST || op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL;
-}
-
 /* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
  * that a channel whose peer stopped reading can always still be closed. */
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->set->max_send_queue;
-    return max != 0 && ch->send.queued >= max && !send__is_bye(op);
+    return max != 0 && ch->send.queued >= max && tofu_op_type((tofu_opcode)op) != TOFU_TYPE_BYE;
 }
 
 /* As the original: nothing goes out after a Bye-type frame, with one

@@ -99,10 +99,6 @@ tofu_msg *tofui_submit_next(tofui_submit *q) {
     return tofui_mq_pop(&q->taken);
 }
 
-static bool submit__opens(const tofu_msg *m) {
-    return m->bhdr.opcode == TOFU_OP_HELLO_REQUEST || m->bhdr.opcode == TOFU_OP_WELCOME_REQUEST;
-}
-
 /* Moves the posts of (sender, num) from `from` to `out`, keeping the order
  * of the rest; *reopened is set at a request that opens num again, and
  * nothing after it moves. */
@@ -112,7 +108,7 @@ static void submit__take_from(tofui_mq *from, const void *sender, uint16_t num, 
     tofu_msg *m;
     while ((m = tofui_mq_pop(from)) != NULL) {
         bool ours = m->ctx == sender && m->bhdr.channel == num;
-        if (ours && submit__opens(m))
+        if (ours && tofui_op_opens_channel(m->bhdr.opcode))
             *reopened = true;
         tofui_mq_push(ours && !*reopened ? out : &keep, m);
     }

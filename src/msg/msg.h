@@ -34,6 +34,11 @@ tofu_status tofui_buf_reserve(tofui_buf *b, size_t need);
  * bytes are uninitialised (the receiver fills them). */
 tofu_status tofui_buf_resize(tofui_buf *b, size_t len);
 
+/* A Hello/WelcomeRequest: the posts that open a new channel. */
+static inline bool tofui_op_opens_channel(uint8_t op) {
+    return op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST;
+}
+
 /* Clears header, buffers (capacity kept), user and ctx pointers, links. */
 void tofui_msg_clear(tofu_msg *m);
 
