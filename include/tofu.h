@@ -216,6 +216,27 @@ TOFU_API bool tofu_msg_from_engine(const tofu_msg *m);
 TOFU_API void *tofu_msg_user(const tofu_msg *m);
 TOFU_API void tofu_msg_set_user(tofu_msg *m, void *p);
 
+/* Request deadlines, a local property of the message (never transmitted,
+ * cleared by reset, copied by clone). A Request posted with a timeout of ms
+ * milliseconds that has no answer from the peer ms after the engine took
+ * it gets one from the engine: a Response with the Request's id and
+ * channel, origin engine, status TOFU_PROCESSING_FAILED and the text header
+ * "~reason: timed_out" (tofu_msg_timed_out). The peer's Response, if it
+ * comes later, is delivered with tofu_msg_late() true. TOFU_TIMEOUT_NONE:
+ * no deadline, whatever the engine's default (tofu_options
+ * .request_timeout_ms); without a call, the default applies. Only
+ * Requests have deadlines. */
+TOFU_API void tofu_msg_set_timeout(tofu_msg *m, uint32_t ms);
+/* True when a timeout was set, which *ms (may be NULL) then receives. */
+TOFU_API bool tofu_msg_timeout(const tofu_msg *m, uint32_t *ms);
+/* True for a received Response that answers no Request waiting on its
+ * channel: its Request was already answered by the engine (its deadline
+ * passed), or was never sent on this channel, or was answered before
+ * (more clear). Delivered as it came, never dropped. */
+TOFU_API bool tofu_msg_late(const tofu_msg *m);
+/* True for the engine's answer to a Request whose deadline passed. */
+TOFU_API bool tofu_msg_timed_out(const tofu_msg *m);
+
 /* Appends the text header "name:value\r\n". The name is trimmed of space, TAB,
  * CR and LF at both ends; the value is written as given. Errors, with the
  * message left unchanged: TOFU_INVALID_MESSAGE when the trimmed name or the
@@ -301,6 +322,8 @@ TOFU_API uint64_t tofu_live_messages(void);
 #define TOFU_HDR_CONNECT_TO "~connect_to"
 #define TOFU_HDR_LISTEN_ON "~listen_on"
 #define TOFU_HDR_REASON "~reason"
+/* The ~reason of the engine's answer to a Request whose deadline passed. */
+#define TOFU_REASON_TIMED_OUT "timed_out"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 
@@ -413,6 +436,9 @@ typedef struct tofu_options {
                                    peer still reading loses nothing; after
                                    this long (default 30 s) it closes anyway.
                                    TOFU_TIMEOUT_NONE: wait for the peer. */
+    uint32_t request_timeout_ms; /* the deadline of a Request posted without
+                                   one of its own (tofu_msg_set_timeout):
+                                   default 0, none. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

@@ -326,8 +326,8 @@ static void stalled_bye_peer_leaves(tofu_t_transport t, bool answer) {
     tofu_msg *closed = hard_next_no_refill(s.g, "close Signal (the channel never closed)");
     CHECK_CLOSE(closed, ch, why);
     tofu_put(s.e, &closed);
-    if (!answer) { /* too late: the number is gone */
-        ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(s.g, &m, NULL));
+    if (!answer) { /* too late: the channel is gone */
+        ASSERT_STATUS(TOFU_CHANNEL_CLOSED, tofu_post(s.g, &m, NULL));
         tofu_put(s.e, &m);
     }
     EXPECT_NOTHING(s.g, 100);

@@ -220,6 +220,7 @@ typedef struct conn {
     uint64_t hello_id;             /* LIB_CLIENT: libtofu's HelloRequest */
     size_t lib_posted, echoes;     /* libtofu's items posted; their echoes received */
     size_t peer_posted, peer_items; /* the peer's items posted; received by libtofu */
+    size_t answered;               /* items up to here answered by libtofu's engine */
     bool echo_peer;                /* libtofu's application echoes the peer's items */
 } conn;
 
@@ -249,10 +250,10 @@ static void lib_post_items_at(conn *k, size_t n, bool may_close, const char *fil
         tofu_t_fill(body, it.len, it.seed);
         ASSERT_OK(tofu_msg_append_body(m, body, it.len));
         tofu_status st = tofu_post(k->x->g, &m, NULL);
-        /* A channel that closed meanwhile refuses the post at once:
-         * channel_closed while the engine was closing it, or
-         * invalid_channel_number once its number was gone. */
-        if ((st == TOFU_CHANNEL_CLOSED || st == TOFU_INVALID_CHANNEL_NUMBER) && may_close) {
+        /* A channel that closed meanwhile refuses the post at once with
+         * channel_closed (while the engine was closing it, or once its
+         * number was given back). */
+        if (st == TOFU_CHANNEL_CLOSED && may_close) {
             tofu_put(k->x->e, &m);
             return;
         }
@@ -369,9 +370,76 @@ static void check_returned_at(const tofu_msg *m, tofu_opcode op, tofu_status st,
 }
 #define CHECK_RETURNED(m, op, st) check_returned_at((m), (op), (st), __FILE__, __LINE__)
 
-/* Takes the next message: the close Signal with that reason. */
+/* The close Signal, told from a returned Signal item by its ~reason. */
+static bool is_close(const tofu_msg *m) {
+    return tofu_t_is_close_signal(m) && tofu_msg_find_header(m, TOFU_HDR_REASON, NULL);
+}
+
+/* True when item j is the last part posted of a Request (its `more`
+ * clear, or the parts after it never posted): the Request whose answer the
+ * engine waits for. */
+static bool item_ends_request(size_t j, size_t posted) {
+    item it = item_of(LIB_BASE, j);
+    return it.op == TOFU_OP_REQUEST && (!it.more || j + 1 == posted);
+}
+
+/* The first item at or after j, before `end`, that ends a Request of the
+ * `posted` items; `end` when none does. */
+static size_t next_request_end(size_t j, size_t end, size_t posted) {
+    while (j < end && !item_ends_request(j, posted))
+        j++;
+    return j;
+}
+
+/* Every Request gets exactly one answer: when libtofu's channel closes,
+ * each of its Requests that went out and got no echo (the final one, more
+ * clear) is answered by the engine, in posting order, before anything
+ * else comes back: a Response with its id, origin engine, the close reason
+ * as status and ~reason. m is the first message after the data; returns
+ * the first that is not such an answer, having checked that no Request
+ * before the first item returned unsent (or before the end, when it is the
+ * close Signal) went unanswered. *reason is the close reason, or
+ * TOFU_SUCCESS to learn it from the first answer. */
+static tofu_msg *lib_engine_answers_at(conn *k, tofu_msg *m, tofu_status *reason,
+                                       const char *file, int line) {
+    /* the first item with neither its echo nor an answer of the engine */
+    size_t j = k->echoes > k->answered ? k->echoes : k->answered;
+    while (tofu_msg_opcode(m) == TOFU_OP_RESPONSE && tofu_msg_from_engine(m)) {
+        j = next_request_end(j, k->lib_posted, k->lib_posted);
+        if (*reason == TOFU_SUCCESS)
+            *reason = tofu_msg_status(m);
+        if (j >= k->lib_posted || tofu_msg_id(m) != item_of(LIB_BASE, j).id ||
+            tofu_msg_status(m) != *reason || tofu_t_reason(m) != *reason ||
+            tofu_msg_channel(m) != k->ch)
+        {
+            char what[160];
+            snprintf(what, sizeof what,
+                     "expected the engine's answer to item %zu (echoes %zu, posted %zu)", j,
+                     k->echoes, k->lib_posted);
+            tofu_t_fail_msg_at(what, m, file, line);
+        }
+        k->answered = ++j;
+        tofu_put(k->x->e, &m);
+        m = lib_next_at(k, file, line);
+    }
+    seen s = seen_msg(m);
+    size_t first_back = is_close(m) || !tofu_msg_from_engine(m) ? k->lib_posted : item_index(&s);
+    if (first_back > k->lib_posted)
+        first_back = k->lib_posted;
+    if (next_request_end(j, first_back, k->lib_posted) < first_back) {
+        char what[120];
+        snprintf(what, sizeof what, "item %zu, a Request that went out, got no answer",
+                 next_request_end(j, first_back, k->lib_posted));
+        tofu_t_fail_msg_at(what, m, file, line);
+    }
+    return m;
+}
+
+/* Takes the next messages: the engine's answers to Requests that went
+ * unanswered, then the close Signal with that reason. */
 static void lib_expect_close_at(conn *k, tofu_status reason, const char *file, int line) {
-    tofu_msg *m = lib_next_at(k, file, line);
+    tofu_status why = reason;
+    tofu_msg *m = lib_engine_answers_at(k, lib_next_at(k, file, line), &why, file, line);
     tofu_t_check_close_at(m, k->ch, 0, reason, file, line);
     tofu_put(k->x->e, &m);
 }
@@ -384,11 +452,6 @@ static bool is_peer_abort_reason(const ctx *x, tofu_status r, bool unread) {
     if (!x->uds)
         return r == TOFU_COMMUNICATION_FAILED;
     return r == TOFU_PEER_DISCONNECTED || (unread && r == TOFU_COMMUNICATION_FAILED);
-}
-
-/* The close Signal, told from a returned Signal item by its ~reason. */
-static bool is_close(const tofu_msg *m) {
-    return tofu_t_is_close_signal(m) && tofu_msg_find_header(m, TOFU_HDR_REASON, NULL);
 }
 
 /* Fails when anything about the channel arrives within 300 ms: called
@@ -418,6 +481,7 @@ static void lib_no_stragglers_at(conn *k, const char *what, const char *file, in
 static size_t lib_collect_returned_at(conn *k, tofu_msg *m, tofu_status *reason, const char *file,
                                       int line) {
     size_t back = 0, next = SIZE_MAX;
+    m = lib_engine_answers_at(k, m, reason, file, line);
     for (; !is_close(m); m = lib_next_at(k, file, line)) {
         seen s = seen_msg(m);
         size_t i = item_index(&s);
@@ -687,6 +751,13 @@ static void bye_both(ctx *x, conn *k) {
     CHECK_APP(k, m, TOFU_OP_BYE_REQUEST, PEER_BYE_ID);
     tofu_msg_set_opcode(m, TOFU_OP_BYE_RESPONSE);
     POST(x->g, &m);
+    /* the original never answers our ByeRequest: the engine does, after
+     * the answers to the Requests it never echoed */
+    tofu_status why = TOFU_CHANNEL_CLOSED;
+    m = lib_engine_answers_at(k, lib_next_at(k, __FILE__, __LINE__), &why, __FILE__, __LINE__);
+    CHECK_RETURNED(m, TOFU_OP_BYE_RESPONSE, TOFU_CHANNEL_CLOSED);
+    ASSERT_EQ(tofu_msg_id(m), LIB_BYE_ID);
+    tofu_put(x->e, &m);
     LIB_EXPECT_CLOSE(k, TOFU_CHANNEL_CLOSED);
     orig_report r = ORIG_WAIT_END(k->peer);
     const tail_frame tail[] = {{TOFU_OP_BYE_REQUEST, LIB_BYE_ID},
@@ -705,11 +776,13 @@ static void lib_byesignal_then_late(conn *k, bool may_close) {
     tofu_msg_set_channel(late, k->ch);
     tofu_msg_set_id(late, LATE_ID);
     tofu_status st = tofu_post(k->x->g, &late, NULL);
-    if (st == TOFU_INVALID_CHANNEL_NUMBER && may_close) {
+    if (st == TOFU_CHANNEL_CLOSED && may_close) { /* the channel is gone: refused at once */
         tofu_put(k->x->e, &late);
     } else {
         ASSERT_OK(st);
         tofu_msg *m = LIB_AFTER_DATA(k, ITEMS, ITEMS);
+        tofu_status why = TOFU_CHANNEL_CLOSED;
+        m = lib_engine_answers_at(k, m, &why, __FILE__, __LINE__);
         CHECK_RETURNED(m, TOFU_OP_REQUEST, TOFU_CHANNEL_CLOSED);
         ASSERT_EQ(tofu_msg_id(m), LATE_ID);
         tofu_put(k->x->e, &m);

@@ -285,6 +285,22 @@ static void check_sized_at(const tofu_msg *m, tofu_opcode op, size_t th, size_t 
 
 /* Headers and bodies of 0, 1 and 65535 bytes in every combination, there
  * and back. */
+/* A Response with `more` set is one part of the answer: the server sends
+ * the last part (more clear, same id), which the client's engine also
+ * takes as an answer to a waiting Request, not as a late one. */
+static void finish_answer(pair *p, uint64_t id) {
+    tofu_msg *m = tofu_t_get(p->se);
+    tofu_msg_set_opcode(m, TOFU_OP_RESPONSE);
+    tofu_msg_set_channel(m, p->sch);
+    tofu_msg_set_id(m, id);
+    POST(p->sg, &m);
+    m = NEXT_MSG(p->ce, p->cg);
+    if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || tofu_msg_id(m) != id ||
+        tofu_msg_bhdr(m)->more || tofu_msg_late(m) || tofu_msg_from_engine(m))
+        FAIL_MSG("expected the last part of the answer", m);
+    tofu_put(p->ce, &m);
+}
+
 TRANSPORT_TEST(echo_sizes) {
     pair p;
     pair_open(&p);
@@ -303,6 +319,9 @@ TRANSPORT_TEST(echo_sizes) {
             m = NEXT_MSG(p.ce, p.cg);
             check_sized_at(m, TOFU_OP_RESPONSE, sizes[i], sizes[j], seed, __FILE__, __LINE__);
             ASSERT_EQ(tofu_msg_channel(m), p.cch);
+            ASSERT_FALSE(tofu_msg_late(m));
+            if (tofu_msg_bhdr(m)->more)
+                finish_answer(&p, tofu_msg_id(m));
             tofu_put(p.ce, &m);
         }
     pair_bye(&p);
@@ -383,14 +402,14 @@ TRANSPORT_TEST(bye_from_both_at_once) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
-    post_data(p.ce, p.cg, p.cch, TOFU_OP_REQUEST, 1, IN_FLIGHT, IN_FLIGHT_LEN);
+    post_data(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, 1, IN_FLIGHT, IN_FLIGHT_LEN);
     post_bye_request(p.ce, p.cg, p.cch, IN_FLIGHT + 1);
     post_data(p.se, p.sg, p.sch, TOFU_OP_SIGNAL, SERVER_IDS, IN_FLIGHT, IN_FLIGHT_LEN);
     post_bye_request(p.se, p.sg, p.sch, SERVER_IDS + IN_FLIGHT);
 
     EXPECT_DATA(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, SERVER_IDS, IN_FLIGHT, IN_FLIGHT_LEN, NULL);
     ANSWER_BYE(p.ce, p.cg, p.cch, SERVER_IDS + IN_FLIGHT);
-    EXPECT_DATA(p.se, p.sg, p.sch, TOFU_OP_REQUEST, 1, IN_FLIGHT, IN_FLIGHT_LEN, NULL);
+    EXPECT_DATA(p.se, p.sg, p.sch, TOFU_OP_SIGNAL, 1, IN_FLIGHT, IN_FLIGHT_LEN, NULL);
     ANSWER_BYE(p.se, p.sg, p.sch, IN_FLIGHT + 1);
     EXPECT_BYE_END(p.ce, p.cg, p.cch, IN_FLIGHT + 1);
     EXPECT_BYE_END(p.se, p.sg, p.sch, SERVER_IDS + IN_FLIGHT);
@@ -406,14 +425,16 @@ TRANSPORT_TEST(bye_from_both_at_once) {
 #define BIG_COUNT 300
 #define BIG_LEN 65000u
 
-/* Collects what the engine returns of the client's BIG_COUNT Requests after
- * the channel closed: an unbroken run of ids ending with the last one, each
- * with the close reason as status, then the close Signal with that reason.
- * *reason is the expected reason, or TOFU_SUCCESS to learn it from the
- * first message (it is then stored). Returns how many came back. */
+/* Collects what the engine hands back for the client's BIG_COUNT Requests
+ * after the channel closed: each exactly once, in id order, with the close
+ * reason as status: first an engine Response for every Request that went
+ * out unanswered, then every unsent Request itself, then the close Signal
+ * with that reason. *reason is the expected reason, or TOFU_SUCCESS to
+ * learn it from the first message (it is then stored). Returns how many
+ * Requests came back unsent. */
 static int collect_returned_at(pair *p, tofu_status *reason, const char *file, int line) {
-    int back = 0;
-    uint64_t next_id = 0;
+    int back = 0, answered = 0;
+    uint64_t next_id = 1;
     for (;;) {
         tofu_msg *m = tofu_t_next_msg_at(p->ce, p->cg, file, line);
         if (*reason == TOFU_SUCCESS)
@@ -423,18 +444,28 @@ static int collect_returned_at(pair *p, tofu_status *reason, const char *file, i
             tofu_put(p->ce, &m);
             break;
         }
-        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || !tofu_msg_from_engine(m) ||
-            tofu_msg_status(m) != *reason || tofu_msg_channel(m) != p->cch ||
-            (next_id != 0 && tofu_msg_id(m) != next_id))
-            tofu_t_fail_msg_at("expected an unsent Request returned in order", m, file, line);
-        check_data_at(m, tofu_msg_id(m), BIG_LEN, file, line);
-        next_id = tofu_msg_id(m) + 1;
-        back++;
+        if (!tofu_msg_from_engine(m) || tofu_msg_status(m) != *reason ||
+            tofu_msg_channel(m) != p->cch || tofu_msg_id(m) != next_id)
+            tofu_t_fail_msg_at("expected Request answered or returned in order", m, file, line);
+        if (tofu_msg_opcode(m) == TOFU_OP_RESPONSE && back == 0) {
+            /* written, never answered: the engine answers for the peer */
+            if (tofu_t_reason(m) != *reason)
+                tofu_t_fail_msg_at("expected the close reason in ~reason", m, file, line);
+            answered++;
+        } else if (tofu_msg_opcode(m) == TOFU_OP_REQUEST) {
+            check_data_at(m, tofu_msg_id(m), BIG_LEN, file, line); /* unsent: comes back */
+            back++;
+        } else {
+            tofu_t_fail_msg_at("expected an engine Response, then unsent Requests", m, file, line);
+        }
+        next_id++;
         tofu_put(p->ce, &m);
     }
-    if (back > 0 && next_id != BIG_COUNT + 1)
-        tofu_t_fail(file, line, "the returned Requests end at id %" PRIu64 ", not %d",
-                    next_id - 1, BIG_COUNT);
+    /* every Request exactly once: answered by the engine or returned */
+    if (next_id != BIG_COUNT + 1)
+        tofu_t_fail(file, line, "answers and returns end at id %" PRIu64 ", not %d", next_id - 1,
+                    BIG_COUNT);
+    printf("engine answers %d, returned %d\n", answered, back);
     return back;
 }
 
@@ -487,9 +518,9 @@ TRANSPORT_TEST(bye_signal_abort) {
     int arrived = count_arrived_at(&p, __FILE__, __LINE__);
     printf("returned %d, arrived %d of %d\n", back, arrived, BIG_COUNT);
     ASSERT_TRUE(back + arrived <= BIG_COUNT);
-    /* the number is gone at once */
+    /* the number is gone at once: a late post is told the channel closed */
     m = data_msg(p.ce, p.cch, TOFU_OP_REQUEST, 1, 1);
-    ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(p.cg, &m, NULL));
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, tofu_post(p.cg, &m, NULL));
     tofu_put(p.ce, &m);
     pair_close(&p);
 }
@@ -701,8 +732,8 @@ static int pool_episode_at(pool_run *r, const char *file, int line) {
             tofu_put(r->p->se, &m);
             return got;
         }
-        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != r->p->sch)
-            tofu_t_fail_msg_at("expected the client's Request", m, file, line);
+        if (tofu_msg_opcode(m) != TOFU_OP_SIGNAL || tofu_msg_channel(m) != r->p->sch)
+            tofu_t_fail_msg_at("expected the client's Signal", m, file, line);
         r->received++;
         got++;
         check_data_at(m, (uint64_t)r->received, body_len_of((uint64_t)r->received, 500), file,
@@ -722,7 +753,7 @@ TRANSPORT_TEST(pool_exhaustion_and_resume) {
     pair p;
     pair_open_pools(&p, POOL_SIZE, POOL_SIZE);
     pair_connect(&p);
-    post_data(p.ce, p.cg, p.cch, TOFU_OP_REQUEST, 1, POOL_DATA, 500);
+    post_data(p.ce, p.cg, p.cch, TOFU_OP_SIGNAL, 1, POOL_DATA, 500);
     pool_run r = {.p = &p};
     int first = pool_episode_at(&r, __FILE__, __LINE__);
     ASSERT_TRUE(first >= 1 && first <= POOL_SIZE);
@@ -732,8 +763,8 @@ TRANSPORT_TEST(pool_exhaustion_and_resume) {
         tofu_put(p.se, &r.held[--r.nheld]);
     while (r.received < POOL_DATA) {
         tofu_msg *m = NEXT_MSG(p.se, p.sg);
-        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != p.sch)
-            FAIL_MSG("expected the client's Request", m);
+        if (tofu_msg_opcode(m) != TOFU_OP_SIGNAL || tofu_msg_channel(m) != p.sch)
+            FAIL_MSG("expected the client's Signal", m);
         r.received++;
         CHECK_DATA(m, (uint64_t)r.received, body_len_of((uint64_t)r.received, 500));
         tofu_put(p.se, &m);
@@ -910,8 +941,9 @@ TRANSPORT_TEST(hello_aborted_by_the_client_gets_an_engine_answer) {
 /* ======================================================================== */
 
 /* A Request posted after the ByeRequest comes back with channel_closed when
- * the channel closes (before its close Signal); after the close the number
- * is unknown on both sides. */
+ * the channel closes (before its close Signal); after the close a post to
+ * the number fails at once with channel_closed on both sides, and a number
+ * that never was a channel of the group stays invalid_channel_number. */
 TRANSPORT_TEST(post_to_closed_channel) {
     pair p;
     pair_open(&p);
@@ -943,12 +975,16 @@ TRANSPORT_TEST(post_to_closed_channel) {
     EXPECT_CLOSED(p.se, p.sg, p.sch, TOFU_CHANNEL_CLOSED);
 
     tofu_msg *m = data_msg(p.ce, p.cch, TOFU_OP_REQUEST, 79, 1);
-    ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(p.cg, &m, NULL));
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, tofu_post(p.cg, &m, NULL));
     ASSERT_NOT_NULL(m);
+    ASSERT_EQ(tofu_msg_bhdr(m)->status, TOFU_CHANNEL_CLOSED);
     tofu_put(p.ce, &m);
     m = data_msg(p.se, p.sch, TOFU_OP_SIGNAL, 80, 1);
-    ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(p.sg, &m, NULL));
+    ASSERT_STATUS(TOFU_CHANNEL_CLOSED, tofu_post(p.sg, &m, NULL));
     tofu_put(p.se, &m);
+    m = data_msg(p.ce, 4321, TOFU_OP_SIGNAL, 81, 1);
+    ASSERT_STATUS(TOFU_INVALID_CHANNEL_NUMBER, tofu_post(p.cg, &m, NULL));
+    tofu_put(p.ce, &m);
     pair_close(&p);
 }
 

@@ -55,6 +55,7 @@ MODULE_PARTS = {
     "engine/send.c": "engine/channel",
     "engine/recv.c": "engine/channel",
     "engine/stall.c": "engine/channel",
+    "engine/track.c": "engine/channel",
 }
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)

@@ -29,6 +29,8 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
     set->resolver = resolver;
     set->max_send_queue = opt->max_send_queue;
     tofui_timers_init(&set->timers, opt);
+    if (tofui_reqs_init(&set->reqs, opt) != TOFU_SUCCESS)
+        return TOFU_ALLOCATION_FAILED;
     tofui_list_init(&set->all);
     tofui_list_init(&set->stalled);
     set->by_num = calloc(TOFUI_CHAN_SLOTS, sizeof *set->by_num);
@@ -40,6 +42,7 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
 }
 
 void tofui_chanset_fini(tofui_chanset *set) {
+    tofui_reqs_fini(&set->reqs);
     free(set->by_num);
     free(set->rbuf);
     free(set->wbuf);
@@ -62,6 +65,7 @@ tofui_chan *tofui_chan_create(tofui_chanset *set, tofu_group *g, uint16_t num,
     ch->serial = ++set->next_serial;
     ch->sock = TOFUI_INVALID_SOCKET;
     tofui_recv_init(ch);
+    tofui_list_init(&ch->track.waiting);
     tofui_list_push_back(&set->all, &ch->all);
     tofui_list_push_back(&g->chans, &ch->glink);
     set->by_num[num] = ch;
@@ -133,20 +137,41 @@ static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reaso
     return m;
 }
 
+/* Unsent messages come back with the close reason, except a Request the
+ * engine answered already (its deadline passed while it was queued). */
+static void chan__mark_unsent(tofui_chan *ch, tofui_mq *unsent, tofu_status reason,
+                              tofui_mq *out) {
+    tofu_msg *m;
+    while ((m = tofui_mq_pop(unsent)) != NULL) {
+        if (m->answered) {
+            tofui_pool_put(ch->set->pool, &m);
+            continue;
+        }
+        m->bhdr.channel = ch->num;
+        chan__mark_returned(m, reason);
+        tofui_mq_push(out, m);
+    }
+}
+
 /* Every request of the application gets its answer (the pending
- * Hello/Welcome's Response, tofui_dial_answers), then the unsent messages
- * come back in posting order, then the close Signal. One delivery for all. */
+ * Hello/Welcome's Response, tofui_dial_answers; the engine's Responses for
+ * the written Requests still waiting, tofui_track_answer_all), then the
+ * unsent messages come back in posting order, then the close Signal. One
+ * delivery for all. */
 static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     tofui_mq out = {NULL, NULL};
+    tofui_mq unsent = {NULL, NULL};
     tofui_dial_answers(ch, &out, reason);
-    tofui_send_take_all(ch, &out);
-    /* Posts made before the number was given back but not handled yet
-     * come back too, so the close Signal is the channel's last message. */
-    tofui_submit_take_back(ch->set->sub, ch->group, ch->num, &out);
     for (tofu_msg *m = out.head; m != NULL; m = m->next) {
         m->bhdr.channel = ch->num;
         chan__mark_returned(m, reason);
     }
+    tofui_track_answer_all(ch, &out, reason);
+    tofui_send_take_all(ch, &unsent);
+    /* Posts made before the number was given back but not handled yet
+     * come back too, so the close Signal is the channel's last message. */
+    tofui_submit_take_back(ch->set->sub, ch->group, ch->num, &unsent);
+    chan__mark_unsent(ch, &unsent, reason, &out);
     /* An accepted channel the application never heard of ends as it began:
      * unseen (a port scan does not flood the server with Signals). */
     tofu_msg *closed = tofui_chan_unseen(ch) ? NULL
@@ -159,6 +184,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
 static void chan__free_all(tofui_chan *ch) {
     tofui_mq out = {NULL, NULL};
     tofui_dial_drop(ch);
+    tofui_track_forget_all(ch);
     tofui_send_take_all(ch, &out);
     tofu_msg *m;
     while ((m = tofui_mq_pop(&out)) != NULL)
@@ -419,7 +445,8 @@ static int chan__min_timeout(int a, int b) {
 }
 
 int tofui_chan_wait_timeout(tofui_chanset *set) {
-    int timeout = tofui_timers_timeout(&set->timers);
+    int timeout = chan__min_timeout(tofui_timers_timeout(&set->timers),
+                                    tofui_reqs_timeout(&set->reqs));
     if (tofui_list_empty(&set->stalled))
         return timeout;
     if (tofui_pool_refill_noted(set->pool))
@@ -496,4 +523,5 @@ void tofui_chan_expire_timers(tofui_chanset *set) {
     tofui_timer *tm;
     while ((tm = tofui_timers_pop_expired(&set->timers, &now, &kind)) != NULL)
         chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
+    tofui_track_expire(set);
 }

@@ -15,6 +15,7 @@
 
 #include "engine/chantab.h"
 #include "engine/group.h"
+#include "engine/requests.h"
 #include "engine/resolve.h"
 #include "engine/submit.h"
 #include "engine/timers.h"
@@ -47,6 +48,7 @@ typedef struct tofui_chanset {
     tofui_submit *sub;       /* posts a closing channel takes back */
     uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
     tofui_timers timers;     /* the channels' deadlines */
+    tofui_reqs reqs;         /* the Requests waiting for an answer (track.c) */
     /* channel.c */
     tofui_chan **by_num; /* [TOFUI_CHAN_SLOTS] */
     tofui_link all;
@@ -151,6 +153,14 @@ typedef struct tofui_chan_stall {
     tofui_link link;      /* on the set's stalled list */
 } tofui_chan_stall;
 
+/* Our requests waiting for their answers; track.c writes it. */
+typedef struct tofui_chan_track {
+    tofui_link waiting; /* the channel's Requests in the engine's table */
+    uint64_t bye_id;    /* our ByeRequest, once written */
+    bool bye_sent;
+    bool bye_answered;  /* the peer's ByeResponse came */
+} tofui_chan_track;
+
 /* Connecting (a HelloRequest); dial.c writes it. */
 typedef struct tofui_chan_dial {
     tofui_sockaddr *addrs; /* resolved, tried in order */
@@ -192,6 +202,7 @@ struct tofui_chan {
     tofui_chan_send send;
     tofui_chan_recv recv;
     tofui_chan_stall stall;
+    tofui_chan_track track;
     tofui_chan_dial dial;
     tofui_chan_listen listen;
 };
@@ -327,6 +338,24 @@ bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
 void tofui_recv_init(tofui_chan *ch);
 /* Frees the receive state (message in progress, partial frame). */
 void tofui_recv_release(tofui_chan *ch);
+
+/* ---- track.c ---- */
+
+/* A Request went into the send queue: it waits for its answer. */
+void tofui_track_queued(tofui_chan *ch, tofu_msg *m);
+/* A frame is on the wire (a Request no longer waits to be sent; our
+ * ByeRequest now waits for its answer). */
+void tofui_track_sent(tofui_chan *ch, tofu_msg *m);
+/* A Response or ByeResponse came: it answers its Request, or, answering
+ * none, is marked late. */
+void tofui_track_received(tofui_chan *ch, tofu_msg *m);
+/* The channel closes: the engine answers, into out, every written request
+ * still waiting (status and ~reason: the close reason); the records go. */
+void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason);
+/* The same without answers (a silent close). */
+void tofui_track_forget_all(tofui_chan *ch);
+/* Answers the Requests whose deadline passed. */
+void tofui_track_expire(tofui_chanset *set);
 
 /* ---- stall.c ---- */
 

@@ -22,11 +22,14 @@ tofu_status tofui_chantab_init(tofui_chantab *t) {
     /* calloc: the kernel hands out zero pages lazily, so an engine with few
      * channels touches only a few of these bytes. */
     t->owner = calloc(TOFUI_CHAN_SLOTS, sizeof *t->owner);
+    t->former = calloc(TOFUI_CHAN_SLOTS, sizeof *t->former);
     t->ring = malloc(TOFUI_CHAN_MAX * sizeof *t->ring);
-    if (t->owner == NULL || t->ring == NULL) {
+    if (t->owner == NULL || t->former == NULL || t->ring == NULL) {
         free(t->owner);
+        free(t->former);
         free(t->ring);
         t->owner = NULL;
+        t->former = NULL;
         t->ring = NULL;
         return TOFU_ALLOCATION_FAILED;
     }
@@ -42,8 +45,10 @@ void tofui_chantab_fini(tofui_chantab *t) {
         return;
     tofui_mutex_fini(&t->lock);
     free(t->owner);
+    free(t->former);
     free(t->ring);
     t->owner = NULL;
+    t->former = NULL;
     t->ring = NULL;
 }
 
@@ -62,8 +67,10 @@ static uint16_t chantab__take(tofui_chantab *t) {
 uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g) {
     tofui_mutex_lock(&t->lock);
     uint16_t num = chantab__take(t);
-    if (num != 0)
+    if (num != 0) {
+        atomic_store_explicit(&t->former[num], 0, memory_order_relaxed);
         atomic_store_explicit(&t->owner[num], g, memory_order_release);
+    }
     tofui_mutex_unlock(&t->lock);
     return num;
 }
@@ -72,7 +79,9 @@ void tofui_chantab_release(tofui_chantab *t, uint16_t num) {
     if (num == 0 || num > TOFUI_CHAN_MAX)
         return;
     tofui_mutex_lock(&t->lock);
-    if (atomic_load_explicit(&t->owner[num], memory_order_relaxed) != NULL) {
+    tofu_group *was = atomic_load_explicit(&t->owner[num], memory_order_relaxed);
+    if (was != NULL) {
+        atomic_store_explicit(&t->former[num], (uintptr_t)was, memory_order_relaxed);
         atomic_store_explicit(&t->owner[num], NULL, memory_order_release);
         /* Cannot overflow: at most TOFUI_CHAN_MAX numbers are ever out. */
         size_t tail = (t->ring_head + t->ring_count) % TOFUI_CHAN_MAX;
@@ -80,6 +89,12 @@ void tofui_chantab_release(tofui_chantab *t, uint16_t num) {
         t->ring_count++;
     }
     tofui_mutex_unlock(&t->lock);
+}
+
+bool tofui_chantab_closed_for(tofui_chantab *t, uint16_t num, const tofu_group *g) {
+    if (num == 0 || num > TOFUI_CHAN_MAX)
+        return false;
+    return atomic_load_explicit(&t->former[num], memory_order_relaxed) == (uintptr_t)g;
 }
 
 tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num) {

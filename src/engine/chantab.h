@@ -7,6 +7,7 @@
 #define TOFUI_CHANTAB_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ typedef struct tofui_chantab {
     /* [TOFUI_CHAN_SLOTS]; NULL = number free. Written under lock, read
      * without it: post validation is one atomic load, not a lock round. */
     _Atomic(tofu_group *) *owner;
+    /* [TOFUI_CHAN_SLOTS]: the group whose channel had the number, from its
+     * close until the number is taken again (an address only compared,
+     * never followed): a late post is told "closed", not "invalid". */
+    _Atomic(uintptr_t) *former;
     uint16_t *ring; /* freed numbers, FIFO: reused only after all others */
     size_t ring_head;
     size_t ring_count;
@@ -34,6 +39,9 @@ void tofui_chantab_fini(tofui_chantab *t);
 uint16_t tofui_chantab_alloc(tofui_chantab *t, tofu_group *g);
 /* Gives a number back; it goes to the back of the free FIFO. */
 void tofui_chantab_release(tofui_chantab *t, uint16_t num);
+/* True when num was a channel of g that closed and the number has not
+ * been taken since. */
+bool tofui_chantab_closed_for(tofui_chantab *t, uint16_t num, const tofu_group *g);
 /* The group owning num, or NULL. */
 tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num);
 

@@ -66,8 +66,9 @@ static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocat
         return TOFU_SUCCESS;
     }
     tofu_group *owner = tofui_chantab_owner(t, num);
-    if (owner == NULL)
-        return TOFU_INVALID_CHANNEL_NUMBER;
+    if (owner == NULL) /* closed, or never a channel of this group */
+        return tofui_chantab_closed_for(t, num, g) ? TOFU_CHANNEL_CLOSED
+                                                   : TOFU_INVALID_CHANNEL_NUMBER;
     return owner == g ? TOFU_SUCCESS : TOFU_INVALID_MCHN_GROUP;
 }
 

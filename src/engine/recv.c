@@ -50,6 +50,8 @@ static void recv__received(tofui_chan *ch, tofu_msg *m) {
         ch->recv.peer_bye_req = true;
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
         tofui_dial_hello_answered(ch);
+    else if (m->bhdr.opcode == TOFU_OP_RESPONSE || m->bhdr.opcode == TOFU_OP_BYE_RESPONSE)
+        tofui_track_received(ch, m);
     if (ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned)
         tofui_chan_learn_id(ch, m->bhdr.message_id);
 }

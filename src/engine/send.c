@@ -63,6 +63,8 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
     else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
         ch->send.bye_last_queued = true;
     tofui_send_push(ch, m);
+    if (op == TOFU_OP_REQUEST)
+        tofui_track_queued(ch, m);
     if (ch->state == TOFUI_CH_OPEN && !ch->send.blocked)
         tofui_chan_touch(ch); /* written just before the next wait */
 }
@@ -104,6 +106,8 @@ static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
     uint8_t op = m->bhdr.opcode;
     if (m == ch->dial.hello)
         tofui_dial_hello_sent(ch);
+    else if (m->track != NULL || op == TOFU_OP_BYE_REQUEST)
+        tofui_track_sent(ch, m);
     send__done_add(ch->set, done, m);
     if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)
         return;

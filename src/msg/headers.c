@@ -188,3 +188,11 @@ tofu_status tofui_msg_replace_header(tofu_msg *m, const char *name, const char *
     m->thdrs.len = start + len + tail;
     return TOFU_SUCCESS;
 }
+
+/* The engine's answer to a Request whose deadline passed. */
+bool tofu_msg_timed_out(const tofu_msg *m) {
+    tofu_header h;
+    return m->bhdr.origin == TOFU_ORIGIN_ENGINE && tofu_msg_find_header(m, TOFU_HDR_REASON, &h) &&
+           h.value_len == sizeof TOFU_REASON_TIMED_OUT - 1 &&
+           memcmp(h.value, TOFU_REASON_TIMED_OUT, h.value_len) == 0;
+}

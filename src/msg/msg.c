@@ -122,6 +122,11 @@ void tofu_msg_reset(tofu_msg *m) {
     m->body.len = 0;
     m->user = NULL;
     m->ctx = NULL;
+    m->timeout_ms = 0;
+    m->timeout_set = false;
+    m->late = false;
+    m->answered = false;
+    m->track = NULL;
 }
 
 void tofui_msg_clear(tofu_msg *m) {
@@ -147,6 +152,9 @@ tofu_status tofu_msg_clone(const tofu_msg *m, tofu_msg **out) {
         return TOFU_ALLOCATION_FAILED;
     c->bhdr = m->bhdr;
     c->user = m->user;
+    c->timeout_ms = m->timeout_ms;
+    c->timeout_set = m->timeout_set;
+    c->late = m->late;
     memcpy(c->thdrs.data, m->thdrs.data, m->thdrs.len);
     c->thdrs.len = m->thdrs.len;
     memcpy(c->body.data, m->body.data, m->body.len);
@@ -203,6 +211,21 @@ void *tofu_msg_user(const tofu_msg *m) {
 
 void tofu_msg_set_user(tofu_msg *m, void *p) {
     m->user = p;
+}
+
+void tofu_msg_set_timeout(tofu_msg *m, uint32_t ms) {
+    m->timeout_ms = ms;
+    m->timeout_set = true;
+}
+
+bool tofu_msg_timeout(const tofu_msg *m, uint32_t *ms) {
+    if (m->timeout_set && ms != NULL)
+        *ms = m->timeout_ms;
+    return m->timeout_set;
+}
+
+bool tofu_msg_late(const tofu_msg *m) {
+    return m->late;
 }
 
 /* ---- raw text-header block and body ---- */

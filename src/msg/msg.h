@@ -25,6 +25,14 @@ struct tofu_msg {
     void *user;      /* the application's pointer */
     void *ctx;       /* engine-private (owning group); cleared before delivery */
     tofu_msg *next;  /* intrusive link for the engine's queues */
+    /* Local properties, never transmitted, cleared by reset: */
+    uint32_t timeout_ms; /* the Request's deadline (tofu_msg_set_timeout) */
+    bool timeout_set;    /* timeout_ms was set: else the engine default */
+    bool late;           /* a Response that answers no waiting Request */
+    /* Engine-private while the message is in a send queue: */
+    bool answered;       /* a Request the engine already answered (its
+                            deadline passed): not handed back again */
+    void *track;         /* its record among the waiting Requests */
 };
 
 /* Makes room for at least `need` bytes in total (len unchanged). */

@@ -28,6 +28,7 @@ typedef struct client {
     bool peer_said_bye; /* the server's ByeRequest was answered */
     bool closed;        /* our channel's close Signal arrived */
     tofu_status close_reason;
+    uint64_t stream_id; /* the id of a file's parts after the first; 0: new */
 } client;
 
 /* One message to send: a --data string, a part of --file or a line. */
@@ -101,18 +102,57 @@ static tofu_msg *client__next(client *c, uint64_t deadline_ms, const char *what,
     return NULL;
 }
 
+/* Takes messages until our channel's close Signal (printed, as all), at
+ * most until deadline_ms: a Request the engine answered because the
+ * channel closed is reported after the whole story is out. */
+static void client__until_closed(client *c, uint64_t deadline_ms) {
+    while (!c->closed) {
+        int rc = TC_EXIT_OK;
+        tofu_msg *m = client__next(c, deadline_ms, "close Signal", &rc);
+        if (m == NULL)
+            return;
+        client__other(c, m);
+    }
+}
+
+/* The engine answered our Request for the peer: its deadline passed
+ * (exit 3, "timeout"), or the channel closed before the peer answered
+ * (exit 1, the close reason), each naming the Request's id. */
+static int client__unanswered(client *c, tofu_msg **m, uint64_t deadline_ms) {
+    uint64_t id = tofu_msg_id(*m);
+    bool timed_out = tofu_msg_timed_out(*m);
+    tofu_status st = tofu_msg_status(*m);
+    tc_session_put(&c->s, m);
+    if (timed_out) {
+        fprintf(stderr, "tofucat: timeout: Request %llu got no answer within %llu ms\n",
+                (unsigned long long)id, (unsigned long long)c->opt->timeout_ms);
+        return TC_EXIT_TIMEOUT;
+    }
+    client__until_closed(c, deadline_ms);
+    char detail[96];
+    snprintf(detail, sizeof detail, "Request %llu got no answer (the connection closed)",
+             (unsigned long long)id);
+    return client__fail(c->closed ? c->close_reason : st, detail);
+}
+
+/* How long a Request may wait here: the engine answers it at its deadline
+ * (tofu_msg_set_timeout), so the local wait only backs that up. */
+#define CLIENT__BACKSTOP_MS 1000u
+
 /* Waits for the answer (opcode op, message id id) on our channel. An
- * engine-made answer with an error status (a failed connect) is a
- * failure naming that status. */
+ * engine-made answer with an error status (a failed connect; a Request
+ * unanswered) is a failure naming that status. */
 static int client__await(client *c, tofu_opcode op, uint64_t id, const char *what) {
     uint64_t deadline = tc_now_ms() + c->opt->timeout_ms;
+    if (op == TOFU_OP_RESPONSE)
+        deadline += CLIENT__BACKSTOP_MS;
     for (;;) {
         int rc = TC_EXIT_OK;
         tofu_msg *m = client__next(c, deadline, what, &rc);
         if (m == NULL)
             return rc;
         bool answer = tofu_msg_opcode(m) == op && tofu_msg_id(m) == id &&
-                      tofu_msg_channel(m) == c->ch;
+                      tofu_msg_channel(m) == c->ch && !tofu_msg_late(m);
         if (!answer) {
             rc = client__other(c, m);
             if (rc != TC_EXIT_OK)
@@ -123,6 +163,8 @@ static int client__await(client *c, tofu_opcode op, uint64_t id, const char *wha
         }
         tofu_status st = tofu_msg_status(m);
         bool failed = tofu_msg_from_engine(m) && st != TOFU_SUCCESS;
+        if (failed && op == TOFU_OP_RESPONSE)
+            return client__unanswered(c, &m, deadline);
         tc_session_put(&c->s, &m);
         if (failed)
             return client__fail(st, c->opt->address_text);
@@ -143,10 +185,10 @@ static int client__drain(client *c) {
     return st == TOFU_SUCCESS ? TC_EXIT_OK : client__fail(st, "the engine stopped");
 }
 
-/* A post to our channel fails with invalid_channel_number once the channel
+/* A post to our channel fails with channel_closed once the channel
  * closed; its close Signal, already queued, tells why. */
 static int client__post_failed(client *c, tofu_status st, const char *what) {
-    int rc = st == TOFU_INVALID_CHANNEL_NUMBER ? client__drain(c) : TC_EXIT_OK;
+    int rc = st == TOFU_CHANNEL_CLOSED ? client__drain(c) : TC_EXIT_OK;
     if (rc == TC_EXIT_OK && c->closed)
         return client__closed_early(c);
     return rc != TC_EXIT_OK ? rc : client__fail(st, what);
@@ -181,6 +223,13 @@ static int client__send(client *c, const payload *p) {
     tofu_msg_set_opcode(m, c->opt->signal ? TOFU_OP_SIGNAL : TOFU_OP_REQUEST);
     tofu_msg_set_channel(m, c->ch);
     tofu_msg_bhdr(m)->more = p->more;
+    /* The parts of one file are one Request: they share its id, and so
+     * do the parts of its answer (the last one has `more` clear). */
+    tofu_msg_set_id(m, c->stream_id);
+    if (!c->opt->signal) /* --timeout is each Request's deadline */
+        tofu_msg_set_timeout(m, c->opt->timeout_ms < TOFU_TIMEOUT_NONE
+                                    ? (uint32_t)c->opt->timeout_ms
+                                    : TOFU_TIMEOUT_NONE - 1);
     tofu_status st = tofu_msg_append_body(m, p->data, p->len);
     for (size_t i = 0; st == TOFU_SUCCESS && i < c->opt->ndata_headers; i++)
         st = tc_add_header_arg(m, c->opt->data_headers[i]);
@@ -192,6 +241,7 @@ static int client__send(client *c, const payload *p) {
     if (st != TOFU_SUCCESS)
         return client__post_failed(c, st,
                                    c->opt->signal ? "cannot send a Signal" : "cannot send a Request");
+    c->stream_id = p->more ? h.message_id : 0;
     if (c->opt->signal)
         return client__drain(c);
     return client__await(c, TOFU_OP_RESPONSE, h.message_id, "Response");

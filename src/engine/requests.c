@@ -1,0 +1,190 @@
+/*
+ * The Requests that wait for an answer (requests.h).
+ */
+#include <stdlib.h>
+
+#include "engine/requests.h"
+#include "msg/msg.h"
+#include "platform/platform.h"
+
+#define REQS__FIRST_BUCKETS 64u
+/* Records kept for reuse beyond what is in use: enough for the bursts of a
+ * busy channel, not a pool that grows with the worst moment forever. */
+#define REQS__MAX_FREE 4096u
+#define REQS__NS_PER_MS 1000000ull
+
+static uint64_t reqs__now_ms(void) {
+    return tofui_clock_ns() / REQS__NS_PER_MS;
+}
+
+tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt) {
+    r->buckets = calloc(REQS__FIRST_BUCKETS, sizeof *r->buckets);
+    if (r->buckets == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    r->nbuckets = REQS__FIRST_BUCKETS;
+    r->count = 0;
+    r->free = NULL;
+    r->nfree = 0;
+    r->default_ms = opt->request_timeout_ms == TOFU_TIMEOUT_NONE ? 0 : opt->request_timeout_ms;
+    tofui_wheel_init(&r->wheel, reqs__now_ms());
+    return TOFU_SUCCESS;
+}
+
+void tofui_reqs_fini(tofui_reqs *r) {
+    while (r->free != NULL) {
+        tofui_req *q = r->free;
+        r->free = q->hash_next;
+        free(q);
+    }
+    /* Every channel gave its records back when it closed; a table still
+     * holding some (a failed init of the engine) only frees them. */
+    for (size_t b = 0; b < r->nbuckets && r->buckets != NULL; b++) {
+        while (r->buckets[b] != NULL) {
+            tofui_req *q = r->buckets[b];
+            r->buckets[b] = q->hash_next;
+            free(q);
+        }
+    }
+    free(r->buckets);
+    r->buckets = NULL;
+    r->nbuckets = 0;
+}
+
+/* Ids are mostly consecutive (the process-wide counter): a multiplicative
+ * hash spreads them, and the channel's address tells channels apart. */
+static size_t reqs__bucket(const tofui_reqs *r, const void *owner, uint64_t id) {
+    uint64_t h = (id ^ ((uint64_t)(uintptr_t)owner >> 4)) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 32) & (r->nbuckets - 1);
+}
+
+/* Doubles the buckets when the table is fuller than one record per bucket;
+ * a failed allocation keeps the old ones (longer chains, still correct). */
+static void reqs__grow(tofui_reqs *r) {
+    size_t n = r->nbuckets * 2;
+    tofui_req **nb = calloc(n, sizeof *nb);
+    if (nb == NULL)
+        return;
+    tofui_req **old = r->buckets;
+    size_t oldn = r->nbuckets;
+    r->buckets = nb;
+    r->nbuckets = n;
+    for (size_t b = 0; b < oldn; b++) {
+        while (old[b] != NULL) {
+            tofui_req *q = old[b];
+            old[b] = q->hash_next;
+            size_t i = reqs__bucket(r, q->owner, q->id);
+            q->hash_next = nb[i];
+            nb[i] = q;
+        }
+    }
+    free(old);
+}
+
+static tofui_req *reqs__new_record(tofui_reqs *r) {
+    tofui_req *q = r->free;
+    if (q != NULL) {
+        r->free = q->hash_next;
+        r->nfree--;
+    } else if ((q = malloc(sizeof *q)) == NULL) {
+        return NULL;
+    }
+    q->deadline.link.prev = q->deadline.link.next = NULL;
+    return q;
+}
+
+static void reqs__recycle(tofui_reqs *r, tofui_req *q) {
+    if (r->nfree >= REQS__MAX_FREE) {
+        free(q);
+        return;
+    }
+    q->hash_next = r->free;
+    r->free = q;
+    r->nfree++;
+}
+
+/* The Request's deadline in ms from now, or false when it has none: its
+ * own timeout when the application set one, else the engine's default. */
+static bool reqs__deadline_ms(const tofui_reqs *r, const tofu_msg *m, uint32_t *ms) {
+    if (m->timeout_set) {
+        *ms = m->timeout_ms;
+        return m->timeout_ms != TOFU_TIMEOUT_NONE;
+    }
+    *ms = r->default_ms;
+    return r->default_ms != 0;
+}
+
+/* The deadline runs from now, rounded up to the next whole millisecond
+ * (the wheel's tick) so that it never expires early. */
+static void reqs__start_deadline(tofui_reqs *r, tofui_req *q, uint32_t ms) {
+    uint64_t now_ns = tofui_clock_ns();
+    uint64_t at_ns = now_ns + (uint64_t)ms * REQS__NS_PER_MS;
+    uint64_t at = (at_ns + REQS__NS_PER_MS - 1) / REQS__NS_PER_MS;
+    tofui_wheel_add(&r->wheel, &q->deadline, at);
+}
+
+tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_list,
+                          const tofu_msg *m) {
+    tofui_req *q = reqs__new_record(r);
+    if (q == NULL)
+        return NULL;
+    q->owner = owner;
+    q->id = m->bhdr.message_id;
+    q->unsent = NULL;
+    if (r->count >= r->nbuckets)
+        reqs__grow(r);
+    size_t b = reqs__bucket(r, owner, q->id);
+    q->hash_next = r->buckets[b];
+    r->buckets[b] = q;
+    r->count++;
+    tofui_list_push_back(owner_list, &q->owner_link);
+    uint32_t ms;
+    if (reqs__deadline_ms(r, m, &ms))
+        reqs__start_deadline(r, q, ms);
+    return q;
+}
+
+void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
+    tofui_wheel_remove(&r->wheel, &q->deadline);
+    reqs__start_deadline(r, q, ms);
+}
+
+tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
+    for (tofui_req *q = r->buckets[reqs__bucket(r, owner, id)]; q != NULL; q = q->hash_next) {
+        if (q->id == id && q->owner == owner)
+            return q;
+    }
+    return NULL;
+}
+
+void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
+    tofui_req **p = &r->buckets[reqs__bucket(r, q->owner, q->id)];
+    while (*p != q)
+        p = &(*p)->hash_next;
+    *p = q->hash_next;
+    r->count--;
+    tofui_wheel_remove(&r->wheel, &q->deadline);
+    tofui_list_remove(&q->owner_link);
+    reqs__recycle(r, q);
+}
+
+/* The clock is read only when nothing is due yet and some deadline runs. */
+tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
+    tofui_wheel_timer *t = tofui_wheel_pop_due(&r->wheel);
+    if (t == NULL && tofui_wheel_next(&r->wheel) != UINT64_MAX) {
+        tofui_wheel_advance(&r->wheel, reqs__now_ms());
+        t = tofui_wheel_pop_due(&r->wheel);
+    }
+    return t == NULL ? NULL : TOFUI_CONTAINER(t, tofui_req, deadline);
+}
+
+int tofui_reqs_timeout(const tofui_reqs *r) {
+    uint64_t next = tofui_wheel_next(&r->wheel);
+    if (next == UINT64_MAX)
+        return -1;
+    uint64_t now_ns = tofui_clock_ns();
+    uint64_t at_ns = next * REQS__NS_PER_MS;
+    if (at_ns <= now_ns)
+        return 0;
+    uint64_t ms = (at_ns - now_ns + REQS__NS_PER_MS - 1) / REQS__NS_PER_MS;
+    return ms > 60000u ? 60000 : (int)ms;
+}

@@ -1,0 +1,129 @@
+/*
+ * Every Request gets exactly one answer (I/O thread only): the channel's
+ * side of the table of waiting Requests (requests.h).
+ *
+ * A Request taken into a channel's send queue waits for its answer: the
+ * peer's Response with its id and `more` clear, or one the engine makes,
+ *   - when its deadline passes: a Response with "~reason: timed_out" (the
+ *     peer's, if it comes after all, is delivered marked late);
+ *   - when the channel closes after the Request went out: a Response with
+ *     the close reason, before the close Signal.
+ * A Request still in the send queue when the channel closes comes back
+ * itself, as every unsent message does: that is its answer. One whose
+ * deadline passed while it was still queued is answered at once and still
+ * goes out (what the peer sees does not depend on timing); should the
+ * channel close before, it is not handed back a second time.
+ *
+ * Our ByeRequest is answered the same way: when the channel closes after
+ * it went out and before the peer's ByeResponse came, the engine makes the
+ * ByeResponse. It needs no table: a channel sends at most one.
+ */
+#include "engine/channel.h"
+
+/* A Response or ByeResponse made by the engine for one of our requests. */
+static tofu_msg *track__answer(tofui_chan *ch, tofu_opcode op, uint64_t id, tofu_status st,
+                               const char *reason) {
+    tofu_msg *m = tofui_msg_engine(op, st, ch->num, id);
+    if (m == NULL)
+        return NULL;
+    tofu_msg_add_header(m, TOFU_HDR_REASON, reason);
+    m->bhdr.thl = (uint16_t)m->thdrs.len;
+    return m;
+}
+
+void tofui_track_queued(tofui_chan *ch, tofu_msg *m) {
+    tofui_reqs *r = &ch->set->reqs;
+    tofui_req *q = tofui_reqs_find(r, ch, m->bhdr.message_id);
+    if (q == NULL) {
+        q = tofui_reqs_add(r, ch, &ch->track.waiting, m);
+        /* Without memory for the record the Request is still sent; only
+         * the engine's answer for it is lost (docs/semantics.md). */
+        if (q == NULL)
+            return;
+    } else if (q->unsent != NULL) {
+        /* Another part of the same Request (`more`), or the same id again:
+         * one record, one answer; it follows the last part queued. */
+        q->unsent->track = NULL;
+    }
+    q->unsent = m;
+    m->track = q;
+}
+
+void tofui_track_sent(tofui_chan *ch, tofu_msg *m) {
+    if (m->track != NULL) {
+        ((tofui_req *)m->track)->unsent = NULL;
+        m->track = NULL;
+    } else if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST) {
+        ch->track.bye_sent = true;
+        ch->track.bye_id = m->bhdr.message_id;
+    }
+}
+
+void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
+    if (m->bhdr.opcode == TOFU_OP_BYE_RESPONSE) {
+        ch->track.bye_answered = true;
+        return;
+    }
+    tofui_req *q = tofui_reqs_find(&ch->set->reqs, ch, m->bhdr.message_id);
+    if (q == NULL) {
+        m->late = true;
+        return;
+    }
+    if (!m->bhdr.more) /* the last part of the answer */
+        tofui_reqs_remove(&ch->set->reqs, q);
+}
+
+/* The record goes; a Request still queued keeps no pointer to it. */
+static void track__forget(tofui_reqs *r, tofui_req *q) {
+    if (q->unsent != NULL)
+        q->unsent->track = NULL;
+    tofui_reqs_remove(r, q);
+}
+
+void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
+    tofui_reqs *r = &ch->set->reqs;
+    const char *why = tofu_status_name(reason);
+    while (!tofui_list_empty(&ch->track.waiting)) {
+        tofui_req *q = TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link);
+        if (q->unsent == NULL) { /* written: the engine answers */
+            tofu_msg *a = track__answer(ch, TOFU_OP_RESPONSE, q->id, reason, why);
+            if (a != NULL)
+                tofui_mq_push(out, a);
+        }
+        track__forget(r, q);
+    }
+    if (ch->track.bye_sent && !ch->track.bye_answered) {
+        tofu_msg *a = track__answer(ch, TOFU_OP_BYE_RESPONSE, ch->track.bye_id, reason, why);
+        if (a != NULL)
+            tofui_mq_push(out, a);
+    }
+}
+
+void tofui_track_forget_all(tofui_chan *ch) {
+    while (!tofui_list_empty(&ch->track.waiting))
+        track__forget(&ch->set->reqs, TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link));
+}
+
+/* Without memory for the answer a deadline tries again this much later:
+ * the Request is never left unanswered for want of a message. */
+#define TRACK__RETRY_MS 10u
+
+static void track__expired(tofui_reqs *r, tofui_req *q) {
+    tofui_chan *ch = (tofui_chan *)(uintptr_t)q->owner;
+    tofu_msg *a = track__answer(ch, TOFU_OP_RESPONSE, q->id, TOFU_PROCESSING_FAILED,
+                                TOFU_REASON_TIMED_OUT);
+    if (a == NULL) {
+        tofui_reqs_retry(r, q, TRACK__RETRY_MS);
+        return;
+    }
+    if (q->unsent != NULL) /* still to go out: it is answered now */
+        q->unsent->answered = true;
+    track__forget(r, q);
+    tofui_group_deliver(ch->group, a);
+}
+
+void tofui_track_expire(tofui_chanset *set) {
+    tofui_req *q;
+    while ((q = tofui_reqs_pop_expired(&set->reqs)) != NULL)
+        track__expired(&set->reqs, q);
+}
