@@ -57,6 +57,22 @@ static void pair_open(pair *p) {
     pair_open_pools(p, 0, 0);
 }
 
+/* As pair_open_pools, for the cases that post far more than any socket
+ * buffer holds, without flow control: both send queues are unlimited
+ * (the default bound would refuse what the case wants queued). */
+static void pair_open_unbounded(pair *p, uint16_t server_initial, uint16_t server_max) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    if (server_initial != 0)
+        server.initial_pool_msgs = server_initial;
+    if (server_max != 0)
+        server.max_pool_msgs = server_max;
+    server.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    client.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    pair_open_with(p, &server, &client);
+}
+
 static void pair_connect(pair *p) {
     p->cch = HANDSHAKE(p->ce, p->cg, p->reach, p->se, p->sg, &p->sch);
 }
@@ -310,11 +326,12 @@ TRANSPORT_TEST(echo_sizes) {
 }
 
 /* 10,000 Requests posted back to back arrive complete and in order; the
- * echo server's Responses come back complete and in order too. */
+ * echo server's Responses come back complete and in order too. (No flow
+ * control: the send queues are unlimited.) */
 #define PIPELINED 10000
 TRANSPORT_TEST(pipelined_10000) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     tofu_t_echo echo;
     tofu_t_echo_start(&echo, p.se, p.sg);
     p.cch = CONNECT(p.ce, p.cg, p.reach);
@@ -472,7 +489,7 @@ static void post_big(pair *p) {
  * the peer gets a prefix of the data, complete, then its close Signal. */
 TRANSPORT_TEST(bye_signal_abort) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     pair_connect(&p);
     post_big(&p);
     tofu_bhdr bye = POST_ABORT(p.ce, p.cg, p.cch);
@@ -559,7 +576,7 @@ TRANSPORT_TEST(bye_linger_bound) {
  * message back with the reason, then the close Signal. */
 TRANSPORT_TEST(peer_killed_mid_stream) {
     pair p;
-    pair_open_pools(&p, 4, 4);
+    pair_open_unbounded(&p, 4, 4);
     pair_connect(&p);
     post_big(&p);
     tofu_msg *first = NEXT_MSG(p.se, p.sg); /* data is flowing */

@@ -27,7 +27,8 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
     set->poller = poller;
     set->chantab = chantab;
     set->resolver = resolver;
-    set->max_send_queue = opt->max_send_queue;
+    set->max_send_queue =
+        opt->max_send_queue == 0 ? TOFU_DEFAULT_MAX_SEND_QUEUE : opt->max_send_queue;
     tofui_timers_init(&set->timers, opt);
     tofui_list_init(&set->all);
     tofui_list_init(&set->stalled);

@@ -45,7 +45,7 @@ typedef struct tofui_chanset {
     tofui_chantab *chantab;
     tofui_resolver *resolver;
     tofui_submit *sub;       /* posts a closing channel takes back */
-    uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
+    uint32_t max_send_queue; /* tofu_options.max_send_queue, never 0 */
     tofui_timers timers;     /* the channels' deadlines */
     /* channel.c */
     tofui_chan **by_num; /* [TOFUI_CHAN_SLOTS] */

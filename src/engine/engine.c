@@ -30,7 +30,7 @@ void tofu_options_init(tofu_options *opt) {
         return;
     opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
     opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
-    opt->max_send_queue = 0;
+    opt->max_send_queue = TOFU_DEFAULT_MAX_SEND_QUEUE;
     opt->connect_timeout_ms = TOFU_DEFAULT_CONNECT_TIMEOUT_MS;
     opt->handshake_timeout_ms = TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS;
     opt->bye_linger_ms = TOFU_DEFAULT_BYE_LINGER_MS;
