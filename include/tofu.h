@@ -423,6 +423,19 @@ typedef struct tofu_options {
                                    peer still reading loses nothing; after
                                    this long (default 30 s) it closes anyway.
                                    TOFU_TIMEOUT_NONE: wait for the peer. */
+    uint32_t frame_timeout_ms;  /* a frame must arrive whole within this long
+                                   of its first byte (default 30 s), however
+                                   it trickles in; a channel whose frame does
+                                   not is closed: close Signal ~reason
+                                   recv_failed, ~limit frame_timeout_ms.
+                                   TOFU_TIMEOUT_NONE: no deadline. */
+    uint32_t max_partial_bytes; /* most bytes the engine holds for frames
+                                   that are still coming in, all channels
+                                   together (default 32 MiB; at least one
+                                   largest frame, 131070). Past it the
+                                   channels whose frames started first are
+                                   closed: ~reason allocation_failed,
+                                   ~limit max_partial_bytes. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

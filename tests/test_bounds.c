@@ -31,6 +31,7 @@ typedef struct bounds_echo {
     _Atomic uint64_t closes;    /* close Signals */
     _Atomic uint64_t live_max;  /* tofu_live_messages(), the most seen */
     _Atomic int last_reason;    /* ~reason of the last close Signal */
+    _Atomic unsigned last_channel; /* and its channel */
     _Atomic bool last_limit_ok; /* and whether its ~limit was the one expected */
     const char *expect_limit;   /* ~limit the close Signals must carry (NULL: none) */
 } bounds_echo;
@@ -54,6 +55,7 @@ static bool bounds_limit_is(const tofu_msg *m, const char *want) {
 static void bounds_engine_msg(bounds_echo *s, tofu_msg *m) {
     if (tofu_t_is_close_signal(m)) {
         atomic_store(&s->last_reason, (int)tofu_t_reason(m));
+        atomic_store(&s->last_channel, (unsigned)tofu_msg_channel(m));
         atomic_store(&s->last_limit_ok, bounds_limit_is(m, s->expect_limit));
         atomic_fetch_add(&s->closes, 1);
     } else if (tofu_msg_status(m) == TOFU_NOT_ALLOWED) {
@@ -148,20 +150,41 @@ static void bounds_wait_closes_at(bounds_server *s, uint64_t n, const char *file
 /* raw peers and a well-behaved client                                      */
 /* ======================================================================== */
 
-/* A raw peer that said Hello (the echo thread answers; the peer never
- * reads the answer). */
-static tofui_socket bounds_raw_hello(const bounds_server *s) {
+/* The server's channel number in the header of a frame it sent. */
+static uint16_t bounds_sender_channel(const uint8_t *frame) {
+    return (uint16_t)(frame[0] << 8 | frame[1]);
+}
+
+/* A raw peer's HelloRequest (hello_len bytes) followed in the same write by
+ * `extra` (may be NULL); with *sch non-NULL, the peer reads the echoed
+ * HelloResponse, so the server has read the write, and *sch receives the
+ * server's number of the channel. */
+static tofui_socket bounds_raw_hello_then(const bounds_server *s, const void *extra, size_t n_extra,
+                                          uint16_t *sch) {
     tofui_socket raw = RAW_CONNECT(&s->reach);
     char v[TOFU_T_ADDR_CAP];
     ASSERT_OK(tofu_address_format(&s->reach, v, sizeof v, NULL));
     char th[TOFU_T_ADDR_CAP + 32];
     int thl = snprintf(th, sizeof th, "%s:%s\r\n", TOFU_HDR_CONNECT_TO, v);
     ASSERT_TRUE(thl > 0 && (size_t)thl < sizeof th);
-    uint8_t frame[16 + sizeof th];
+    static uint8_t frame[16 + sizeof th + 16 + TOFU_MAX_PART_LEN];
     size_t n = tofu_t_raw_frame(frame, 1, TOFU_OP_HELLO_REQUEST, BOUNDS_HELLO_ID, th,
                                 (uint16_t)thl, NULL, 0);
-    RAW_SEND(raw, frame, n);
+    ASSERT_TRUE(n + n_extra <= sizeof frame);
+    if (n_extra > 0)
+        memcpy(frame + n, extra, n_extra);
+    RAW_SEND(raw, frame, n + n_extra);
+    if (sch != NULL) {
+        uint8_t answer[16 + sizeof th];
+        RAW_RECV(raw, answer, n);
+        ASSERT_EQ(answer[2] & 0x0f, TOFU_OP_HELLO_RESPONSE);
+        *sch = bounds_sender_channel(answer);
+    }
     return raw;
+}
+
+static tofui_socket bounds_raw_hello(const bounds_server *s, uint16_t *sch) {
+    return bounds_raw_hello_then(s, NULL, 0, sch);
 }
 
 typedef struct bounds_client {
@@ -227,7 +250,7 @@ TRANSPORT_TEST(non_reading_peer_pins_one_queue) {
     bounds_server_open(&s, NULL, NULL);
     bounds_client c;
     bounds_client_open(&c, &s);
-    tofui_socket raw = bounds_raw_hello(&s);
+    tofui_socket raw = bounds_raw_hello(&s, NULL); /* never reads */
 
     static uint8_t frame[16 + FLOOD_BODY];
     uint32_t sent = 0;
@@ -252,6 +275,189 @@ TRANSPORT_TEST(non_reading_peer_pins_one_queue) {
     tofui_sock_abort(raw);
     WAIT_CLOSES(&s, 1);
     CLIENT_ECHO(&c);
+    bounds_client_close(&c);
+    bounds_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
+/* frames that do not arrive                                                */
+/* ======================================================================== */
+
+#define FRAME_BODY 60000u
+#define FRAME_SHORT_MS 200u
+#define FRAME_SENT 10u
+
+/* The close Signal the server saw last is the one of channel sch, for that
+ * reason, naming the limit the server was opened to expect. */
+static void bounds_check_close_at(bounds_server *s, uint16_t sch, tofu_status reason,
+                                  const char *file, int line) {
+    tofu_t_check_u(atomic_load(&s->echo.last_channel), sch, true, "closed channel",
+                   "the peer's channel", file, line);
+    tofu_t_check_status(reason, (tofu_status)atomic_load(&s->echo.last_reason), "~reason", file,
+                        line);
+    if (!atomic_load(&s->echo.last_limit_ok))
+        tofu_t_fail(file, line, "the close Signal does not say ~limit:%s", s->echo.expect_limit);
+}
+#define CHECK_LAST_CLOSE(s, sch, reason) bounds_check_close_at((s), (sch), (reason), __FILE__, __LINE__)
+
+/* A Request of FRAME_BODY body bytes (pattern `seed`), whole. */
+static void bounds_request(uint8_t *frame, uint64_t id, uint32_t seed) {
+    tofu_t_raw_header(frame, 1, TOFU_OP_REQUEST, id, 0, FRAME_BODY);
+    tofu_t_fill(frame + 16, FRAME_BODY, seed);
+}
+
+/* The raw peer reads the echo of bounds_request(id, seed). */
+static void bounds_expect_echo_at(tofui_socket raw, uint64_t id, uint32_t seed, const char *file,
+                                  int line) {
+    static uint8_t got[16 + FRAME_BODY], want[16 + FRAME_BODY];
+    tofu_t_raw_recv_at(raw, got, sizeof got, file, line);
+    bounds_request(want, id, seed);
+    tofu_t_check_u(got[2] & 0x0f, TOFU_OP_RESPONSE, true, "opcode", "Response", file, line);
+    tofu_t_check_mem(got + 4, 8, want + 4, 8, "echoed id", "sent id", file, line);
+    tofu_t_check_mem(got + 16, FRAME_BODY, want + 16, FRAME_BODY, "echoed body", "sent body",
+                     file, line);
+}
+#define EXPECT_ECHO(raw, id, seed) bounds_expect_echo_at((raw), (id), (seed), __FILE__, __LINE__)
+
+/* tofu_options.frame_timeout_ms: after its HelloRequest was delivered (the
+ * handshake timer is done), a peer sends a header and a few bytes of a
+ * Request and stops. Its channel closes after the frame timeout, with
+ * ~reason recv_failed and ~limit frame_timeout_ms, and the peer sees the
+ * connection reset. A channel idle between frames has no deadline: the
+ * good client's, idle for several timeouts, still gets its echoes. */
+TRANSPORT_TEST(frame_stalled_midway_times_out) {
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.frame_timeout_ms = FRAME_SHORT_MS;
+    bounds_server s;
+    bounds_server_open(&s, &opt, "frame_timeout_ms");
+    bounds_client c;
+    bounds_client_open(&c, &s);
+    uint16_t sch = 0;
+    tofui_socket raw = bounds_raw_hello(&s, &sch);
+
+    static uint8_t frame[16 + FRAME_BODY];
+    bounds_request(frame, 5000, 1);
+    RAW_SEND(raw, frame, 16 + FRAME_SENT); /* and never the rest */
+    WAIT_CLOSES(&s, 1);
+    CHECK_LAST_CLOSE(&s, sch, TOFU_RECV_FAILED);
+    RAW_WAIT_CLOSED(raw);
+    tofui_sock_close(raw);
+
+    tofui_sleep_ms(3 * FRAME_SHORT_MS); /* idle, not under way: no deadline */
+    CLIENT_ECHO(&c);
+    ASSERT_EQ(atomic_load(&s.echo.closes), 1);
+    bounds_client_close(&c);
+    bounds_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* The deadline is for the whole frame, not for each piece: a peer that
+ * trickles a frame one byte at a time, always "making progress", is
+ * closed all the same (it would otherwise hold its buffer for as long as
+ * it likes). The trickle stops only when the server closed the channel. */
+TRANSPORT_TEST(trickled_frame_times_out_despite_progress) {
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.frame_timeout_ms = FRAME_SHORT_MS;
+    bounds_server s;
+    bounds_server_open(&s, &opt, "frame_timeout_ms");
+    uint16_t sch = 0;
+    tofui_socket raw = bounds_raw_hello(&s, &sch);
+
+    static uint8_t frame[16 + FRAME_BODY];
+    bounds_request(frame, 5000, 2);
+    RAW_SEND(raw, frame, 16);
+    uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * 1000000000ull;
+    size_t sent = 16;
+    while (atomic_load(&s.echo.closes) == 0) {
+        ASSERT_TRUE(sent < sizeof frame && tofui_clock_ns() < deadline); /* hang guard */
+        tofui_iov iov = {frame + sent, 1};
+        size_t w = 0;
+        if (tofui_sock_writev(raw, &iov, 1, &w) != TOFU_SUCCESS)
+            break; /* the reset came */
+        sent += w;
+        tofui_sleep_ms(FRAME_SHORT_MS / 10);
+    }
+    WAIT_CLOSES(&s, 1);
+    CHECK_LAST_CLOSE(&s, sch, TOFU_RECV_FAILED);
+    printf("trickled_frame_times_out_despite_progress: closed after %zu of %zu bytes\n", sent,
+           sizeof frame);
+    RAW_WAIT_CLOSED(raw);
+    tofui_sock_close(raw);
+    bounds_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* A frame that comes in pieces, slowly but well within frame_timeout_ms,
+ * arrives intact (and is echoed back whole). */
+#define FRAME_PIECES 10u
+TRANSPORT_TEST(slow_frame_within_timeout_arrives) {
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.frame_timeout_ms = 50 * FRAME_SHORT_MS; /* 10 s for pieces 20 ms apart */
+    bounds_server s;
+    bounds_server_open(&s, &opt, NULL);
+    uint16_t sch = 0;
+    tofui_socket raw = bounds_raw_hello(&s, &sch);
+
+    static uint8_t frame[16 + FRAME_BODY];
+    bounds_request(frame, 5000, 3);
+    size_t piece = sizeof frame / FRAME_PIECES + 1;
+    for (size_t off = 0; off < sizeof frame; off += piece) {
+        size_t n = sizeof frame - off < piece ? sizeof frame - off : piece;
+        RAW_SEND(raw, frame + off, n);
+        tofui_sleep_ms(FRAME_SHORT_MS / 10);
+    }
+    EXPECT_ECHO(raw, 5000, 3);
+    ASSERT_EQ(atomic_load(&s.echo.closes), 0);
+    tofui_sock_close(raw);
+    WAIT_CLOSES(&s, 1);
+    bounds_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* tofu_options.max_partial_bytes: six raw peers each start a Request of
+ * FRAME_BODY bytes and send two thirds of it; the budget holds five such
+ * frames. The sixth one's bytes close the peer whose frame started first,
+ * with ~reason allocation_failed and ~limit max_partial_bytes; the other
+ * five then finish their frames and get their echoes, and a good client
+ * keeps working. */
+#define CAP_PEERS 6u
+#define CAP_FIRST (FRAME_BODY * 2u / 3u)
+TRANSPORT_TEST(partial_bytes_cap_closes_the_oldest) {
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.max_partial_bytes = (CAP_PEERS - 1) * FRAME_BODY;
+    bounds_server s;
+    bounds_server_open(&s, &opt, "max_partial_bytes");
+    bounds_client c;
+    bounds_client_open(&c, &s);
+
+    static uint8_t frame[CAP_PEERS][16 + FRAME_BODY];
+    tofui_socket raw[CAP_PEERS];
+    uint16_t sch[CAP_PEERS];
+    for (uint32_t i = 0; i < CAP_PEERS; i++) {
+        bounds_request(frame[i], 6000 + i, 10 + i);
+        /* Hello and the start of the frame in one write: once the peer
+         * has its HelloResponse, the server holds the start. */
+        raw[i] = bounds_raw_hello_then(&s, frame[i], 16 + CAP_FIRST, &sch[i]);
+    }
+    WAIT_CLOSES(&s, 1);
+    CHECK_LAST_CLOSE(&s, sch[0], TOFU_ALLOCATION_FAILED);
+    RAW_WAIT_CLOSED(raw[0]);
+    tofui_sock_close(raw[0]);
+
+    for (uint32_t i = 1; i < CAP_PEERS; i++) {
+        RAW_SEND(raw[i], frame[i] + 16 + CAP_FIRST, FRAME_BODY - CAP_FIRST);
+        EXPECT_ECHO(raw[i], 6000 + i, 10 + i);
+    }
+    CLIENT_ECHO(&c);
+    ASSERT_EQ(atomic_load(&s.echo.closes), 1);
+    for (uint32_t i = 1; i < CAP_PEERS; i++)
+        tofui_sock_close(raw[i]);
+    WAIT_CLOSES(&s, CAP_PEERS);
     bounds_client_close(&c);
     bounds_server_close(&s);
     ASSERT_NO_LEAKS();
