@@ -324,6 +324,9 @@ TOFU_API uint64_t tofu_live_messages(void);
 #define TOFU_HDR_REASON "~reason"
 /* The ~reason of the engine's answer to a Request whose deadline passed. */
 #define TOFU_REASON_TIMED_OUT "timed_out"
+/* On a close Signal, next to ~reason: the option whose limit closed the
+ * channel ("frame_timeout_ms", "max_partial_bytes"); absent otherwise. */
+#define TOFU_HDR_LIMIT "~limit"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 
@@ -400,8 +403,13 @@ typedef struct tofu_group tofu_group;
 #define TOFU_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_BYE_LINGER_MS 30000u
+#define TOFU_DEFAULT_MAX_SEND_QUEUE 256u
+#define TOFU_DEFAULT_FRAME_TIMEOUT_MS 30000u
+#define TOFU_DEFAULT_MAX_PARTIAL_BYTES (32u * 1024u * 1024u)
 /* A timeout option with this value turns that timeout off. */
 #define TOFU_TIMEOUT_NONE UINT32_MAX
+/* max_send_queue with this value: no limit (trusted peers only). */
+#define TOFU_SEND_QUEUE_UNLIMITED UINT32_MAX
 
 /* wait_receive timeouts, in nanoseconds */
 #define TOFU_WAIT_INFINITE UINT64_MAX
@@ -414,12 +422,14 @@ typedef struct tofu_options {
     uint16_t max_pool_msgs;     /* most messages the pool keeps (default 64;
                                    raised to initial_pool_msgs if smaller) */
     uint32_t max_send_queue;    /* most messages waiting to be written on one
-                                   channel (default 0: no limit). A message
-                                   posted to a channel that has that many
-                                   comes back with TOFU_NOT_ALLOWED and the
-                                   channel stays open; ByeRequest and
-                                   ByeResponse are never refused. Bounds what
-                                   a peer that stops reading can pin. */
+                                   channel (default 256). A message posted
+                                   to a channel that has that many comes
+                                   back with TOFU_NOT_ALLOWED and the
+                                   channel stays open; Bye frames are never
+                                   refused. Bounds what a peer that stops
+                                   reading can pin (it would otherwise take
+                                   an echo server's whole pool).
+                                   TOFU_SEND_QUEUE_UNLIMITED: no limit. */
     uint32_t connect_timeout_ms; /* longest connect attempt per address
                                    (default 10 s): then the next address,
                                    or the HelloRequest comes back with
@@ -439,6 +449,19 @@ typedef struct tofu_options {
     uint32_t request_timeout_ms; /* the deadline of a Request posted without
                                    one of its own (tofu_msg_set_timeout):
                                    default 0, none. */
+    uint32_t frame_timeout_ms;  /* a frame must arrive whole within this long
+                                   of its first byte (default 30 s), however
+                                   it trickles in; a channel whose frame does
+                                   not is closed: close Signal ~reason
+                                   recv_failed, ~limit frame_timeout_ms.
+                                   TOFU_TIMEOUT_NONE: no deadline. */
+    uint32_t max_partial_bytes; /* most bytes the engine holds for frames
+                                   that are still coming in, all channels
+                                   together (default 32 MiB; at least one
+                                   largest frame, 131070). Past it the
+                                   channels whose frames started first are
+                                   closed: ~reason allocation_failed,
+                                   ~limit max_partial_bytes. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

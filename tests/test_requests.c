@@ -354,7 +354,7 @@ TRANSPORT_TEST(thousands_outstanding_each_answered_once) {
     memset(answers, 0, sizeof answers);
     memset(lates, 0, sizeof lates);
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0); /* 5,000 queued at once */
     pair_connect(&p);
     uint64_t base = tofu_next_message_id() + 1000000u;
     for (uint64_t i = 1; i <= MANY; i++) {
@@ -412,7 +412,7 @@ TRANSPORT_TEST(thousands_outstanding_each_answered_once) {
  * time: only the ByeSignal and the close Signal do. */
 TRANSPORT_TEST(deadline_of_a_request_still_queued) {
     pair p;
-    pair_open_pools(&p, 4, 4);
+    pair_open_unbounded(&p, 4, 4); /* more than the default queue bound */
     pair_connect(&p);
     tofu_msg *held[4];
     size_t nheld = 0;

@@ -265,11 +265,12 @@ TRANSPORT_TEST(echo_sizes) {
 }
 
 /* 10,000 Requests posted back to back arrive complete and in order; the
- * echo server's Responses come back complete and in order too. */
+ * echo server's Responses come back complete and in order too. (No flow
+ * control: the send queues are unlimited.) */
 #define PIPELINED 10000
 TRANSPORT_TEST(pipelined_10000) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     tofu_t_echo echo;
     tofu_t_echo_start(&echo, p.se, p.sg);
     p.cch = CONNECT(p.ce, p.cg, p.reach);
@@ -439,7 +440,7 @@ static void post_big(pair *p) {
  * the peer gets a prefix of the data, complete, then its close Signal. */
 TRANSPORT_TEST(bye_signal_abort) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     pair_connect(&p);
     post_big(&p);
     tofu_bhdr bye = POST_ABORT(p.ce, p.cg, p.cch);
@@ -526,7 +527,7 @@ TRANSPORT_TEST(bye_linger_bound) {
  * message back with the reason, then the close Signal. */
 TRANSPORT_TEST(peer_killed_mid_stream) {
     pair p;
-    pair_open_pools(&p, 4, 4);
+    pair_open_unbounded(&p, 4, 4);
     pair_connect(&p);
     post_big(&p);
     tofu_msg *first = NEXT_MSG(p.se, p.sg); /* data is flowing */

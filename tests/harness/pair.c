@@ -34,6 +34,19 @@ void pair_open(pair *p) {
     pair_open_pools(p, 0, 0);
 }
 
+void pair_open_unbounded(pair *p, uint16_t server_initial, uint16_t server_max) {
+    tofu_options server, client;
+    tofu_options_init(&server);
+    tofu_options_init(&client);
+    if (server_initial != 0)
+        server.initial_pool_msgs = server_initial;
+    if (server_max != 0)
+        server.max_pool_msgs = server_max;
+    server.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    client.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    pair_open_with(p, &server, &client);
+}
+
 void pair_connect(pair *p) {
     p->cch = HANDSHAKE(p->ce, p->cg, p->reach, p->se, p->sg, &p->sch);
 }

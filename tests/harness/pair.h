@@ -26,6 +26,10 @@ void pair_open_with(pair *p, const tofu_options *server, const tofu_options *cli
 /* The same with the server's pool sizes (0: default). */
 void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max);
 void pair_open(pair *p);
+/* As pair_open_pools, for the cases that post far more than any socket
+ * buffer holds, without flow control: both send queues are unlimited
+ * (the default bound would refuse what the case wants queued). */
+void pair_open_unbounded(pair *p, uint16_t server_initial, uint16_t server_max);
 /* The handshake: p->cch and p->sch. */
 void pair_connect(pair *p);
 /* A graceful close started by the client, nothing else in flight. */
