@@ -147,13 +147,13 @@ static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reaso
     return m;
 }
 
-/* Unsent messages come back with the close reason, except a Request the
- * engine answered already (its deadline passed while it was queued). */
+/* Unsent messages come back with the close reason, except a Request
+ * answered already (its deadline passed while it was queued). */
 static void chan__mark_unsent(tofui_chan *ch, tofui_mq *unsent, tofu_status reason,
                               tofui_mq *out) {
     tofu_msg *m;
     while ((m = tofui_mq_pop(unsent)) != NULL) {
-        if (m->answered) {
+        if (!tofui_track_hand_back(ch, m)) {
             tofui_pool_put(ch->set->pool, &m);
             continue;
         }

@@ -358,14 +358,22 @@ void tofui_recv_release(tofui_chan *ch);
 
 /* A Request went into the send queue: it waits for its answer. */
 void tofui_track_queued(tofui_chan *ch, tofu_msg *m);
+/* A queued Request left the queue unwritten and stays with the caller (a
+ * post refused after all): as if it had never been queued. */
+void tofui_track_unqueued(tofui_chan *ch, tofu_msg *m);
 /* A frame is on the wire (a Request no longer waits to be sent; our
  * ByeRequest now waits for its answer). */
 void tofui_track_sent(tofui_chan *ch, tofu_msg *m);
+/* The channel closed with m unsent: true when m comes back to the
+ * application, false when it goes to the pool (a Request the engine or
+ * the peer answered already). */
+bool tofui_track_hand_back(tofui_chan *ch, tofu_msg *m);
 /* A Response or ByeResponse came: it answers its Request, or, answering
  * none, is marked late. */
 void tofui_track_received(tofui_chan *ch, tofu_msg *m);
 /* The channel closes: the engine answers, into out, every written request
- * still waiting (status and ~reason: the close reason); the records go. */
+ * still waiting (status and ~reason: the close reason); the records go,
+ * but for those with parts still queued (tofui_track_hand_back). */
 void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason);
 /* The same without answers (a silent close). */
 void tofui_track_forget_all(tofui_chan *ch);

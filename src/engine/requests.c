@@ -129,7 +129,9 @@ tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_li
         return NULL;
     q->owner = owner;
     q->id = m->bhdr.message_id;
-    q->unsent = NULL;
+    q->unsent_parts = 0;
+    q->written = false;
+    q->state = TOFUI_REQ_WAITING;
     if (r->count >= r->nbuckets)
         reqs__grow(r);
     size_t b = reqs__bucket(r, owner, q->id);
@@ -156,13 +158,20 @@ tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) 
     return NULL;
 }
 
-void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
+void tofui_reqs_retire(tofui_reqs *r, tofui_req *q) {
+    tofui_wheel_remove(&r->wheel, &q->deadline);
+    if (q->state != TOFUI_REQ_WAITING)
+        return;
     tofui_req **p = &r->buckets[reqs__bucket(r, q->owner, q->id)];
     while (*p != q)
         p = &(*p)->hash_next;
     *p = q->hash_next;
     r->count--;
-    tofui_wheel_remove(&r->wheel, &q->deadline);
+    q->state = TOFUI_REQ_ANSWERED;
+}
+
+void tofui_reqs_free(tofui_reqs *r, tofui_req *q) {
+    tofui_reqs_retire(r, q);
     tofui_list_remove(&q->owner_link);
     reqs__recycle(r, q);
 }

@@ -65,6 +65,8 @@ static bool send__make_room(tofui_chan *ch, tofu_msg *m) {
         return false;
     tofu_msg *before = ch->send.q.tail; /* not NULL: the queue is full */
     tofui_send_push(ch, m);
+    if (m->bhdr.opcode == TOFU_OP_REQUEST) /* it may go out in this write */
+        tofui_track_queued(ch, m);
     tofui_send_write(ch);
     if (ch->state == TOFUI_CH_CLOSED)
         return true;
@@ -76,6 +78,7 @@ static bool send__make_room(tofui_chan *ch, tofu_msg *m) {
     before->next = NULL;
     ch->send.q.tail = before;
     ch->send.queued--;
+    tofui_track_unqueued(ch, m);
     return false;
 }
 
