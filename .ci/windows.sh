@@ -72,10 +72,10 @@ run_ctest() {
   never_started=$(( never_started + $(grep -c '^never_started ' "$runs" || true) ))
 }
 
-# last_outcome NAME: the outcome of NAME's last run in $runs.
-last_outcome() { awk -v n="$1" '$2 == n { k = $1 } END { print k }' "$runs"; }
-# passes NAME: how many runs of NAME passed in $runs.
-passes() { awk -v n="$1" '$2 == n && $1 == "passed" { c++ } END { print c + 0 }' "$runs"; }
+# last_outcome NAME [RUNS]: the outcome of NAME's last run in RUNS ($runs).
+last_outcome() { awk -v n="$1" '$2 == n { k = $1 } END { print k }' "${2:-$runs}"; }
+# passes NAME [RUNS]: how many runs of NAME passed in RUNS ($runs).
+passes() { awk -v n="$1" '$2 == n && $1 == "passed" { c++ } END { print c + 0 }' "${2:-$runs}"; }
 
 # relaunch NAME LEFT: NAME's last launch never started; runs it alone again
 # (LEFT more times in a row, as its stage would have) until it ran. Returns
@@ -122,10 +122,10 @@ run_stage() {
   first_runs=$(mktemp)
   cp "$runs" "$first_runs"
   for name in $failed; do
-    kind=$(awk -v n="$name" '$2 == n { k = $1 } END { print k }' "$first_runs")
+    kind=$(last_outcome "$name" "$first_runs")
     if [ "$kind" = never_started ]; then
-      local left=$(( reps - $(awk -v n="$name" '$2 == n && $1 == "passed" { c++ } END { print c + 0 }' "$first_runs") ))
-      relaunch "$name" "$left" || stage_failed=$(( stage_failed + 1 ))
+      relaunch "$name" $(( reps - $(passes "$name" "$first_runs") )) ||
+        stage_failed=$(( stage_failed + 1 ))
     else
       stage_failed=$(( stage_failed + 1 ))
     fi
@@ -262,7 +262,7 @@ status=0
 start=$(date +%s)
 run_stage 1
 summary="windows (wine): $stage_line in $(( $(date +%s) - start )) s"
-[ "$stage_failed" -eq 0 ] || { status=1; summary="$summary ($stage_failed real failures)"; }
+[ "$stage_failed" -eq 0 ] || { status=1; summary="$summary ($stage_failed failed after relaunches)"; }
 
 # The engine scenarios again, REPEAT times each in a row: the original's
 # Windows port lost events and hung under such loops; ours must not. Run
@@ -272,7 +272,7 @@ if [ "$repeat" -gt 1 ]; then
   rstart=$(date +%s)
   run_stage "$repeat" -L scenario --repeat "until-fail:$repeat"
   summary="$summary; scenarios x$repeat: $stage_line in $(( $(date +%s) - rstart )) s"
-  [ "$stage_failed" -eq 0 ] || { status=1; summary="$summary ($stage_failed real failures)"; }
+  [ "$stage_failed" -eq 0 ] || { status=1; summary="$summary ($stage_failed failed after relaunches)"; }
 fi
 echo "$summary; $(launch_summary)"
 exit $status
