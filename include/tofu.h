@@ -480,7 +480,10 @@ TOFU_API tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **o
 
 /* Destroys an engine: destroys the groups still alive (waking their waiters
  * with TOFU_SHUTDOWN_STARTED), closes every channel, stops the thread and
- * frees the pool. Always returns. NULL is a no-op. */
+ * frees the pool and every group record. Always returns. NULL is a no-op.
+ * Threads blocked in tofu_wait_receive return TOFU_SHUTDOWN_STARTED before
+ * it returns; no other call on the engine or its groups may run at the same
+ * time or come after (the memory is gone). */
 TOFU_API void tofu_engine_destroy(tofu_engine *e);
 
 /* Takes a message from the pool (reset). With TOFU_POOL_ONLY returns NULL when
@@ -500,10 +503,17 @@ TOFU_API tofu_status tofu_group_create(tofu_engine *e, tofu_group **out);
 /* Destroys a group: closes its channels (peers see them go), wakes a thread
  * blocked in tofu_wait_receive with TOFU_SHUTDOWN_STARTED, frees every message
  * still queued for it. Blocks until the I/O thread has let go of the group
- * and no thread is inside tofu_wait_receive on it. The group must not be used
- * afterwards. Returns TOFU_SUCCESS, TOFU_SHUTDOWN_STARTED when the engine is
- * being destroyed (the group is destroyed all the same), or
- * TOFU_INVALID_ADDRESS for a NULL engine or group (as the original). */
+ * and no thread is inside tofu_wait_receive on it. Returns TOFU_SUCCESS,
+ * TOFU_SHUTDOWN_STARTED when the engine is being destroyed (the group is
+ * destroyed all the same) or when the group was destroyed already (a second
+ * destroy, even a concurrent one, returns once the first is done), or
+ * TOFU_INVALID_ADDRESS for a NULL engine or group (as the original).
+ *
+ * Other threads may go on calling tofu_post, tofu_wait_receive and
+ * tofu_update_receiver on the group during and after its destroy: those calls
+ * return TOFU_SHUTDOWN_STARTED (or succeed if they came first). The group's
+ * record (a few hundred bytes) stays allocated for that until the engine is
+ * destroyed; after tofu_engine_destroy the group must not be used at all. */
 TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
 
 /* Posts a message: validates it (SPEC §3.1), assigns a channel number to a
@@ -515,7 +525,8 @@ TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
  * TOFU_INVALID_MORE_USAGE, TOFU_INVALID_CHANNEL_NUMBER, TOFU_INVALID_MCHN_GROUP,
  * TOFU_INVALID_HEADERS_LEN, TOFU_WRONG_ADDRESS, TOFU_INVALID_BODY_LEN,
  * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_NOTIFICATION_FAILED
- * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (group destroyed),
+ * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (the group is being or
+ * was destroyed; checked before the message is validated),
  * TOFU_NOT_ALLOWED (NULL group), TOFU_CHANNEL_CLOSED (the channel closed
  * while the post was under way). Everything after that comes back
  * asynchronously through tofu_wait_receive. */
@@ -525,7 +536,10 @@ TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
  * of the group. Returns TOFU_SUCCESS with *out set, TOFU_SUCCESS with *out NULL
  * on timeout, or TOFU_SHUTDOWN_STARTED when the group or engine is being
  * destroyed (queued messages are then dropped), or when the engine's I/O
- * thread died and nothing is queued any more. Only one thread at a time may
+ * thread died and nothing is queued any more. A receiver thread may still be
+ * inside this call, or call it again, while another thread destroys the
+ * group: it gets TOFU_SHUTDOWN_STARTED (every time, until the engine is
+ * destroyed), so stop looping on that status. Only one thread at a time may
  * wait on a group. */
 TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
 
@@ -533,7 +547,8 @@ TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_
  * NULL the engine allocates a Signal (origin engine, channel 0, id 0); else the
  * caller's message is queued with origin application (status becomes
  * receiver_update in both cases) and *m is set to NULL. Error:
- * TOFU_SHUTDOWN_STARTED (caller keeps the message), TOFU_ALLOCATION_FAILED. */
+ * TOFU_SHUTDOWN_STARTED (the group is being or was destroyed; the caller keeps
+ * the message), TOFU_ALLOCATION_FAILED. */
 TOFU_API tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **m);
 
 /* Number of sockets currently open by libtofu in this process (listeners,
