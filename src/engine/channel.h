@@ -1,7 +1,8 @@
 /*
  * The channel module (I/O thread only): channel records and their state
  * machine (channel.c), opening them (dial.c: connect, listen, accept), the
- * send side (send.c), the receive side (recv.c) and pool stalls (stall.c).
+ * send side (send.c), the receive side (recv.c), pool stalls (stall.c) and
+ * the answers to our requests (track.c).
  * One module with one header: its files call each other (the state machine
  * drives the parts, the parts report back to it), and nothing outside the
  * module changes a channel.
