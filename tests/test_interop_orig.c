@@ -715,16 +715,22 @@ static void bye_from_lib(ctx *x, conn *k) {
     PEER_CHECK(k, &r, ends_plain_close(x), ITEMS, ITEMS + TAIL, tail, 1, 0);
 }
 
+/* Opens the connection with script s, exchanges the items, then the peer
+ * echoes nothing more (s is its script from then on). */
+static void open_then_stop_echoing(ctx *x, conn *k, orig_script *s) {
+    open_conn(x, k, s);
+    exchange(k);
+    s->echo = false;
+    orig_peer_set_script(k->peer, s);
+}
+
 /* libtofu's Requests to an original that stops echoing, each with a
  * deadline of 20 ms: every Request (its last part) gets the engine's
  * timed_out answer, in posting order; the graceful close that follows
  * brings no second answer, and the original got every item. */
 static void deadlines(ctx *x, conn *k) {
     orig_script s = script_default();
-    open_conn(x, k, &s);
-    exchange(k);
-    s.echo = false;
-    orig_peer_set_script(k->peer, &s);
+    open_then_stop_echoing(x, k, &s);
     k->timeout_ms = 20;
     lib_post_items(k, TAIL);
     k->timeout_ms = 0;
@@ -774,10 +780,7 @@ static void bye_from_orig(ctx *x, conn *k) {
  * libtofu's ByeResponse and resets; libtofu closes with channel_closed. */
 static void bye_both(ctx *x, conn *k) {
     orig_script s = script_default();
-    open_conn(x, k, &s);
-    exchange(k);
-    s.echo = false;
-    orig_peer_set_script(k->peer, &s);
+    open_then_stop_echoing(x, k, &s);
     k->echo_peer = false;
     peer_post_items(k, TAIL);
     orig_peer_send(k->peer, TOFU_OP_BYE_REQUEST, PEER_BYE_ID, NULL, 0, NULL, 0);
@@ -847,10 +850,7 @@ static void byesignal_from_lib(ctx *x, conn *k) {
  * expires, and the original sees that close with nothing unread. */
 static void byesignal_linger(ctx *x, conn *k) {
     orig_script s = script_default();
-    open_conn(x, k, &s);
-    exchange(k);
-    s.echo = false;
-    orig_peer_set_script(k->peer, &s);
+    open_then_stop_echoing(x, k, &s);
     uint64_t t0 = tofui_clock_ns();
     lib_byesignal_then_late(k, false);
     ASSERT_TRUE(tofui_clock_ns() - t0 >= (uint64_t)LINGER_MS * 1000000u);

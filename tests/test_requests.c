@@ -34,6 +34,14 @@ static void post_response(tofu_engine *e, tofu_group *g, uint16_t ch, uint64_t i
     POST(g, &m);
 }
 
+/* Posts a ByeRequest on channel ch; returns its id. */
+static uint64_t post_bye_request(tofu_engine *e, tofu_group *g, uint16_t ch) {
+    tofu_msg *bye = tofu_t_get(e);
+    tofu_msg_set_opcode(bye, TOFU_OP_BYE_REQUEST);
+    tofu_msg_set_channel(bye, ch);
+    return POST(g, &bye).message_id;
+}
+
 /* The server application takes the next message: a Request of the client.
  * Returns its id. */
 static uint64_t server_takes_request_at(pair *p, const char *file, int line) {
@@ -131,10 +139,7 @@ TRANSPORT_TEST(unanswered_requests_answered_when_the_peer_says_bye) {
         if (i % 2 == 0)
             post_response(p.se, p.sg, p.sch, ids[i], false);
     }
-    tofu_msg *bye = tofu_t_get(p.se);
-    tofu_msg_set_opcode(bye, TOFU_OP_BYE_REQUEST);
-    tofu_msg_set_channel(bye, p.sch);
-    uint64_t bye_id = POST(p.sg, &bye).message_id;
+    uint64_t bye_id = post_bye_request(p.se, p.sg, p.sch);
     for (int i = 0; i < 50; i += 2) {
         tofu_msg *m = NEXT_MSG(p.ce, p.cg);
         check_peer_answer_at(&p, m, ids[i], false, __FILE__, __LINE__);
@@ -170,9 +175,7 @@ TRANSPORT_TEST(unanswered_requests_answered_when_the_peer_dies) {
         ids[i] = post_request(p.ce, p.cg, p.cch, 0, NO_OWN_TIMEOUT);
     for (int i = 0; i < 20; i++)
         ASSERT_EQ(SERVER_TAKES_REQUEST(&p), ids[i]);
-    ASSERT_OK(tofu_group_destroy(p.se, p.sg));
-    tofu_engine_destroy(p.se);
-    p.se = NULL;
+    pair_kill_server(&p);
     tofu_msg *m = NEXT_MSG(p.ce, p.cg);
     tofu_status reason = tofu_msg_status(m);
     ASSERT_TRUE(reason == TOFU_PEER_DISCONNECTED || reason == TOFU_COMMUNICATION_FAILED);
@@ -194,15 +197,10 @@ TRANSPORT_TEST(unanswered_bye_request_answered_by_the_engine) {
     pair p;
     pair_open(&p);
     pair_connect(&p);
-    tofu_msg *bye = tofu_t_get(p.ce);
-    tofu_msg_set_opcode(bye, TOFU_OP_BYE_REQUEST);
-    tofu_msg_set_channel(bye, p.cch);
-    uint64_t bye_id = POST(p.cg, &bye).message_id;
+    uint64_t bye_id = post_bye_request(p.ce, p.cg, p.cch);
     tofu_msg *m = EXPECT_MSG(p.sg, TOFU_OP_BYE_REQUEST, TOFU_SUCCESS);
     tofu_put(p.se, &m); /* the server application never answers */
-    ASSERT_OK(tofu_group_destroy(p.se, p.sg));
-    tofu_engine_destroy(p.se);
-    p.se = NULL;
+    pair_kill_server(&p);
     m = NEXT_MSG(p.ce, p.cg);
     tofu_status reason = tofu_msg_status(m);
     if (tofu_msg_opcode(m) != TOFU_OP_BYE_RESPONSE || !tofu_msg_from_engine(m) ||
@@ -297,10 +295,7 @@ TRANSPORT_TEST(engine_default_deadline) {
     CHECK_TIMED_OUT(&p, m, dflt);
     tofu_put(p.ce, &m);
     EXPECT_NOTHING(p.cg, 100); /* the other one waits */
-    tofu_msg *bye = tofu_t_get(p.ce);
-    tofu_msg_set_opcode(bye, TOFU_OP_BYE_REQUEST);
-    tofu_msg_set_channel(bye, p.cch);
-    uint64_t bye_id = POST(p.cg, &bye).message_id;
+    uint64_t bye_id = post_bye_request(p.ce, p.cg, p.cch);
     m = EXPECT_MSG(p.sg, TOFU_OP_BYE_REQUEST, TOFU_SUCCESS);
     tofu_msg_set_opcode(m, TOFU_OP_BYE_RESPONSE);
     POST(p.sg, &m);
@@ -367,9 +362,7 @@ TRANSPORT_TEST(thousands_outstanding_each_answered_once) {
         post_response(p.se, p.sg, p.sch, ids[i], false);
     /* the answers are on their way before the engine goes */
     tofui_sleep_ms(100);
-    ASSERT_OK(tofu_group_destroy(p.se, p.sg));
-    tofu_engine_destroy(p.se);
-    p.se = NULL;
+    pair_kill_server(&p);
     size_t total = 0, timed_out = 0;
     for (;;) {
         tofu_msg *m = NEXT_MSG(p.ce, p.cg);

@@ -19,7 +19,9 @@ void pair_open_with(pair *p, const tofu_options *server, const tofu_options *cli
     tofu_t_connect_value(&p->bound, p->reach, sizeof p->reach);
 }
 
-void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
+/* Default options but for the server's pool sizes (0: default) and, when
+ * `unbounded`, both send queues. */
+static void pair__open(pair *p, uint16_t server_initial, uint16_t server_max, bool unbounded) {
     tofu_options server, client;
     tofu_options_init(&server);
     tofu_options_init(&client);
@@ -27,7 +29,15 @@ void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
         server.initial_pool_msgs = server_initial;
     if (server_max != 0)
         server.max_pool_msgs = server_max;
+    if (unbounded) {
+        server.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+        client.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    }
     pair_open_with(p, &server, &client);
+}
+
+void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
+    pair__open(p, server_initial, server_max, false);
 }
 
 void pair_open(pair *p) {
@@ -35,16 +45,7 @@ void pair_open(pair *p) {
 }
 
 void pair_open_unbounded(pair *p, uint16_t server_initial, uint16_t server_max) {
-    tofu_options server, client;
-    tofu_options_init(&server);
-    tofu_options_init(&client);
-    if (server_initial != 0)
-        server.initial_pool_msgs = server_initial;
-    if (server_max != 0)
-        server.max_pool_msgs = server_max;
-    server.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
-    client.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
-    pair_open_with(p, &server, &client);
+    pair__open(p, server_initial, server_max, true);
 }
 
 void pair_connect(pair *p) {
@@ -53,6 +54,12 @@ void pair_connect(pair *p) {
 
 void pair_bye(pair *p) {
     BYE(p->ce, p->cg, p->cch, p->se, p->sg, p->sch);
+}
+
+void pair_kill_server(pair *p) {
+    ASSERT_OK(tofu_group_destroy(p->se, p->sg));
+    tofu_engine_destroy(p->se);
+    p->se = NULL;
 }
 
 void pair_close(pair *p) {

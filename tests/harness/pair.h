@@ -34,6 +34,9 @@ void pair_open_unbounded(pair *p, uint16_t server_initial, uint16_t server_max);
 void pair_connect(pair *p);
 /* A graceful close started by the client, nothing else in flight. */
 void pair_bye(pair *p);
+/* The server engine dies (group and engine destroyed): its peer sees the
+ * connection end; p->se becomes NULL. */
+void pair_kill_server(pair *p);
 /* Destroys what is left (an engine killed by the case is NULL) and checks
  * that nothing leaked. */
 void pair_close(pair *p);
