@@ -125,7 +125,7 @@ typedef struct item {
     uint8_t op;
     bool more;
     uint64_t id;
-    char th[24];
+    char th[32]; /* "i:" and up to 20 digits, CR LF */
     size_t thl, len;
     uint32_t seed;
 } item;
