@@ -43,6 +43,12 @@ extern "C" {
 #define TOFU_VERSION_PATCH 0
 #define TOFU_VERSION_STRING "0.1.0"
 
+/* The version of the library linked at run time (the macros above are the
+ * headers' version): "0.1.0", and as a number, major * 10000 + minor * 100
+ * + patch (100 for 0.1.0). */
+TOFU_API const char *tofu_version(void);
+TOFU_API unsigned tofu_version_number(void);
+
 /* ------------------------------------------------------------------------ */
 /* Statuses                                                                 */
 /* ------------------------------------------------------------------------ */
