@@ -301,6 +301,10 @@ TOFU_API uint64_t tofu_live_messages(void);
 #define TOFU_HDR_CONNECT_TO "~connect_to"
 #define TOFU_HDR_LISTEN_ON "~listen_on"
 #define TOFU_HDR_REASON "~reason"
+/* On a close Signal whose peer broke the protocol: the rule it broke
+ * ("unsolicited_bye_response", "welcome_from_peer", "invalid_opcode"); the
+ * ~reason status says what kind of failure it was. */
+#define TOFU_HDR_VIOLATION "~violation"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 

@@ -123,6 +123,7 @@ typedef struct tofui_chan_send {
     bool dead;            /* a write failed: nothing more is written, reading ends it */
     bool reset;           /* and it failed because the peer reset the connection */
     bool bye_req_queued;  /* after it only a ByeResponse goes out */
+    bool bye_req_sent;    /* our ByeRequest is on the wire: a ByeResponse may come */
     bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
 } tofui_chan_send;
 
@@ -134,6 +135,8 @@ typedef struct tofui_chan_recv {
     size_t part_len;     /* thl + bl of that frame */
     size_t part_got;
     bool peer_bye_req;   /* the peer sent a ByeRequest */
+    const char *violation; /* the protocol rule the peer broke (the close
+                              Signal's ~violation), NULL when none */
     bool done;           /* got the ByeResponse; our own answer still to go out
                             (closes at once when the peer is gone: a write
                             failed, or a hang-up or error was seen) */
@@ -282,9 +285,11 @@ void tofui_dial_attempt_timed_out(tofui_chan *ch);
 void tofui_dial_accept(tofui_chan *ch);
 /* The accept pause is over. */
 void tofui_dial_resume_accepts(tofui_chan *l);
-/* send.c: the HelloRequest is on the wire; recv.c: its answer came. */
+/* send.c: the HelloRequest is on the wire. */
 void tofui_dial_hello_sent(tofui_chan *ch);
-void tofui_dial_hello_answered(tofui_chan *ch);
+/* recv.c: a HelloResponse with message id `id` came; it answers the
+ * HelloRequest only when it carries the request's id. */
+void tofui_dial_hello_response(tofui_chan *ch, uint64_t id);
 /* The channel closes: the pending WelcomeRequest goes to out as its
  * WelcomeResponse; a HelloRequest still in the send queue becomes the
  * HelloResponse there; one that went out unanswered gets a HelloResponse
@@ -314,6 +319,12 @@ void tofui_send_on_writable(tofui_chan *ch);
 void tofui_send_take_all(tofui_chan *ch, tofui_mq *out);
 
 /* ---- recv.c ---- */
+
+/* The rules a peer can break, as the close Signal's ~violation names them
+ * (docs/semantics.md). */
+#define TOFUI_VIOLATION_OPCODE "invalid_opcode"           /* 10..15 */
+#define TOFUI_VIOLATION_WELCOME "welcome_from_peer"       /* a local command */
+#define TOFUI_VIOLATION_BYE_RESPONSE "unsolicited_bye_response" /* answers no Bye */
 
 /* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
 void tofui_recv_read(tofui_chan *ch, bool err_event);
