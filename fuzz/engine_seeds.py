@@ -74,6 +74,11 @@ SEEDS = {
     "item4b_hello_response_other_id_reset": (CLIENT | RESET, frame(HELLO_RESP, 77)),
     "item4c_stalled_reset": (HOLD | RESET, HELLO + requests(10)),
     "item4c_stalled_reset_answers": (HOLD | RESET | ANSWER, HELLO + requests(10)),
+    # found by the fuzzer: a ByeRequest with id 0 (its echo cannot be
+    # posted) crossing ours while the pool is empty; the peer reads on
+    "found_bye_request_id0_crossing": (UDS | HOLD | ANSWER | CLIENT | BYE,
+                                       frame(HELLO_RESP, HELLO_ID) + frame(BYE_REQ, 0, ch=71)
+                                       + frame(BYE_RESP, BYE_ID, ch=1)),
     # hostile
     "invalid_opcode": (0, HELLO + frame(12, 1, body=b"abcd")),
     "welcome_opcode_first": (0, frame(WELCOME_REQ, 1, b"~listen_on:tcp|127.0.0.1|1\r\n")),

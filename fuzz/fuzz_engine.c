@@ -261,6 +261,18 @@ static void fz_on_close(fz_run *r, const tofu_msg *m) {
     FZ_CHECK(tofu_msg_channel(m) == r->ch);
 }
 
+/* The received m goes back as `reply`, the same message with the opcode
+ * changed, made postable: a peer may send what post refuses in an answer
+ * (id 0, "more" on a Hello or Bye), and an application that means to
+ * answer a ByeRequest must get its ByeResponse out, or the channel waits
+ * for it. */
+static void fz_reply(fz_run *r, tofu_msg *m, tofu_opcode reply) {
+    tofu_bhdr *h = tofu_msg_bhdr(m);
+    if (tofu_op_type(reply) != TOFU_TYPE_REGULAR)
+        h->more = false;
+    fz_post(r, m, reply, h->message_id == 0 ? 7 : 0);
+}
+
 /* The application's answer to what the peer sent, if it answers. One that
  * does not answer still answers a ByeRequest once the peer has ended
  * (fz_answer_late): a channel that got the peer's ByeResponse while it owes
@@ -278,7 +290,7 @@ static bool fz_answer(fz_run *r, tofu_msg *m) {
     if (!(r->flags & FZ_ANSWER) || tofu_msg_from_engine(m) || op == TOFU_OP_SIGNAL ||
         op == TOFU_OP_BYE_SIGNAL || tofu_op_echo(op, &reply) != TOFU_SUCCESS)
         return false;
-    fz_post(r, m, reply, 0); /* what post refuses (id 0, ...) is put back */
+    fz_reply(r, m, reply);
     return true;
 }
 
@@ -521,7 +533,7 @@ static void fz_answer_late(fz_run *r) {
     if (r->late_bye != NULL) {
         tofu_msg *m = r->late_bye;
         r->late_bye = NULL;
-        fz_post(r, m, TOFU_OP_BYE_RESPONSE, 0);
+        fz_reply(r, m, TOFU_OP_BYE_RESPONSE);
     }
 }
 
