@@ -79,6 +79,14 @@ SEEDS = {
     "found_bye_request_id0_crossing": (UDS | HOLD | ANSWER | CLIENT | BYE,
                                        frame(HELLO_RESP, HELLO_ID) + frame(BYE_REQ, 0, ch=71)
                                        + frame(BYE_RESP, BYE_ID, ch=1)),
+    # found by the fuzzer: the peer's HelloRequest has the id of ours; the
+    # application's answer to it comes back from the engine at the close,
+    # next to the engine's answer to our HelloRequest
+    "found_peer_hello_with_our_id": (UDS | HOLD | ANSWER | CLIENT | BYE,
+                                     frame(HELLO_REQ | 0xB0, HELLO_ID, ch=0)
+                                     + frame(BYE_REQ, 268435506, ch=4103)
+                                     + frame(REQ, 0, body=bytes(100), ch=0) + frame(REQ, 0, ch=0)
+                                     + bytes(13)),
     # hostile
     "invalid_opcode": (0, HELLO + frame(12, 1, body=b"abcd")),
     "welcome_opcode_first": (0, frame(WELCOME_REQ, 1, b"~listen_on:tcp|127.0.0.1|1\r\n")),
