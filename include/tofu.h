@@ -333,6 +333,10 @@ TOFU_API uint64_t tofu_live_messages(void);
 /* On a close Signal, next to ~reason: the option whose limit closed the
  * channel ("frame_timeout_ms", "max_partial_bytes"); absent otherwise. */
 #define TOFU_HDR_LIMIT "~limit"
+/* On a close Signal whose peer broke the protocol: the rule it broke
+ * ("unsolicited_bye_response", "welcome_from_peer", "invalid_opcode"); the
+ * ~reason status says what kind of failure it was. */
+#define TOFU_HDR_VIOLATION "~violation"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 
