@@ -28,7 +28,8 @@ CONTEXT = """    tofu_engine *e = NULL;
     tofu_group *g = NULL;
     uint16_t channel = 0;
     tofu_msg *m = NULL;
-    (void)e; (void)g; (void)channel; (void)m;
+    tofu_bhdr h;
+    (void)e; (void)g; (void)channel; (void)m; (void)h;
 """
 
 
