@@ -70,7 +70,8 @@ if(TARGET_WINDOWS)
                 ${cmake_files})
 else()
   set(exe "")
-  require_files(${prefix} include/tofu.h bin/tofucat share/man/man1/tofucat.1)
+  require_files(${prefix} include/tofu.h bin/tofucat share/man/man1/tofucat.1
+                share/doc/tofu/guide.md share/doc/tofu/api.md)
   require_files(${libdir} libtofu.a libtofu.so libtofu.so.0 pkgconfig/tofu.pc
                 pkgconfig/tofu-static.pc ${cmake_files})
   # The shared library's SONAME is libtofu.so.0 (binutils' readelf, when there).
