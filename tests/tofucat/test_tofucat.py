@@ -159,6 +159,19 @@ def connect(url, *args, stdin=b"", expect_rc=0, limit=LIMIT_S):
     return out, err
 
 
+def listening_url(line):
+    """The address of listen's first line: 'listening on URL', or, with
+    --format json, {"listening": URL}; None for anything else."""
+    if line is None:
+        return None
+    if line.startswith(b"listening on "):
+        return line[len(b"listening on "):].decode()
+    try:
+        return json.loads(line)["listening"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Listener:
     """A `tofucat listen` process; its stdout lines are collected by a thread."""
 
@@ -171,9 +184,10 @@ class Listener:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         first = self.next_line(10)
-        check(first is not None and first.startswith(b"listening on "),
-              "expected 'listening on ADDRESS', got %r" % (first,), self._stderr_now())
-        self.url = first[len(b"listening on "):].decode()
+        self.url = listening_url(first)
+        check(self.url is not None,
+              "expected 'listening on ADDRESS' (JSON: {\"listening\": ADDRESS}), got %r" % (first,),
+              self._stderr_now())
         check(not self.url.endswith(":0"), "the real port must be shown: " + self.url)
 
     def _read(self):
@@ -262,12 +276,12 @@ def json_lines(out):
     """Parses connect/listen output as JSON Lines, checking every field."""
     msgs = []
     for raw in out.splitlines() if isinstance(out, bytes) else out:
-        if raw.startswith(b"listening on "):
-            continue
         try:
             m = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise Failure("not a JSON line: %r (%s)" % (raw, e))
+        if "listening" in m and len(m) == 1:  # listen's first line
+            continue
         check_json_message(m, raw)
         msgs.append(m)
     return msgs
@@ -705,6 +719,52 @@ def transport_case_unanswered_request(transport):
         check(err.startswith("tofucat: channel_closed: ") and want in err, "names the Request",
               err)
         ls.wait_exit()
+
+
+def transport_case_json_every_line(transport):
+    """--format json: every line listen prints is JSON, the first included."""
+    with Listener(transport, "--echo", "--format", "json") as ls:
+        check(ls.all_lines[0].startswith(b"{"), "the first line is JSON", ls.all_lines[0])
+        connect(ls.url, "--data", "x")
+        lines = ls.stop()
+        check(len(lines) > 3, "listen printed the session", lines)
+        for line in lines:
+            json.loads(line)
+
+
+def transport_case_raw_saves_bodies(transport):
+    """--format raw: listen writes the bodies it receives byte for byte (a
+    binary file sent with connect --file arrives whole in its stdout), and
+    says where it listens on stderr."""
+    data = bytes((i * 13 + 7) & 0xFF for i in range(70000))  # two parts
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "in.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        out_path = os.path.join(d, "out.bin")
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(TOFUCAT + ["listen", listen_url(transport), "--echo",
+                                               "--format", "raw"],
+                                    stdout=out, stderr=subprocess.PIPE)
+            try:
+                url = listening_url(proc.stderr.readline().rstrip(b"\r\n"))
+                check(url is not None, "listen says where it listens, on stderr")
+                connect(url, "--file", src, "--quiet")
+            finally:
+                proc.send_signal(stop_signal())
+                proc.wait(timeout=LIMIT_S)
+        with open(out_path, "rb") as f:
+            got = f.read()
+        check(got == data, "stdout holds exactly the bodies received (%d of %d bytes)"
+              % (len(got), len(data)))
+
+
+def case_missing_file_before_connecting(_):
+    """connect --file with a file that cannot be read fails before it
+    connects: no server is needed to find out."""
+    rc, out, err = run(["connect", "tcp://127.0.0.1:1", "--file", "/nonexistent/tofucat-file"])
+    check(rc == 1 and "cannot read /nonexistent/tofucat-file" in err, "told at once", rc, err)
+    check(b"HelloResponse" not in out, "no connection was tried", out)
 
 
 def case_tofu_notation(_):

@@ -78,6 +78,8 @@ static bool opt__format(tc_options *o, const char *v) {
         o->format = TC_FORMAT_TEXT;
     else if (strcmp(v, "json") == 0)
         o->format = TC_FORMAT_JSON;
+    else if (strcmp(v, "raw") == 0)
+        o->format = TC_FORMAT_RAW;
     else
         return false;
     return true;
@@ -146,12 +148,12 @@ static bool opt__bye_signal(tc_options *o, const char *v) {
 static const option_spec args__options[] = {
     {"echo", CMD_LISTEN, false, opt__echo, NULL},
     {"max-messages", CMD_LISTEN, true, opt__max_messages, "a positive number"},
-    {"format", CMD_BOTH, true, opt__format, "text or json"},
+    {"format", CMD_BOTH, true, opt__format, "text, json or raw"},
     {"quiet", CMD_BOTH, false, opt__quiet, NULL},
     {"data", CMD_CONNECT, true, opt__data, "a string"},
     {"file", CMD_CONNECT, true, opt__file, "one file path"},
     {"signal", CMD_CONNECT, false, opt__signal, NULL},
-    {"count", CMD_CONNECT, true, opt__count, "a number"},
+    {"count", CMD_CONNECT, true, opt__count, "a whole number, 0 or more"},
     {"header", CMD_CONNECT, true, opt__header, "NAME:VALUE"},
     {"data-header", CMD_CONNECT, true, opt__data_header, "NAME:VALUE"},
     {"timeout", CMD_CONNECT, true, opt__timeout, "milliseconds, at least 1"},
@@ -289,10 +291,10 @@ void tc_print_version(FILE *f) {
 
 void tc_print_help(FILE *f) {
     fputs("Usage:\n"
-          "  tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json] [--quiet]\n"
+          "  tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json|raw] [--quiet]\n"
           "  tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]\n"
           "                  [--header NAME:VALUE]... [--data-header NAME:VALUE]...\n"
-          "                  [--format text|json] [--timeout MS] [--abort | --bye-signal]\n"
+          "                  [--format text|json|raw] [--timeout MS] [--abort | --bye-signal]\n"
           "                  [--quiet]\n"
           "  tofucat --help | --version\n"
           "\n"
@@ -325,7 +327,11 @@ void tc_print_help(FILE *f) {
           "                      or its ByeSignal\n"
           "\n"
           "Both:\n"
-          "  --format text|json  one line per received message (default text)\n"
+          "  --format text|json  one line per received message (default text); json:\n"
+          "                      every line of stdout is JSON\n"
+          "  --format raw        only the bodies of the peer's Requests, Responses and\n"
+          "                      Signals, byte for byte (to save what arrives:\n"
+          "                      > file); 'listening on' then goes to stderr\n"
           "  --quiet             print no received messages\n"
           "\n"
           "Exit status: 0 success, 1 a status from the engine or the peer (named on\n"

@@ -29,6 +29,8 @@ typedef struct client {
     bool closed;        /* our channel's close Signal arrived */
     tofu_status close_reason;
     uint64_t stream_id; /* the id of a file's parts after the first; 0: new */
+    unsigned char *file; /* --file's bytes, read before connecting */
+    size_t file_len;
 } client;
 
 /* One message to send: a --data string, a part of --file or a line. */
@@ -274,31 +276,32 @@ static size_t client__file_parts(const unsigned char *data, size_t len, payload 
     return n;
 }
 
-/* The --data strings, then the parts of --file, sent --count times. */
-static int client__send_arguments(client *c) {
-    unsigned char *file = NULL;
-    size_t file_len = 0;
+/* --file is read before connecting: a file that cannot be read is told
+ * at once, not after a connection was made for nothing. */
+static int client__read_file(client *c) {
     const char *why = NULL;
-    if (c->opt->file != NULL && !tc_read_file(c->opt->file, &file, &file_len, &why)) {
+    if (c->opt->file != NULL && !tc_read_file(c->opt->file, &c->file, &c->file_len, &why)) {
         fprintf(stderr, "tofucat: cannot read %s: %s\n", c->opt->file, why);
         return TC_EXIT_FAILURE;
     }
-    size_t max = c->opt->ndata + (file != NULL ? file_len / TOFU_MAX_PART_LEN + 1 : 0);
+    return TC_EXIT_OK;
+}
+
+/* The --data strings, then the parts of --file, sent --count times. */
+static int client__send_arguments(client *c) {
+    size_t max = c->opt->ndata + (c->file != NULL ? c->file_len / TOFU_MAX_PART_LEN + 1 : 0);
     payload *list = calloc(max + 1, sizeof *list);
-    if (list == NULL) {
-        free(file);
+    if (list == NULL)
         return client__fail(TOFU_ALLOCATION_FAILED, NULL);
-    }
     size_t n = 0;
     for (; n < c->opt->ndata; n++) {
         list[n].data = (const unsigned char *)c->opt->data[n];
         list[n].len = strlen(c->opt->data[n]);
     }
-    if (file != NULL)
-        n += client__file_parts(file, file_len, list + n);
+    if (c->file != NULL)
+        n += client__file_parts(c->file, c->file_len, list + n);
     int rc = client__send_list(c, list, n);
     free(list);
-    free(file);
     return rc;
 }
 
@@ -377,7 +380,9 @@ static int client__bye(client *c) {
 /* ---- the session ---- */
 
 static int client__run(client *c) {
-    int rc = client__hello(c);
+    int rc = client__read_file(c);
+    if (rc == TC_EXIT_OK)
+        rc = client__hello(c);
     if (rc != TC_EXIT_OK)
         return rc;
     bool from_arguments = c->opt->ndata > 0 || c->opt->file != NULL;
@@ -395,5 +400,6 @@ int tc_connect(const tc_options *opt) {
         return TC_EXIT_FAILURE;
     int rc = client__run(&c);
     tc_session_close(&c.s);
+    free(c.file);
     return rc;
 }

@@ -194,8 +194,11 @@ static void server__app_msg(server *sv, tofu_msg *m) {
 /* ---- start ---- */
 
 /* Prints "listening on URL" with the address the engine actually bound
- * (the real port when port 0 was asked). */
-static void server__announce(const tofu_msg *welcome, const char *fallback) {
+ * (the real port when port 0 was asked): {"listening":"URL"} with --format
+ * json, where every line is JSON; on stderr with --format raw, where stdout
+ * carries only what the peers sent. */
+static void server__announce(const tc_options *opt, const tofu_msg *welcome,
+                             const char *fallback) {
     tofu_header h;
     tofu_address a;
     char url[TOFU_MAX_HOST_LEN + TOFU_UDS_PATH_BUF + 32];
@@ -204,7 +207,13 @@ static void server__announce(const tofu_msg *welcome, const char *fallback) {
         tofu_address_parse(h.value, h.value_len, &a) == TOFU_SUCCESS &&
         tc_url_format(&a, url, sizeof url))
         shown = url;
-    printf("listening on %s\n", shown);
+    if (opt->format == TC_FORMAT_JSON) {
+        fputs("{\"listening\":\"", stdout);
+        tc_write_escaped(stdout, (const unsigned char *)shown, strlen(shown), TC_ESCAPE_JSON);
+        fputs("\"}\n", stdout);
+    } else {
+        fprintf(opt->format == TC_FORMAT_RAW ? stderr : stdout, "listening on %s\n", shown);
+    }
     fflush(stdout);
 }
 
@@ -222,7 +231,7 @@ static int server__await_welcome(server *sv) {
                     tofu_msg_channel(m) == sv->listener;
         st = tofu_msg_status(m);
         if (ours && st == TOFU_SUCCESS)
-            server__announce(m, sv->opt->address_text);
+            server__announce(sv->opt, m, sv->opt->address_text);
         tc_session_put(&sv->s, &m);
         if (ours && st != TOFU_SUCCESS) {
             tc_report_status(st, sv->opt->address_text);

@@ -6,11 +6,23 @@
 
 #include "tofucat.h"
 
+/* --format raw: the body of the peer's data, nothing else. */
+static void output__raw_body(const tofu_msg *m) {
+    tofu_opcode op = tofu_msg_opcode(m);
+    if (tofu_msg_from_engine(m) || tofu_op_type(op) != TOFU_TYPE_REGULAR)
+        return;
+    size_t len = 0;
+    const void *body = tofu_msg_body(m, &len);
+    fwrite(body, 1, len, stdout);
+}
+
 void tc_print_msg(const tc_options *opt, const tofu_msg *m) {
     if (opt->quiet)
         return;
     if (opt->format == TC_FORMAT_JSON)
         tc_json_write_msg(stdout, m);
+    else if (opt->format == TC_FORMAT_RAW)
+        output__raw_body(m);
     else
         tc_text_write_msg(stdout, m);
     /* stdout is fully buffered in a pipe; a script reading it must see each

@@ -37,7 +37,8 @@ typedef enum tc_command {
 
 typedef enum tc_format {
     TC_FORMAT_TEXT,
-    TC_FORMAT_JSON
+    TC_FORMAT_JSON,
+    TC_FORMAT_RAW /* only the bodies of received data, as they came */
 } tc_format;
 
 /* Everything the command line says. Strings point into argv. */
