@@ -34,6 +34,7 @@ void tofu_options_init(tofu_options *opt) {
     opt->connect_timeout_ms = TOFU_DEFAULT_CONNECT_TIMEOUT_MS;
     opt->handshake_timeout_ms = TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS;
     opt->bye_linger_ms = TOFU_DEFAULT_BYE_LINGER_MS;
+    opt->request_timeout_ms = 0; /* no deadline unless asked for */
 }
 
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
