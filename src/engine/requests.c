@@ -122,17 +122,35 @@ static void reqs__start_deadline(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     tofui_wheel_add(&r->wheel, &q->deadline, at);
 }
 
-tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_list,
+/* The chain of bucket b, searched for (owner, id): the link that points to
+ * its record, or the chain's final NULL. */
+static tofui_req **reqs__search(const tofui_reqs *r, size_t b, const void *owner, uint64_t id) {
+    tofui_req **p = &r->buckets[b];
+    while (*p != NULL && ((*p)->id != id || (*p)->owner != owner))
+        p = &(*p)->hash_next;
+    return p;
+}
+
+tofui_req **tofui_reqs_slot(const tofui_reqs *r, const void *owner, uint64_t id) {
+    return reqs__search(r, reqs__bucket(r, owner, id), owner, id);
+}
+
+tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m) {
-    tofui_req *q = reqs__new_record(r);
-    if (q == NULL)
+    uint64_t id = m->bhdr.message_id;
+    size_t b = reqs__bucket(r, owner, id);
+    tofui_req *q = *reqs__search(r, b, owner, id);
+    if (q != NULL)
+        return q;
+    if ((q = reqs__new_record(r)) == NULL)
         return NULL;
     q->owner = owner;
-    q->id = m->bhdr.message_id;
+    q->id = id;
     q->unsent = NULL;
-    if (r->count >= r->nbuckets)
+    if (r->count >= r->nbuckets) {
         reqs__grow(r);
-    size_t b = reqs__bucket(r, owner, q->id);
+        b = reqs__bucket(r, owner, id);
+    }
     q->hash_next = r->buckets[b];
     r->buckets[b] = q;
     r->count++;
@@ -148,27 +166,27 @@ void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     reqs__start_deadline(r, q, ms);
 }
 
-tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
-    for (tofui_req *q = r->buckets[reqs__bucket(r, owner, id)]; q != NULL; q = q->hash_next) {
-        if (q->id == id && q->owner == owner)
-            return q;
-    }
-    return NULL;
+void tofui_reqs_remove_at(tofui_reqs *r, tofui_req **slot) {
+    tofui_req *q = *slot;
+    *slot = q->hash_next;
+    r->count--;
+    if (tofui_list_linked(&q->deadline.link)) /* most Requests have none */
+        tofui_wheel_remove(&r->wheel, &q->deadline);
+    tofui_list_remove(&q->owner_link);
+    reqs__recycle(r, q);
 }
 
 void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
     tofui_req **p = &r->buckets[reqs__bucket(r, q->owner, q->id)];
     while (*p != q)
         p = &(*p)->hash_next;
-    *p = q->hash_next;
-    r->count--;
-    tofui_wheel_remove(&r->wheel, &q->deadline);
-    tofui_list_remove(&q->owner_link);
-    reqs__recycle(r, q);
+    tofui_reqs_remove_at(r, p);
 }
 
 /* The clock is read only when nothing is due yet and some deadline runs. */
 tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
+    if (tofui_reqs_no_deadlines(r))
+        return NULL;
     tofui_wheel_timer *t = tofui_wheel_pop_due(&r->wheel);
     if (t == NULL && tofui_wheel_next(&r->wheel) != UINT64_MAX) {
         tofui_wheel_advance(&r->wheel, reqs__now_ms());
@@ -178,6 +196,8 @@ tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
 }
 
 int tofui_reqs_timeout(const tofui_reqs *r) {
+    if (tofui_reqs_no_deadlines(r))
+        return -1;
     uint64_t next = tofui_wheel_next(&r->wheel);
     if (next == UINT64_MAX)
         return -1;

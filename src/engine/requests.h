@@ -47,15 +47,28 @@ typedef struct tofui_reqs {
 tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt);
 void tofui_reqs_fini(tofui_reqs *r);
 
-/* A new record for Request m of owner, appended to owner_list, its deadline
- * started (m's own timeout, else the engine default, if any). NULL when
- * memory runs out. The caller makes sure (owner, id) is not in the table. */
-tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_list,
+/* The record of Request m of owner: the one that waits already for m's id
+ * (another part of the same Request, or the id again), else a new one,
+ * appended to owner_list, its deadline started (m's own timeout, else the
+ * engine default, if any). NULL when memory runs out. One search either
+ * way: this runs for every Request. */
+tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m);
-/* The record of (owner, id), or NULL. */
-tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id);
+/* Where the record of (owner, id) is linked in the table: *slot is the
+ * record, or NULL when none waits. The slot stays valid until the table
+ * changes; tofui_reqs_remove_at takes the record out without searching
+ * again (an answer is looked up and removed for every Response). */
+tofui_req **tofui_reqs_slot(const tofui_reqs *r, const void *owner, uint64_t id);
 /* Forgets a record: out of the table, the wheel and its owner's list. */
 void tofui_reqs_remove(tofui_reqs *r, tofui_req *q);
+/* The same for the record *slot (tofui_reqs_slot), which must be one. */
+void tofui_reqs_remove_at(tofui_reqs *r, tofui_req **slot);
+/* True when no record has a deadline running: the engine's every pass
+ * asks, and then has nothing to check (tofui_reqs_pop_expired,
+ * tofui_reqs_timeout). */
+static inline bool tofui_reqs_no_deadlines(const tofui_reqs *r) {
+    return tofui_wheel_empty(&r->wheel);
+}
 /* A record whose deadline passed (it stays in the table and its owner's
  * list: the caller answers it, then removes it); NULL when none. */
 tofui_req *tofui_reqs_pop_expired(tofui_reqs *r);

@@ -49,19 +49,15 @@ static tofu_msg *track__answer(tofui_chan *ch, tofu_opcode op, uint64_t id, tofu
 void tofui_track_queued(tofui_chan *ch, tofu_msg *m) {
     if (TRACK__OFF)
         return;
-    tofui_reqs *r = &ch->set->reqs;
-    tofui_req *q = tofui_reqs_find(r, ch, m->bhdr.message_id);
-    if (q == NULL) {
-        q = tofui_reqs_add(r, ch, &ch->track.waiting, m);
-        /* Without memory for the record the Request is still sent; only
-         * the engine's answer for it is lost (docs/semantics.md). */
-        if (q == NULL)
-            return;
-    } else if (q->unsent != NULL) {
-        /* Another part of the same Request (`more`), or the same id again:
-         * one record, one answer; it follows the last part queued. */
+    tofui_req *q = tofui_reqs_get(&ch->set->reqs, ch, &ch->track.waiting, m);
+    /* Without memory for the record the Request is still sent; only the
+     * engine's answer for it is lost (docs/semantics.md). */
+    if (q == NULL)
+        return;
+    /* Another part of the same Request (`more`), or the same id again: one
+     * record, one answer; it follows the last part queued. */
+    if (q->unsent != NULL)
         q->unsent->track = NULL;
-    }
     q->unsent = m;
     m->track = q;
 }
@@ -85,13 +81,13 @@ void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
         ch->track.bye_answered = true;
         return;
     }
-    tofui_req *q = tofui_reqs_find(&ch->set->reqs, ch, m->bhdr.message_id);
-    if (q == NULL) {
+    tofui_req **at = tofui_reqs_slot(&ch->set->reqs, ch, m->bhdr.message_id);
+    if (*at == NULL) {
         m->late = true;
         return;
     }
     if (!m->bhdr.more) /* the last part of the answer */
-        tofui_reqs_remove(&ch->set->reqs, q);
+        tofui_reqs_remove_at(&ch->set->reqs, at);
 }
 
 /* The record goes; a Request still queued keeps no pointer to it. */
@@ -144,7 +140,7 @@ static void track__expired(tofui_reqs *r, tofui_req *q) {
 }
 
 void tofui_track_expire(tofui_chanset *set) {
-    if (TRACK__OFF)
+    if (TRACK__OFF || tofui_reqs_no_deadlines(&set->reqs))
         return;
     tofui_req *q;
     while ((q = tofui_reqs_pop_expired(&set->reqs)) != NULL)
