@@ -57,6 +57,15 @@ static size_t reqs__bucket(const tofui_reqs *r, const void *owner, uint64_t id) 
     return (size_t)(h >> 32) & (r->nbuckets - 1);
 }
 
+/* Puts q at the head of the chain *head. */
+static void reqs__link(tofui_req **head, tofui_req *q) {
+    q->hash_next = *head;
+    if (*head != NULL)
+        (*head)->hash_pprev = &q->hash_next;
+    q->hash_pprev = head;
+    *head = q;
+}
+
 /* Doubles the buckets when the table is fuller than one record per bucket;
  * a failed allocation keeps the old ones (longer chains, still correct). */
 static void reqs__grow(tofui_reqs *r) {
@@ -72,9 +81,7 @@ static void reqs__grow(tofui_reqs *r) {
         while (old[b] != NULL) {
             tofui_req *q = old[b];
             old[b] = q->hash_next;
-            size_t i = reqs__bucket(r, q->owner, q->id);
-            q->hash_next = nb[i];
-            nb[i] = q;
+            reqs__link(&nb[reqs__bucket(r, q->owner, q->id)], q);
         }
     }
     free(old);
@@ -122,16 +129,15 @@ static void reqs__start_deadline(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     tofui_wheel_add(&r->wheel, &q->deadline, at);
 }
 
-/* The chain of bucket b, searched for (owner, id): the link that points to
- * its record, or the chain's final NULL. */
-static tofui_req **reqs__search(const tofui_reqs *r, size_t b, const void *owner, uint64_t id) {
-    tofui_req **p = &r->buckets[b];
-    while (*p != NULL && ((*p)->id != id || (*p)->owner != owner))
-        p = &(*p)->hash_next;
-    return p;
+/* The chain of bucket b, searched for (owner, id). */
+static tofui_req *reqs__search(const tofui_reqs *r, size_t b, const void *owner, uint64_t id) {
+    tofui_req *q = r->buckets[b];
+    while (q != NULL && (q->id != id || q->owner != owner))
+        q = q->hash_next;
+    return q;
 }
 
-tofui_req **tofui_reqs_slot(const tofui_reqs *r, const void *owner, uint64_t id) {
+tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
     return reqs__search(r, reqs__bucket(r, owner, id), owner, id);
 }
 
@@ -139,7 +145,10 @@ tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_li
                           const tofu_msg *m) {
     uint64_t id = m->bhdr.message_id;
     size_t b = reqs__bucket(r, owner, id);
-    tofui_req *q = *reqs__search(r, b, owner, id);
+    /* An owner with no record waiting has none with this id either: a
+     * client that waits for each answer before the next Request is never
+     * searched for. */
+    tofui_req *q = tofui_list_empty(owner_list) ? NULL : reqs__search(r, b, owner, id);
     if (q != NULL)
         return q;
     if ((q = reqs__new_record(r)) == NULL)
@@ -151,8 +160,7 @@ tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_li
         reqs__grow(r);
         b = reqs__bucket(r, owner, id);
     }
-    q->hash_next = r->buckets[b];
-    r->buckets[b] = q;
+    reqs__link(&r->buckets[b], q);
     r->count++;
     tofui_list_push_back(owner_list, &q->owner_link);
     uint32_t ms;
@@ -166,21 +174,15 @@ void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     reqs__start_deadline(r, q, ms);
 }
 
-void tofui_reqs_remove_at(tofui_reqs *r, tofui_req **slot) {
-    tofui_req *q = *slot;
-    *slot = q->hash_next;
+void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
+    *q->hash_pprev = q->hash_next;
+    if (q->hash_next != NULL)
+        q->hash_next->hash_pprev = q->hash_pprev;
     r->count--;
     if (tofui_list_linked(&q->deadline.link)) /* most Requests have none */
         tofui_wheel_remove(&r->wheel, &q->deadline);
     tofui_list_remove(&q->owner_link);
     reqs__recycle(r, q);
-}
-
-void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
-    tofui_req **p = &r->buckets[reqs__bucket(r, q->owner, q->id)];
-    while (*p != q)
-        p = &(*p)->hash_next;
-    tofui_reqs_remove_at(r, p);
 }
 
 /* The clock is read only when nothing is due yet and some deadline runs. */

@@ -28,6 +28,7 @@ typedef struct tofui_req {
     tofui_wheel_timer deadline; /* in the wheel when the Request has one */
     tofui_link owner_link;      /* the channel's list, in posting order */
     struct tofui_req *hash_next;
+    struct tofui_req **hash_pprev; /* the link that points here: O(1) removal */
     const void *owner;          /* the channel */
     uint64_t id;
     tofu_msg *unsent;           /* the Request while it waits in the send queue */
@@ -54,15 +55,11 @@ void tofui_reqs_fini(tofui_reqs *r);
  * way: this runs for every Request. */
 tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m);
-/* Where the record of (owner, id) is linked in the table: *slot is the
- * record, or NULL when none waits. The slot stays valid until the table
- * changes; tofui_reqs_remove_at takes the record out without searching
- * again (an answer is looked up and removed for every Response). */
-tofui_req **tofui_reqs_slot(const tofui_reqs *r, const void *owner, uint64_t id);
-/* Forgets a record: out of the table, the wheel and its owner's list. */
+/* The record of (owner, id), or NULL. */
+tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id);
+/* Forgets a record: out of the table, the wheel and its owner's list, in
+ * O(1) (no search). */
 void tofui_reqs_remove(tofui_reqs *r, tofui_req *q);
-/* The same for the record *slot (tofui_reqs_slot), which must be one. */
-void tofui_reqs_remove_at(tofui_reqs *r, tofui_req **slot);
 /* True when no record has a deadline running: the engine's every pass
  * asks, and then has nothing to check (tofui_reqs_pop_expired,
  * tofui_reqs_timeout). */

@@ -74,6 +74,18 @@ void tofui_track_sent(tofui_chan *ch, tofu_msg *m) {
     }
 }
 
+/* The waiting record of the channel's Request `id`. Most answers come in
+ * the order of their Requests: the channel's oldest (its list is in posting
+ * order, one record per id) spares the search of the table. */
+static tofui_req *track__waiting(tofui_chan *ch, uint64_t id) {
+    if (!tofui_list_empty(&ch->track.waiting)) {
+        tofui_req *first = TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link);
+        if (first->id == id)
+            return first;
+    }
+    return tofui_reqs_find(&ch->set->reqs, ch, id);
+}
+
 void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
     if (TRACK__OFF)
         return;
@@ -81,13 +93,13 @@ void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
         ch->track.bye_answered = true;
         return;
     }
-    tofui_req **at = tofui_reqs_slot(&ch->set->reqs, ch, m->bhdr.message_id);
-    if (*at == NULL) {
+    tofui_req *q = track__waiting(ch, m->bhdr.message_id);
+    if (q == NULL) {
         m->late = true;
         return;
     }
     if (!m->bhdr.more) /* the last part of the answer */
-        tofui_reqs_remove_at(&ch->set->reqs, at);
+        tofui_reqs_remove(&ch->set->reqs, q);
 }
 
 /* The record goes; a Request still queued keeps no pointer to it. */
