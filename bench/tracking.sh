@@ -55,12 +55,24 @@ args() {
     if [ "$1" = latency ]; then echo "$2"; else echo "$2 requests"; fi
 }
 
-# run KIND VARIANT ROUND: one run, output to $out/KIND.VARIANT.ROUND
+# GNU time, when installed, gives each run's CPU time (user + system): less
+# disturbed by other processes than the wall clock, as it does not count the
+# time spent waiting for a CPU.
+timer=
+[ -x /usr/bin/time ] && timer=/usr/bin/time
+
+# run KIND VARIANT ROUND: one run, output to $out/KIND.VARIANT.ROUND, its
+# CPU seconds to $out/KIND.VARIANT.ROUND.cpu
 run() {
     n=$LAT_N
     [ "$1" = throughput ] && n=$THR_N
+    f=$out/$1.$2.$3
     # shellcheck disable=SC2046 # the arguments are words on purpose
-    "$(prog "$1" "$2")" $(args "$1" "$n") >"$out/$1.$2.$3"
+    if [ -n "$timer" ]; then
+        $timer -f "%U %S" -o "$f.cpu" "$(prog "$1" "$2")" $(args "$1" "$n") >"$f"
+    else
+        "$(prog "$1" "$2")" $(args "$1" "$n") >"$f"
+    fi
 }
 
 echo "request tracking, tracked vs untracked: $ROUNDS rounds, $LAT_N round trips, $THR_N Requests" >&2
@@ -81,11 +93,15 @@ echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || ech
 # One line per (variant, key, round): "variant key round value"; keys are
 # <transport>|lat (median round trip, us) and <transport>|thr (Requests/s).
 for v in tracked untracked; do
-    for f in "$out"/latency."$v".*; do
-        awk -v v="$v" -v r="${f##*.}" '/round trip/ { print v, $1 "|lat", r, $7 }' "$f"
-    done
-    for f in "$out"/throughput."$v".*; do
-        awk -v v="$v" -v r="${f##*.}" '/msgs\/s/ { print v, $1 "|thr", r, $4 }' "$f"
+    i=1
+    while [ "$i" -le "$ROUNDS" ]; do
+        awk -v v="$v" -v r="$i" '/round trip/ { print v, $1 "|lat", r, $7 }' "$out/latency.$v.$i"
+        awk -v v="$v" -v r="$i" '/msgs\/s/ { print v, $1 "|thr", r, $4 }' "$out/throughput.$v.$i"
+        for kind in latency throughput; do
+            f=$out/$kind.$v.$i.cpu
+            [ -e "$f" ] && awk -v v="$v" -v k="$kind|cpu" -v r="$i" '{ print v, k, r, $1 + $2 }' "$f"
+        done
+        i=$((i + 1))
     done
 done | awk '
     { val[$1, $2, $3] = $4; keys[$2] = 1; rounds[$3] = 1 }
@@ -93,6 +109,9 @@ done | awk '
         for (i = 2; i <= n; i++)
             for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
         return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function fmt(x, key) {
+        return key ~ /cpu/ ? sprintf("%.2f", x) : x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x)
     }
     function row(label, key, higher_better,   r, n, na, nb, nr, A, B, R, ma, mb, mr, cost) {
         na = nb = nr = 0
@@ -106,19 +125,22 @@ done | awk '
         ma = median(A, na); mb = median(B, nb); mr = median(R, nr)
         # cost of tracking in %: more time per round trip, fewer Requests/s
         cost = higher_better ? (1 / mr - 1) * 100 : (mr - 1) * 100
-        printf "| %-32s | %10.1f | %10.1f | %+9.1f %% | %+9.1f %% |\n", label, ma, mb,
+        printf "| %-32s | %10s | %10s | %+9.1f %% | %+9.1f %% |\n", label, fmt(ma, key), fmt(mb, key),
                (higher_better ? (mb / ma - 1) : (ma / mb - 1)) * 100, cost
     }
     END {
-        printf "| %-32s | %10s | %10s | %11s | %11s |\n", "wall clock", "tracked", "untracked",
+        printf "| %-32s | %10s | %10s | %11s | %11s |\n", "median of rounds", "tracked", "untracked",
                "cost (meds)", "cost (pairs)"
         printf "|----------------------------------|-----------:|-----------:|------------:|------------:|\n"
         split("tcp uds", T, " ")
         for (t = 1; t <= 2; t++) row(T[t] " 64 B round trip, median us", T[t] "|lat", 0)
         for (t = 1; t <= 2; t++) row(T[t] " 64 B Requests answered /s", T[t] "|thr", 1)
+        row("latency run, CPU s (tcp+uds)", "latency|cpu", 0)
+        row("throughput run, CPU s (tcp+uds)", "throughput|cpu", 0)
     }'
 echo "cost (meds): from the medians of the two columns; cost (pairs): the median over the"
-echo "rounds of each round's tracked/untracked ratio. Positive: tracking is slower."
+echo "rounds of each round's tracked/untracked ratio. Positive: tracking costs. CPU s: user +"
+echo "system time of one whole run (both transports and engines, set-up included), GNU time."
 
 [ "$CALLGRIND" = 1 ] || exit 0
 if ! command -v valgrind >/dev/null 2>&1; then
