@@ -324,6 +324,9 @@ TOFU_API uint64_t tofu_live_messages(void);
 #define TOFU_HDR_REASON "~reason"
 /* The ~reason of the engine's answer to a Request whose deadline passed. */
 #define TOFU_REASON_TIMED_OUT "timed_out"
+/* On a close Signal, next to ~reason: the option whose limit closed the
+ * channel ("frame_timeout_ms", "max_partial_bytes"); absent otherwise. */
+#define TOFU_HDR_LIMIT "~limit"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 
@@ -400,8 +403,13 @@ typedef struct tofu_group tofu_group;
 #define TOFU_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_BYE_LINGER_MS 30000u
+#define TOFU_DEFAULT_MAX_SEND_QUEUE 256u
+#define TOFU_DEFAULT_FRAME_TIMEOUT_MS 30000u
+#define TOFU_DEFAULT_MAX_PARTIAL_BYTES (32u * 1024u * 1024u)
 /* A timeout option with this value turns that timeout off. */
 #define TOFU_TIMEOUT_NONE UINT32_MAX
+/* max_send_queue with this value: no limit (trusted peers only). */
+#define TOFU_SEND_QUEUE_UNLIMITED UINT32_MAX
 
 /* wait_receive timeouts, in nanoseconds */
 #define TOFU_WAIT_INFINITE UINT64_MAX
@@ -414,12 +422,14 @@ typedef struct tofu_options {
     uint16_t max_pool_msgs;     /* most messages the pool keeps (default 64;
                                    raised to initial_pool_msgs if smaller) */
     uint32_t max_send_queue;    /* most messages waiting to be written on one
-                                   channel (default 0: no limit). A message
-                                   posted to a channel that has that many
-                                   comes back with TOFU_NOT_ALLOWED and the
-                                   channel stays open; ByeRequest and
-                                   ByeResponse are never refused. Bounds what
-                                   a peer that stops reading can pin. */
+                                   channel (default 256). A message posted
+                                   to a channel that has that many comes
+                                   back with TOFU_NOT_ALLOWED and the
+                                   channel stays open; Bye frames are never
+                                   refused. Bounds what a peer that stops
+                                   reading can pin (it would otherwise take
+                                   an echo server's whole pool).
+                                   TOFU_SEND_QUEUE_UNLIMITED: no limit. */
     uint32_t connect_timeout_ms; /* longest connect attempt per address
                                    (default 10 s): then the next address,
                                    or the HelloRequest comes back with
@@ -439,6 +449,19 @@ typedef struct tofu_options {
     uint32_t request_timeout_ms; /* the deadline of a Request posted without
                                    one of its own (tofu_msg_set_timeout):
                                    default 0, none. */
+    uint32_t frame_timeout_ms;  /* a frame must arrive whole within this long
+                                   of its first byte (default 30 s), however
+                                   it trickles in; a channel whose frame does
+                                   not is closed: close Signal ~reason
+                                   recv_failed, ~limit frame_timeout_ms.
+                                   TOFU_TIMEOUT_NONE: no deadline. */
+    uint32_t max_partial_bytes; /* most bytes the engine holds for frames
+                                   that are still coming in, all channels
+                                   together (default 32 MiB; at least one
+                                   largest frame, 131070). Past it the
+                                   channels whose frames started first are
+                                   closed: ~reason allocation_failed,
+                                   ~limit max_partial_bytes. */
 } tofu_options;
 
 /* Fills *opt with the defaults. */
@@ -457,7 +480,10 @@ TOFU_API tofu_status tofu_engine_create(const tofu_options *opt, tofu_engine **o
 
 /* Destroys an engine: destroys the groups still alive (waking their waiters
  * with TOFU_SHUTDOWN_STARTED), closes every channel, stops the thread and
- * frees the pool. Always returns. NULL is a no-op. */
+ * frees the pool and every group record. Always returns. NULL is a no-op.
+ * Threads blocked in tofu_wait_receive return TOFU_SHUTDOWN_STARTED before
+ * it returns; no other call on the engine or its groups may run at the same
+ * time or come after (the memory is gone). */
 TOFU_API void tofu_engine_destroy(tofu_engine *e);
 
 /* Takes a message from the pool (reset). With TOFU_POOL_ONLY returns NULL when
@@ -477,10 +503,17 @@ TOFU_API tofu_status tofu_group_create(tofu_engine *e, tofu_group **out);
 /* Destroys a group: closes its channels (peers see them go), wakes a thread
  * blocked in tofu_wait_receive with TOFU_SHUTDOWN_STARTED, frees every message
  * still queued for it. Blocks until the I/O thread has let go of the group
- * and no thread is inside tofu_wait_receive on it. The group must not be used
- * afterwards. Returns TOFU_SUCCESS, TOFU_SHUTDOWN_STARTED when the engine is
- * being destroyed (the group is destroyed all the same), or
- * TOFU_INVALID_ADDRESS for a NULL engine or group (as the original). */
+ * and no thread is inside tofu_wait_receive on it. Returns TOFU_SUCCESS,
+ * TOFU_SHUTDOWN_STARTED when the engine is being destroyed (the group is
+ * destroyed all the same) or when the group was destroyed already (a second
+ * destroy, even a concurrent one, returns once the first is done), or
+ * TOFU_INVALID_ADDRESS for a NULL engine or group (as the original).
+ *
+ * Other threads may go on calling tofu_post, tofu_wait_receive and
+ * tofu_update_receiver on the group during and after its destroy: those calls
+ * return TOFU_SHUTDOWN_STARTED (or succeed if they came first). The group's
+ * record (a few hundred bytes) stays allocated for that until the engine is
+ * destroyed; after tofu_engine_destroy the group must not be used at all. */
 TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
 
 /* Posts a message: validates it (SPEC §3.1), assigns a channel number to a
@@ -492,7 +525,8 @@ TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
  * TOFU_INVALID_MORE_USAGE, TOFU_INVALID_CHANNEL_NUMBER, TOFU_INVALID_MCHN_GROUP,
  * TOFU_INVALID_HEADERS_LEN, TOFU_WRONG_ADDRESS, TOFU_INVALID_BODY_LEN,
  * TOFU_NOTIFICATION_DISABLED (engine shutting down), TOFU_NOTIFICATION_FAILED
- * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (group destroyed),
+ * (the engine's I/O thread died), TOFU_SHUTDOWN_STARTED (the group is being or
+ * was destroyed; checked before the message is validated),
  * TOFU_NOT_ALLOWED (NULL group), TOFU_CHANNEL_CLOSED (the channel closed
  * while the post was under way). Everything after that comes back
  * asynchronously through tofu_wait_receive. */
@@ -502,7 +536,10 @@ TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
  * of the group. Returns TOFU_SUCCESS with *out set, TOFU_SUCCESS with *out NULL
  * on timeout, or TOFU_SHUTDOWN_STARTED when the group or engine is being
  * destroyed (queued messages are then dropped), or when the engine's I/O
- * thread died and nothing is queued any more. Only one thread at a time may
+ * thread died and nothing is queued any more. A receiver thread may still be
+ * inside this call, or call it again, while another thread destroys the
+ * group: it gets TOFU_SHUTDOWN_STARTED (every time, until the engine is
+ * destroyed), so stop looping on that status. Only one thread at a time may
  * wait on a group. */
 TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
 
@@ -510,7 +547,8 @@ TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_
  * NULL the engine allocates a Signal (origin engine, channel 0, id 0); else the
  * caller's message is queued with origin application (status becomes
  * receiver_update in both cases) and *m is set to NULL. Error:
- * TOFU_SHUTDOWN_STARTED (caller keeps the message), TOFU_ALLOCATION_FAILED. */
+ * TOFU_SHUTDOWN_STARTED (the group is being or was destroyed; the caller keeps
+ * the message), TOFU_ALLOCATION_FAILED. */
 TOFU_API tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **m);
 
 /* Number of sockets currently open by libtofu in this process (listeners,

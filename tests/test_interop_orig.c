@@ -125,7 +125,7 @@ typedef struct item {
     uint8_t op;
     bool more;
     uint64_t id;
-    char th[24];
+    char th[32]; /* "i:" and up to 20 digits, CR LF */
     size_t thl, len;
     uint32_t seed;
 } item;
@@ -221,6 +221,7 @@ typedef struct conn {
     size_t lib_posted, echoes;     /* libtofu's items posted; their echoes received */
     size_t peer_posted, peer_items; /* the peer's items posted; received by libtofu */
     size_t answered;               /* items up to here answered by libtofu's engine */
+    uint32_t timeout_ms;           /* the deadline of the items posted now; 0: none */
     bool echo_peer;                /* libtofu's application echoes the peer's items */
 } conn;
 
@@ -249,6 +250,8 @@ static void lib_post_items_at(conn *k, size_t n, bool may_close, const char *fil
         ASSERT_OK(tofu_msg_append_headers_raw(m, it.th, it.thl));
         tofu_t_fill(body, it.len, it.seed);
         ASSERT_OK(tofu_msg_append_body(m, body, it.len));
+        if (k->timeout_ms != 0)
+            tofu_msg_set_timeout(m, k->timeout_ms);
         tofu_status st = tofu_post(k->x->g, &m, NULL);
         /* A channel that closed meanwhile refuses the post at once with
          * channel_closed (while the engine was closing it, or once its
@@ -712,6 +715,45 @@ static void bye_from_lib(ctx *x, conn *k) {
     PEER_CHECK(k, &r, ends_plain_close(x), ITEMS, ITEMS + TAIL, tail, 1, 0);
 }
 
+/* Opens the connection with script s, exchanges the items, then the peer
+ * echoes nothing more (s is its script from then on). */
+static void open_then_stop_echoing(ctx *x, conn *k, orig_script *s) {
+    open_conn(x, k, s);
+    exchange(k);
+    s->echo = false;
+    orig_peer_set_script(k->peer, s);
+}
+
+/* libtofu's Requests to an original that stops echoing, each with a
+ * deadline of 20 ms: every Request (its last part) gets the engine's
+ * timed_out answer, in posting order; the graceful close that follows
+ * brings no second answer, and the original got every item. */
+static void deadlines(ctx *x, conn *k) {
+    orig_script s = script_default();
+    open_then_stop_echoing(x, k, &s);
+    k->timeout_ms = 20;
+    lib_post_items(k, TAIL);
+    k->timeout_ms = 0;
+    size_t j = k->echoes;
+    while ((j = next_request_end(j, k->lib_posted, k->lib_posted)) < k->lib_posted) {
+        tofu_msg *m = lib_next_at(k, __FILE__, __LINE__);
+        if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || !tofu_msg_from_engine(m) ||
+            !tofu_msg_timed_out(m) || tofu_msg_id(m) != item_of(LIB_BASE, j).id)
+            FAIL_MSG("expected the engine's timed_out answer to the next Request", m);
+        tofu_put(x->e, &m);
+        j++;
+    }
+    k->answered = k->lib_posted;
+    lib_post_bye(k, TOFU_OP_BYE_REQUEST, LIB_BYE_ID);
+    tofu_msg *m = LIB_AFTER_DATA(k, ITEMS, ITEMS);
+    CHECK_APP(k, m, TOFU_OP_BYE_RESPONSE, LIB_BYE_ID);
+    tofu_put(x->e, &m);
+    LIB_EXPECT_CLOSE(k, TOFU_CHANNEL_CLOSED);
+    orig_report r = ORIG_WAIT_END(k->peer);
+    const tail_frame tail[] = {{TOFU_OP_BYE_REQUEST, LIB_BYE_ID}};
+    PEER_CHECK(k, &r, ends_plain_close(x), ITEMS, ITEMS + TAIL, tail, 1, 0);
+}
+
 /* The original starts the graceful close with TAIL items in flight;
  * libtofu's application echoes them and answers. The original must read
  * every echo and the ByeResponse (then it resets): libtofu may not close
@@ -738,10 +780,7 @@ static void bye_from_orig(ctx *x, conn *k) {
  * libtofu's ByeResponse and resets; libtofu closes with channel_closed. */
 static void bye_both(ctx *x, conn *k) {
     orig_script s = script_default();
-    open_conn(x, k, &s);
-    exchange(k);
-    s.echo = false;
-    orig_peer_set_script(k->peer, &s);
+    open_then_stop_echoing(x, k, &s);
     k->echo_peer = false;
     peer_post_items(k, TAIL);
     orig_peer_send(k->peer, TOFU_OP_BYE_REQUEST, PEER_BYE_ID, NULL, 0, NULL, 0);
@@ -811,10 +850,7 @@ static void byesignal_from_lib(ctx *x, conn *k) {
  * expires, and the original sees that close with nothing unread. */
 static void byesignal_linger(ctx *x, conn *k) {
     orig_script s = script_default();
-    open_conn(x, k, &s);
-    exchange(k);
-    s.echo = false;
-    orig_peer_set_script(k->peer, &s);
+    open_then_stop_echoing(x, k, &s);
     uint64_t t0 = tofui_clock_ns();
     lib_byesignal_then_late(k, false);
     ASSERT_TRUE(tofui_clock_ns() - t0 >= (uint64_t)LINGER_MS * 1000000u);
@@ -975,6 +1011,8 @@ static void run_linger(role r) {
 
 TRANSPORT_TEST(server_bye_from_lib) { run(LIB_SERVER, bye_from_lib); }
 TRANSPORT_TEST(client_bye_from_lib) { run(LIB_CLIENT, bye_from_lib); }
+TRANSPORT_TEST(server_deadlines) { run(LIB_SERVER, deadlines); }
+TRANSPORT_TEST(client_deadlines) { run(LIB_CLIENT, deadlines); }
 TRANSPORT_TEST(server_bye_from_orig) { run(LIB_SERVER, bye_from_orig); }
 TRANSPORT_TEST(client_bye_from_orig) { run(LIB_CLIENT, bye_from_orig); }
 TRANSPORT_TEST(server_bye_both) { run(LIB_SERVER, bye_both); }

@@ -281,9 +281,10 @@ static void waiter_main(void *arg) {
     ASSERT_NULL(m);
 }
 
-/* Destroying a group a thread has not entered yet would leave that thread
- * with a freed group: wait until it is inside tofu_wait_receive. The public
- * API cannot tell, so this peeks at the group's waiter count. */
+/* These cases are about waking a thread that is blocked (one that comes
+ * later simply gets shutdown_started, test_group_lifetime.c): wait until it
+ * is inside tofu_wait_receive. The public API cannot tell, so this peeks at
+ * the group's waiter count. */
 static void wait_for_waiter(tofu_group *g) {
     uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * 1000000000ull;
     for (;;) {

@@ -11,73 +11,9 @@
  * either side receives is checked in order. What "correct" means is
  * docs/semantics.md.
  */
-#include "engine_util.h"
+#include "pair.h"
 
 #define ADDR_CAP TOFU_T_ADDR_CAP
-
-/* ---- a server engine with a listener and a client engine ---- */
-
-typedef struct pair {
-    tofu_t_transport t;
-    tofu_engine *se, *ce;
-    tofu_group *sg, *cg;
-    uint16_t listener;
-    tofu_address bound;   /* what the listener bound */
-    char same[ADDR_CAP];  /* that address as a value (listen again on it) */
-    char reach[ADDR_CAP]; /* the ~connect_to value that reaches it */
-    uint16_t cch, sch;    /* the connection's two channels, once connected */
-} pair;
-
-static void pair_open_with(pair *p, const tofu_options *server, const tofu_options *client) {
-    memset(p, 0, sizeof *p);
-    p->t = tofu_t_transport_arg();
-    p->se = tofu_t_engine_with(server);
-    p->ce = tofu_t_engine_with(client);
-    p->sg = tofu_t_group(p->se);
-    p->cg = tofu_t_group(p->ce);
-    char value[ADDR_CAP];
-    tofu_t_listen_value(p->t, value, sizeof value);
-    p->listener = LISTEN(p->se, p->sg, value, &p->bound);
-    ASSERT_OK(tofu_address_format(&p->bound, p->same, sizeof p->same, NULL));
-    tofu_t_connect_value(&p->bound, p->reach, sizeof p->reach);
-}
-
-static void pair_open_pools(pair *p, uint16_t server_initial, uint16_t server_max) {
-    tofu_options server, client;
-    tofu_options_init(&server);
-    tofu_options_init(&client);
-    if (server_initial != 0)
-        server.initial_pool_msgs = server_initial;
-    if (server_max != 0)
-        server.max_pool_msgs = server_max;
-    pair_open_with(p, &server, &client);
-}
-
-static void pair_open(pair *p) {
-    pair_open_pools(p, 0, 0);
-}
-
-static void pair_connect(pair *p) {
-    p->cch = HANDSHAKE(p->ce, p->cg, p->reach, p->se, p->sg, &p->sch);
-}
-
-static void pair_bye(pair *p) {
-    BYE(p->ce, p->cg, p->cch, p->se, p->sg, p->sch);
-}
-
-/* Destroys what is left (an engine killed by the case is NULL) and checks
- * that nothing leaked. */
-static void pair_close(pair *p) {
-    if (p->ce != NULL) {
-        ASSERT_OK(tofu_group_destroy(p->ce, p->cg));
-        tofu_engine_destroy(p->ce);
-    }
-    if (p->se != NULL) {
-        ASSERT_OK(tofu_group_destroy(p->se, p->sg));
-        tofu_engine_destroy(p->se);
-    }
-    ASSERT_NO_LEAKS();
-}
 
 /* ---- data helpers ---- */
 
@@ -329,11 +265,12 @@ TRANSPORT_TEST(echo_sizes) {
 }
 
 /* 10,000 Requests posted back to back arrive complete and in order; the
- * echo server's Responses come back complete and in order too. */
+ * echo server's Responses come back complete and in order too. (No flow
+ * control: the send queues are unlimited.) */
 #define PIPELINED 10000
 TRANSPORT_TEST(pipelined_10000) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     tofu_t_echo echo;
     tofu_t_echo_start(&echo, p.se, p.sg);
     p.cch = CONNECT(p.ce, p.cg, p.reach);
@@ -503,7 +440,7 @@ static void post_big(pair *p) {
  * the peer gets a prefix of the data, complete, then its close Signal. */
 TRANSPORT_TEST(bye_signal_abort) {
     pair p;
-    pair_open(&p);
+    pair_open_unbounded(&p, 0, 0);
     pair_connect(&p);
     post_big(&p);
     tofu_bhdr bye = POST_ABORT(p.ce, p.cg, p.cch);
@@ -590,7 +527,7 @@ TRANSPORT_TEST(bye_linger_bound) {
  * message back with the reason, then the close Signal. */
 TRANSPORT_TEST(peer_killed_mid_stream) {
     pair p;
-    pair_open_pools(&p, 4, 4);
+    pair_open_unbounded(&p, 4, 4);
     pair_connect(&p);
     post_big(&p);
     tofu_msg *first = NEXT_MSG(p.se, p.sg); /* data is flowing */

@@ -12,9 +12,9 @@ or the public include/tofu.h). A header without a .c file (platform/poller.h,
 util/list.h) is a module by itself.
 
 The one exception, documented here and in docs/architecture.md: the channel
-module is five files with one header. engine/channel.c (records and the state
-machine) drives its parts engine/dial.c, engine/send.c, engine/recv.c and
-engine/stall.c, and the parts report back to it, so these files call each
+module is six files with one header. engine/channel.c (records and the state
+machine) drives its parts engine/dial.c, engine/send.c, engine/recv.c,
+engine/stall.c and engine/track.c, and the parts report back to it, so these files call each
 other; together they form the module engine/channel, and nothing outside it
 sees the difference.
 

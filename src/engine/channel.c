@@ -19,6 +19,13 @@
 /* records                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* tofu_options.max_partial_bytes: 0 is the default; never less than one
+ * largest frame, which must always be able to come in. */
+static size_t chan__partial_budget(uint32_t opt) {
+    size_t max = opt == 0 ? TOFU_DEFAULT_MAX_PARTIAL_BYTES : opt;
+    return max < 2u * TOFU_MAX_PART_LEN ? 2u * TOFU_MAX_PART_LEN : max;
+}
+
 tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
                                tofui_chantab *chantab, tofui_resolver *resolver,
                                tofui_submit *sub, const tofu_options *opt) {
@@ -27,11 +34,14 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
     set->poller = poller;
     set->chantab = chantab;
     set->resolver = resolver;
-    set->max_send_queue = opt->max_send_queue;
+    set->max_send_queue =
+        opt->max_send_queue == 0 ? TOFU_DEFAULT_MAX_SEND_QUEUE : opt->max_send_queue;
+    set->max_partial_bytes = chan__partial_budget(opt->max_partial_bytes);
     tofui_timers_init(&set->timers, opt);
     if (tofui_reqs_init(&set->reqs, opt) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
     tofui_list_init(&set->all);
+    tofui_list_init(&set->partial);
     tofui_list_init(&set->stalled);
     set->by_num = calloc(TOFUI_CHAN_SLOTS, sizeof *set->by_num);
     set->rbuf = malloc(TOFUI_READ_CHUNK);
@@ -137,13 +147,13 @@ static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reaso
     return m;
 }
 
-/* Unsent messages come back with the close reason, except a Request the
- * engine answered already (its deadline passed while it was queued). */
+/* Unsent messages come back with the close reason, except a Request
+ * answered already (its deadline passed while it was queued). */
 static void chan__mark_unsent(tofui_chan *ch, tofui_mq *unsent, tofu_status reason,
                               tofui_mq *out) {
     tofu_msg *m;
     while ((m = tofui_mq_pop(unsent)) != NULL) {
-        if (m->answered) {
+        if (!tofui_track_hand_back(ch, m)) {
             tofui_pool_put(ch->set->pool, &m);
             continue;
         }
@@ -151,6 +161,16 @@ static void chan__mark_unsent(tofui_chan *ch, tofui_mq *unsent, tofu_status reas
         chan__mark_returned(m, reason);
         tofui_mq_push(out, m);
     }
+}
+
+/* A channel closed by a limit of the options says which, next to the
+ * status in ~reason: a status alone could not tell a frame that timed out
+ * from a read that failed. */
+static void chan__add_limit(tofu_msg *closed, const char *limit) {
+    if (limit == NULL)
+        return;
+    tofu_msg_add_header(closed, TOFU_HDR_LIMIT, limit);
+    closed->bhdr.thl = (uint16_t)closed->thdrs.len;
 }
 
 /* Every request of the application gets its answer (the pending
@@ -176,8 +196,10 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
      * unseen (a port scan does not flood the server with Signals). */
     tofu_msg *closed = tofui_chan_unseen(ch) ? NULL
                                              : chan__close_signal(ch->num, ch->remembered_id, reason);
-    if (closed != NULL)
+    if (closed != NULL) {
+        chan__add_limit(closed, ch->close_limit);
         tofui_mq_push(&out, closed);
+    }
     tofui_group_deliver_list(ch->group, &out);
 }
 
@@ -267,6 +289,13 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
     tofui_dial_release(ch);
     ch->dead_next = set->dead;
     set->dead = ch;
+}
+
+void tofui_chan_close_limit(tofui_chan *ch, tofu_status reason, const char *limit) {
+    if (ch->state == TOFUI_CH_CLOSED)
+        return;
+    ch->close_limit = limit;
+    tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -521,7 +550,11 @@ void tofui_chan_expire_timers(tofui_chanset *set) {
     uint64_t now = 0;
     tofui_timer_kind kind;
     tofui_timer *tm;
-    while ((tm = tofui_timers_pop_expired(&set->timers, &now, &kind)) != NULL)
-        chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
+    while ((tm = tofui_timers_pop_expired(&set->timers, &now, &kind)) != NULL) {
+        if (kind == TOFUI_TIMER_FRAME) /* the receive side's own timer */
+            tofui_recv_frame_timed_out(TOFUI_CONTAINER(tm, tofui_chan, recv.frame_timer));
+        else
+            chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
+    }
     tofui_track_expire(set);
 }

@@ -1,7 +1,8 @@
 /*
  * The channel module (I/O thread only): channel records and their state
  * machine (channel.c), opening them (dial.c: connect, listen, accept), the
- * send side (send.c), the receive side (recv.c) and pool stalls (stall.c).
+ * send side (send.c), the receive side (recv.c), pool stalls (stall.c) and
+ * the answers to our requests (track.c).
  * One module with one header: its files call each other (the state machine
  * drives the parts, the parts report back to it), and nothing outside the
  * module changes a channel.
@@ -46,7 +47,8 @@ typedef struct tofui_chanset {
     tofui_chantab *chantab;
     tofui_resolver *resolver;
     tofui_submit *sub;       /* posts a closing channel takes back */
-    uint32_t max_send_queue; /* tofu_options.max_send_queue; 0: no limit */
+    uint32_t max_send_queue; /* tofu_options.max_send_queue, never 0 */
+    size_t max_partial_bytes; /* tofu_options.max_partial_bytes, at least one frame */
     tofui_timers timers;     /* the channels' deadlines */
     tofui_reqs reqs;         /* the Requests waiting for an answer (track.c) */
     /* channel.c */
@@ -62,6 +64,10 @@ typedef struct tofui_chanset {
     tofu_msg *rstock[TOFUI_RECV_BATCH];
     size_t rstock_next;
     size_t rstock_n;
+    /* recv.c: the channels with a partial frame buffer, oldest frame first,
+     * and the bytes those buffers hold together (max_partial_bytes) */
+    tofui_link partial;
+    size_t partial_bytes;
     /* send.c: the stage of a write's batch (TOFUI_BATCH_STAGE) */
     unsigned char *wbuf;
     /* stall.c */
@@ -133,8 +139,11 @@ typedef struct tofui_chan_recv {
     tofui_dec dec;
     tofu_msg *msg;       /* pool message taken for a complete frame */
     unsigned char *part; /* a frame's text headers and body while they come in */
-    size_t part_len;     /* thl + bl of that frame */
+    size_t part_len;     /* thl + bl of that frame; not 0 while it comes in */
     size_t part_got;
+    size_t part_cap;     /* bytes allocated for it: grows with what came */
+    tofui_link part_link; /* on the set's partial list while part_len != 0 */
+    tofui_timer frame_timer; /* a frame under way: frame_timeout_ms */
     bool peer_bye_req;   /* the peer sent a ByeRequest */
     bool done;           /* got the ByeResponse; our own answer still to go out
                             (closes at once when the peer is gone: a write
@@ -189,6 +198,7 @@ struct tofui_chan {
     uint8_t opened;  /* tofui_chan_open */
     bool id_learned; /* accepted: its first frame came */
     bool announced;  /* its number reached the application in a Signal */
+    const char *close_limit; /* the option whose limit closed it (~limit), or NULL */
     uint64_t remembered_id; /* for the close Signal */
     tofui_socket sock;
     bool registered; /* with the poller, for `interest` */
@@ -243,6 +253,9 @@ void tofui_chan_announce(tofui_chan *ch);
 void tofui_chan_return_to(tofu_group *g, tofu_msg *m, tofu_status st);
 /* Closes a channel (see tofui_close_mode). Safe to call twice. */
 void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode);
+/* Aborts a channel that went past a limit of the options: its close Signal
+ * names the option (`limit`, a static string) in ~limit next to ~reason. */
+void tofui_chan_close_limit(tofui_chan *ch, tofu_status reason, const char *limit);
 /* The channel takes socket s and enters st (CONNECTING, OPEN or LISTENER),
  * watched by the poller. When the poller refuses it, s is closed as the
  * state requires and the channel is left without a socket; the caller
@@ -334,23 +347,34 @@ bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
 /* Takes the pool message for a complete frame, `want` at once into the
  * read's stock; false when the pool has none. */
 bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
+/* A frame took longer than frame_timeout_ms: the channel closes. */
+void tofui_recv_frame_timed_out(tofui_chan *ch);
 /* A new record's receive side. */
 void tofui_recv_init(tofui_chan *ch);
-/* Frees the receive state (message in progress, partial frame). */
+/* Frees the receive state (message in progress, partial frame, frame
+ * deadline). */
 void tofui_recv_release(tofui_chan *ch);
 
 /* ---- track.c ---- */
 
 /* A Request went into the send queue: it waits for its answer. */
 void tofui_track_queued(tofui_chan *ch, tofu_msg *m);
+/* A queued Request left the queue unwritten and stays with the caller (a
+ * post refused after all): as if it had never been queued. */
+void tofui_track_unqueued(tofui_chan *ch, tofu_msg *m);
 /* A frame is on the wire (a Request no longer waits to be sent; our
  * ByeRequest now waits for its answer). */
 void tofui_track_sent(tofui_chan *ch, tofu_msg *m);
+/* The channel closed with m unsent: true when m comes back to the
+ * application, false when it goes to the pool (a Request the engine or
+ * the peer answered already). */
+bool tofui_track_hand_back(tofui_chan *ch, tofu_msg *m);
 /* A Response or ByeResponse came: it answers its Request, or, answering
  * none, is marked late. */
 void tofui_track_received(tofui_chan *ch, tofu_msg *m);
 /* The channel closes: the engine answers, into out, every written request
- * still waiting (status and ~reason: the close reason); the records go. */
+ * still waiting (status and ~reason: the close reason); the records go,
+ * but for those with parts still queued (tofui_track_hand_back). */
 void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason);
 /* The same without answers (a silent close). */
 void tofui_track_forget_all(tofui_chan *ch);

@@ -11,8 +11,8 @@
  *   3. if woken: run every pending post and command, in posting order;
  *   4. handle the events (records closed meanwhile are skipped);
  *   5. if a message came back to a starved pool: resume stalled channels;
- *   6. act on the deadlines that passed (linger, accept pause, connect and
- *      handshake timeouts).
+ *   6. act on the deadlines that passed (linger, accept pause, connect,
+ *      handshake and frame timeouts).
  * The cost of a pass follows the channels with activity, not their number.
  */
 #include <stdlib.h>
@@ -30,10 +30,12 @@ void tofu_options_init(tofu_options *opt) {
         return;
     opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
     opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
-    opt->max_send_queue = 0;
+    opt->max_send_queue = TOFU_DEFAULT_MAX_SEND_QUEUE;
     opt->connect_timeout_ms = TOFU_DEFAULT_CONNECT_TIMEOUT_MS;
     opt->handshake_timeout_ms = TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS;
     opt->bye_linger_ms = TOFU_DEFAULT_BYE_LINGER_MS;
+    opt->frame_timeout_ms = TOFU_DEFAULT_FRAME_TIMEOUT_MS;
+    opt->max_partial_bytes = TOFU_DEFAULT_MAX_PARTIAL_BYTES;
     opt->request_timeout_ms = 0; /* no deadline unless asked for */
 }
 

@@ -84,19 +84,27 @@ static void group__unbind_channel(tofu_group *g, tofu_msg *m) {
     m->bhdr.channel = 0;
 }
 
+/* Destroy started (or ended: a tombstone). Relaxed: a post that misses it
+ * is refused under the submission lock all the same. */
+static bool group__dead(const tofu_group *g) {
+    return atomic_load_explicit(&g->dead, memory_order_relaxed);
+}
+
 tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
     if (mp == NULL || *mp == NULL)
         return TOFU_NULL_MESSAGE;
     if (g == NULL)
         return TOFU_NOT_ALLOWED;
     tofu_msg *m = *mp;
+    if (group__dead(g))
+        return group__fail(m, TOFU_SHUTDOWN_STARTED);
     tofu_status st = group__check(m);
     if (st != TOFU_SUCCESS)
         return st;
     bool allocated;
     st = group__bind_channel(g, m, &allocated);
-    if (st != TOFU_SUCCESS)
-        return group__fail(m, st);
+    if (st != TOFU_SUCCESS) /* a destroy racing with us took the channel away */
+        return group__fail(m, group__dead(g) ? TOFU_SHUTDOWN_STARTED : st);
     if (out != NULL)
         *out = m->bhdr; /* before the I/O thread owns the message */
     m->ctx = g;
@@ -245,6 +253,7 @@ tofu_status tofui_group_create(tofui_groups *r, tofu_group **out) {
     tofui_mutex_init(&g->lock);
     tofui_cond_init(&g->cond);
     tofui_list_init(&g->chans);
+    atomic_init(&g->dead, false);
     g->destroy_cmd.kind = TOFUI_CMD_GROUP_DESTROY;
     tofui_mutex_lock(&r->sub->lock);
     bool refused = r->sub->stopping || r->sub->io_exited;
@@ -277,7 +286,8 @@ static void group__wait_io_done(tofu_group *g) {
 }
 
 /* Frees the queued messages and waits until no thread is inside
- * tofu_wait_receive, so the group can be freed under nobody's feet. */
+ * tofu_wait_receive (the rule tofu_group_destroy promises; engine destroy
+ * needs it before it frees the record). */
 static void group__drain(tofu_group *g) {
     tofui_mq q;
     tofui_mutex_lock(&g->lock);
@@ -298,22 +308,45 @@ static void group__release(tofu_group *g) {
     free(g);
 }
 
-tofu_status tofui_group_destroy(tofu_group *g) {
+/* Marks g as being destroyed: from now on posts are refused. False when
+ * another call did that first; this one then waits until that destroy
+ * ended, so that every destroy returns with the group fully destroyed.
+ * *stopping: engine destroy has started. */
+static bool group__claim(tofu_group *g, bool *stopping) {
     tofui_groups *r = g->reg;
-    group__close(g);
     tofui_mutex_lock(&r->sub->lock);
-    g->destroying = true;
-    bool stopping = r->sub->stopping;
+    bool first = !g->destroying;
+    if (first) {
+        g->destroying = true;
+        atomic_store_explicit(&g->dead, true, memory_order_relaxed);
+    }
+    while (!first && !g->destroyed)
+        tofui_cond_wait(&r->cond, &r->sub->lock);
+    *stopping = r->sub->stopping;
     tofui_mutex_unlock(&r->sub->lock);
+    return first;
+}
+
+/* The destroy ended: g stays on the list as a tombstone for engine destroy
+ * to free. */
+static void group__bury(tofu_group *g) {
+    tofui_groups *r = g->reg;
+    tofui_mutex_lock(&r->sub->lock);
+    g->destroyed = true;
+    tofui_cond_broadcast(&r->cond); /* engine destroy or a second destroy */
+    tofui_mutex_unlock(&r->sub->lock);
+}
+
+tofu_status tofui_group_destroy(tofu_group *g) {
+    bool stopping;
+    if (!group__claim(g, &stopping))
+        return TOFU_SHUTDOWN_STARTED; /* destroyed already */
+    group__close(g);
     /* Without an I/O thread nobody holds the group's channels any more. */
-    if (tofui_submit_cmd(r->sub, &g->destroy_cmd))
+    if (tofui_submit_cmd(g->reg->sub, &g->destroy_cmd))
         group__wait_io_done(g);
     group__drain(g);
-    tofui_mutex_lock(&r->sub->lock);
-    tofui_list_remove(&g->elink);
-    tofui_cond_broadcast(&r->cond); /* engine destroy may wait for us */
-    tofui_mutex_unlock(&r->sub->lock);
-    group__release(g);
+    group__bury(g);
     return stopping ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
 }
 
@@ -324,19 +357,19 @@ void tofui_group_io_done(tofu_group *g) {
     tofui_mutex_unlock(&g->lock);
 }
 
-/* A group on the list that no other thread is destroying, or NULL. Called
- * under sub->lock. */
+/* A group on the list that no other thread is destroying right now (alive,
+ * or a tombstone), or NULL. Called under sub->lock. */
 static tofu_group *group__next_to_free(tofui_groups *r) {
     for (tofui_link *l = r->list.next; l != &r->list; l = l->next) {
         tofu_group *g = TOFUI_CONTAINER(l, tofu_group, elink);
-        if (!g->destroying)
+        if (!g->destroying || g->destroyed)
             return g;
     }
     return NULL;
 }
 
 /* A group that another thread is destroying right now is waited for (it
- * unlinks itself when done). */
+ * becomes a tombstone when done). */
 void tofui_groups_free_all(tofui_groups *r) {
     tofui_mutex_lock(&r->sub->lock);
     while (!tofui_list_empty(&r->list)) {

@@ -7,10 +7,17 @@
  * app threads (which wait, update the receiver, destroy), under the group's
  * own lock. The list of groups and each group's `destroying` are ordered
  * with the posts by the submission queue's lock.
+ *
+ * Lifetime: tofu_group_destroy does not free the record. It stays on the
+ * engine's list as a tombstone (closed, destroyed) until the engine is
+ * destroyed, so that a call on the group that races with its destroy, or
+ * comes after it, finds the group closed and returns shutdown_started
+ * instead of touching freed memory. Nothing on the hot path pays for it.
  */
 #ifndef TOFUI_GROUP_H
 #define TOFUI_GROUP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "engine/chantab.h"
@@ -25,7 +32,8 @@ typedef struct tofui_groups {
     tofui_chantab *chantab;
     tofui_pool *pool;
     tofui_link list; /* under sub->lock */
-    tofui_cond cond; /* under sub->lock: engine destroy waits for group destroys */
+    tofui_cond cond; /* under sub->lock: a group destroy ended (engine destroy
+                        and a second destroy of the same group wait for it) */
 } tofui_groups;
 
 struct tofu_group {
@@ -39,8 +47,13 @@ struct tofu_group {
     bool io_done;       /* the I/O thread let go of the group */
     bool engine_failed; /* the I/O thread died: waiters get shutdown_started */
     /* under reg->sub->lock */
-    bool destroying;
-    tofui_link elink; /* on reg->list */
+    bool destroying;  /* destroy started: posts are refused */
+    bool destroyed;   /* destroy ended: the record is a tombstone */
+    tofui_link elink; /* on reg->list, tombstones too */
+    /* `destroying`, written once with it and read without a lock by
+     * tofu_post, so that a late post fails before it uses the channel
+     * table; only a hint, the submission lock decides */
+    atomic_bool dead;
     tofui_cmd destroy_cmd;
     /* I/O thread only, the channel module's (channel.c) */
     tofui_link chans; /* channels of this group */
@@ -63,7 +76,8 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q);
 void tofui_group_io_done(tofu_group *g);
 
 /* Engine destroy, after the I/O thread ended: destroys the groups left,
- * waiting for those another thread is destroying right now. */
+ * waiting for those another thread is destroying right now, and frees every
+ * record, tombstones included. */
 void tofui_groups_free_all(tofui_groups *r);
 /* The I/O thread failed: every waiter of every group wakes up. */
 void tofui_groups_wake_all(tofui_groups *r);

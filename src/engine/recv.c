@@ -9,6 +9,16 @@
  * trickles or stops pins no pool message, and an idle channel holds none.
  * When the pool has no message for a complete frame, the channel stalls
  * (stall.c).
+ *
+ * What a peer can hold this way is bounded three ways. The buffer grows
+ * with what actually came (at most twice that), not with what the header
+ * announced, so a bare header pins almost nothing. A frame must arrive
+ * whole within frame_timeout_ms of the read that brought its first byte:
+ * a deadline for the whole frame rather than for each piece, because a
+ * peer that sends one byte now and then always "makes progress" and
+ * would hold its buffer forever. And all the partial buffers of the engine
+ * together stay under max_partial_bytes: the channels whose frames started
+ * first are closed to make room (their frames had the longest to arrive).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +28,13 @@
 /* Reads per channel and event: bounded so one busy channel cannot starve
  * the others; the level-triggered poller brings it back. */
 #define RECV__ROUNDS 4
+
+/* The smallest partial buffer: pieces of a few bytes do not each grow it. */
+#define RECV__PART_MIN 4096u
+
+/* The options' names in a close Signal's ~limit. */
+#define RECV__LIMIT_TIMEOUT "frame_timeout_ms"
+#define RECV__LIMIT_BYTES "max_partial_bytes"
 
 /* Takes the pool message for a complete frame. The pool is asked for as
  * many as the bytes at hand seem to hold (`want`), under one lock, instead
@@ -108,6 +125,7 @@ static void recv__advance(recv__span *s, size_t used) {
 static recv__next recv__frame(tofui_chan *ch, recv__span *s) {
     tofu_msg *m = ch->recv.msg;
     ch->recv.msg = NULL;
+    tofui_timer_stop(&ch->recv.frame_timer); /* the next frame has its own */
     recv__received(ch, m);
     tofui_mq_push(&s->got, m);
     return m->bhdr.opcode == TOFU_OP_BYE_RESPONSE ? RECV__BYE : RECV__GO_ON;
@@ -123,41 +141,91 @@ static size_t recv__frame_rest(const tofui_chan *ch) {
     return (size_t)ch->recv.dec.bhdr.thl + ch->recv.dec.bhdr.bl;
 }
 
-/* Appends what the span holds of the partial frame; true once complete. */
-static bool recv__part_fill(tofui_chan *ch, recv__span *s) {
-    size_t take = ch->recv.part_len - ch->recv.part_got;
+/* Makes room for max_partial_bytes: the channels whose partial frames
+ * started first (the head of the set's list) are closed, never ch itself.
+ * False when only ch is left and it still does not fit (the budget is at
+ * least one largest frame, so this does not happen). */
+static bool recv__part_budget(tofui_chan *ch, size_t more) {
+    tofui_chanset *set = ch->set;
+    while (set->partial_bytes + more > set->max_partial_bytes) {
+        tofui_link *oldest = set->partial.next;
+        if (oldest == &ch->recv.part_link)
+            oldest = oldest->next;
+        if (oldest == &set->partial)
+            return false;
+        tofui_chan *victim = TOFUI_CONTAINER(oldest, tofui_chan, recv.part_link);
+        /* its release takes it off the list and gives its bytes back */
+        tofui_chan_close_limit(victim, TOFU_ALLOCATION_FAILED, RECV__LIMIT_BYTES);
+    }
+    return true;
+}
+
+/* Room for `need` bytes of the partial frame: the buffer grows to twice
+ * what came (at least RECV__PART_MIN, at most the frame), so a frame that
+ * comes in pieces is copied O(1) times over, and a peer holds at most twice
+ * what it sent. */
+static tofu_status recv__part_reserve(tofui_chan *ch, size_t need) {
+    tofui_chan_recv *r = &ch->recv;
+    if (need <= r->part_cap)
+        return TOFU_SUCCESS;
+    size_t cap = need < RECV__PART_MIN / 2 ? RECV__PART_MIN : 2 * need;
+    cap = cap < r->part_len ? cap : r->part_len;
+    if (!recv__part_budget(ch, cap - r->part_cap))
+        return TOFU_ALLOCATION_FAILED;
+    unsigned char *p = realloc(r->part, cap);
+    if (p == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    ch->set->partial_bytes += cap - r->part_cap;
+    r->part = p;
+    r->part_cap = cap;
+    return TOFU_SUCCESS;
+}
+
+/* Appends what the span holds of the partial frame: RECV__GO_ON once it is
+ * complete, RECV__CONSUMED while more is to come, RECV__FAILED when there
+ * is no room for it. */
+static recv__next recv__part_fill(tofui_chan *ch, recv__span *s) {
+    tofui_chan_recv *r = &ch->recv;
+    size_t take = r->part_len - r->part_got;
     take = take < s->n ? take : s->n;
     if (take > 0) { /* data may be NULL when n is 0 */
-        memcpy(ch->recv.part + ch->recv.part_got, s->data, take);
-        ch->recv.part_got += take;
+        tofu_status st = recv__part_reserve(ch, r->part_got + take);
+        if (st != TOFU_SUCCESS)
+            return recv__fail(s, st);
+        memcpy(r->part + r->part_got, s->data, take);
+        r->part_got += take;
         recv__advance(s, take);
     }
-    return ch->recv.part_got == ch->recv.part_len;
+    return r->part_got == r->part_len ? RECV__GO_ON : RECV__CONSUMED;
 }
 
 /* The decoder has a header but the span ends inside the frame: the rest of
- * the frame collects outside the pool until it is complete. */
+ * the frame collects outside the pool until it is complete. The channel
+ * joins the set's partial list, behind the frames that started before. */
 static recv__next recv__part_start(tofui_chan *ch, recv__span *s) {
     ch->recv.part_len = recv__frame_rest(ch);
-    if ((ch->recv.part = malloc(ch->recv.part_len)) == NULL)
-        return recv__fail(s, TOFU_ALLOCATION_FAILED);
     ch->recv.part_got = 0;
-    recv__part_fill(ch, s);
-    return RECV__CONSUMED;
+    tofui_list_push_back(&ch->set->partial, &ch->recv.part_link);
+    return recv__part_fill(ch, s);
 }
 
 static void recv__part_free(tofui_chan *ch) {
-    free(ch->recv.part);
-    ch->recv.part = NULL;
-    ch->recv.part_len = 0;
-    ch->recv.part_got = 0;
+    tofui_chan_recv *r = &ch->recv;
+    free(r->part);
+    ch->set->partial_bytes -= r->part_cap;
+    tofui_list_remove(&r->part_link);
+    r->part = NULL;
+    r->part_len = 0;
+    r->part_got = 0;
+    r->part_cap = 0;
 }
 
 /* Goes on with a partial frame: once complete (and a pool message is at
  * hand) the decoder gets it whole. */
 static recv__next recv__part_decode(tofui_chan *ch, recv__span *s) {
-    if (!recv__part_fill(ch, s))
-        return RECV__CONSUMED;
+    recv__next next = recv__part_fill(ch, s);
+    if (next != RECV__GO_ON)
+        return next;
     if (ch->recv.msg == NULL && !tofui_recv_take_msg(ch, 1))
         return RECV__STALL;
     size_t used = 0;
@@ -198,13 +266,28 @@ static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
     return recv__frame(ch, s);
 }
 
+/* After a span: a frame that is under way when the bytes ran out has until
+ * its deadline, counted from the read that brought its first byte (the
+ * timer keeps running across reads, and recv__frame stops it). Nothing
+ * runs when reading stops here: a stalled channel waits for the pool, not
+ * for its peer, and resuming decodes its stash again. */
+static void recv__frame_deadline(tofui_chan *ch, recv__next next) {
+    tofui_chan_recv *r = &ch->recv;
+    bool under_way = next == RECV__CONSUMED && (r->part_len != 0 || tofui_dec_mid_frame(&r->dec));
+    if (!under_way)
+        tofui_timer_stop(&r->frame_timer);
+    else if (!tofui_list_linked(&r->frame_timer.link))
+        tofui_timer_start(&ch->set->timers, &r->frame_timer, TOFUI_TIMER_FRAME);
+}
+
 /* Decodes data[0..n). Returns true when everything was consumed and the
  * channel still reads; false when it closed or stalled. */
 bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n) {
     recv__span s = {data, n, {NULL, NULL}, TOFU_SUCCESS};
-    recv__next next = ch->recv.part != NULL ? recv__part_decode(ch, &s) : RECV__GO_ON;
+    recv__next next = ch->recv.part_len != 0 ? recv__part_decode(ch, &s) : RECV__GO_ON;
     while (next == RECV__GO_ON)
         next = recv__decode_step(ch, &s);
+    recv__frame_deadline(ch, next);
     recv__return_stock(ch->set);
     tofui_group_deliver_list(ch->group, &s.got);
     if (next == RECV__STALL)
@@ -285,6 +368,13 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
     }
 }
 
+/* The peer started a frame and did not finish it in time: whatever it is
+ * doing (stopped, or trickling), its channel goes, and with it the bytes
+ * it held. */
+void tofui_recv_frame_timed_out(tofui_chan *ch) {
+    tofui_chan_close_limit(ch, TOFU_RECV_FAILED, RECV__LIMIT_TIMEOUT);
+}
+
 void tofui_recv_init(tofui_chan *ch) {
     tofui_dec_init(&ch->recv.dec);
 }
@@ -292,4 +382,5 @@ void tofui_recv_init(tofui_chan *ch) {
 void tofui_recv_release(tofui_chan *ch) {
     tofui_pool_put(ch->set->pool, &ch->recv.msg);
     recv__part_free(ch);
+    tofui_timer_stop(&ch->recv.frame_timer);
 }

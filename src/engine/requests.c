@@ -137,17 +137,13 @@ static tofui_req *reqs__search(const tofui_reqs *r, size_t b, const void *owner,
     return q;
 }
 
-tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
-    return reqs__search(r, reqs__bucket(r, owner, id), owner, id);
-}
-
 tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m) {
     uint64_t id = m->bhdr.message_id;
     size_t b = reqs__bucket(r, owner, id);
-    /* An owner with no record waiting has none with this id either: a
-     * client that waits for each answer before the next Request is never
-     * searched for. */
+    /* Every record of the table is on its owner's list: an owner with an
+     * empty list has none with this id either (a client that waits for each
+     * answer before its next Request is never searched for). */
     tofui_req *q = tofui_list_empty(owner_list) ? NULL : reqs__search(r, b, owner, id);
     if (q != NULL)
         return q;
@@ -155,7 +151,9 @@ tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_li
         return NULL;
     q->owner = owner;
     q->id = id;
-    q->unsent = NULL;
+    q->unsent_parts = 0;
+    q->written = false;
+    q->state = TOFUI_REQ_WAITING;
     if (r->count >= r->nbuckets) {
         reqs__grow(r);
         b = reqs__bucket(r, owner, id);
@@ -174,13 +172,24 @@ void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     reqs__start_deadline(r, q, ms);
 }
 
-void tofui_reqs_remove(tofui_reqs *r, tofui_req *q) {
-    *q->hash_pprev = q->hash_next;
+tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
+    return reqs__search(r, reqs__bucket(r, owner, id), owner, id);
+}
+
+void tofui_reqs_retire(tofui_reqs *r, tofui_req *q) {
+    if (tofui_list_linked(&q->deadline.link)) /* most Requests have none */
+        tofui_wheel_remove(&r->wheel, &q->deadline);
+    if (q->state != TOFUI_REQ_WAITING)
+        return;
+    *q->hash_pprev = q->hash_next; /* O(1), no search */
     if (q->hash_next != NULL)
         q->hash_next->hash_pprev = q->hash_pprev;
     r->count--;
-    if (tofui_list_linked(&q->deadline.link)) /* most Requests have none */
-        tofui_wheel_remove(&r->wheel, &q->deadline);
+    q->state = TOFUI_REQ_ANSWERED;
+}
+
+void tofui_reqs_free(tofui_reqs *r, tofui_req *q) {
+    tofui_reqs_retire(r, q);
     tofui_list_remove(&q->owner_link);
     reqs__recycle(r, q);
 }

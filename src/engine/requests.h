@@ -23,7 +23,19 @@
 #include "util/list.h"
 #include "util/wheel.h"
 
-/* One Request waiting for its answer. */
+/* Where a record is in its life (track.c moves it on). */
+typedef enum tofui_req_state {
+    TOFUI_REQ_WAITING = 0, /* in the table: its answer is still to come */
+    TOFUI_REQ_ANSWERED,    /* answered while parts of it were still queued
+                              (the engine's timed_out, or the peer's): out of
+                              the table; those parts go out, or are dropped
+                              when the channel closes first */
+    TOFUI_REQ_RETURNING    /* the channel closed with parts queued: they come
+                              back themselves, as its answer */
+} tofui_req_state;
+
+/* One Request waiting for its answer: one record per (channel, id), for
+ * all the parts of a Request sent in several (`more`). */
 typedef struct tofui_req {
     tofui_wheel_timer deadline; /* in the wheel when the Request has one */
     tofui_link owner_link;      /* the channel's list, in posting order */
@@ -31,7 +43,10 @@ typedef struct tofui_req {
     struct tofui_req **hash_pprev; /* the link that points here: O(1) removal */
     const void *owner;          /* the channel */
     uint64_t id;
-    tofu_msg *unsent;           /* the Request while it waits in the send queue */
+    uint32_t unsent_parts;      /* its messages still in the send queue (each
+                                   points here through its track field) */
+    bool written;               /* some part is on the wire */
+    uint8_t state;              /* tofui_req_state */
 } tofui_req;
 
 typedef struct tofui_reqs {
@@ -48,24 +63,27 @@ typedef struct tofui_reqs {
 tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt);
 void tofui_reqs_fini(tofui_reqs *r);
 
-/* The record of Request m of owner: the one that waits already for m's id
- * (another part of the same Request, or the id again), else a new one,
- * appended to owner_list, its deadline started (m's own timeout, else the
- * engine default, if any). NULL when memory runs out. One search either
- * way: this runs for every Request. */
+/* The record of Request m of owner in the table: the one that waits
+ * already for m's id (another part of the same Request, or the id again),
+ * else a new one, appended to owner_list, its deadline started (m's own
+ * timeout, else the engine default, if any). NULL when memory runs out.
+ * One search at most: this runs for every Request. */
 tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m);
 /* The record of (owner, id), or NULL. */
 tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id);
-/* Forgets a record: out of the table, the wheel and its owner's list, in
- * O(1) (no search). */
-void tofui_reqs_remove(tofui_reqs *r, tofui_req *q);
 /* True when no record has a deadline running: the engine's every pass
  * asks, and then has nothing to check (tofui_reqs_pop_expired,
  * tofui_reqs_timeout). */
 static inline bool tofui_reqs_no_deadlines(const tofui_reqs *r) {
     return tofui_wheel_empty(&r->wheel);
 }
+/* Takes a record out of the table and the wheel (an answer that comes now
+ * finds nothing); it stays on its owner's list while parts of it are
+ * queued. Safe to call twice. */
+void tofui_reqs_retire(tofui_reqs *r, tofui_req *q);
+/* Forgets a record altogether: retired, off its owner's list, recycled. */
+void tofui_reqs_free(tofui_reqs *r, tofui_req *q);
 /* A record whose deadline passed (it stays in the table and its owner's
  * list: the caller answers it, then removes it); NULL when none. */
 tofui_req *tofui_reqs_pop_expired(tofui_reqs *r);

@@ -33,10 +33,14 @@ static tofu_msg *send__pop(tofui_chan *ch) {
 }
 
 /* tofu_options.max_send_queue: a full queue refuses data, never a Bye, so
- * that a channel whose peer stopped reading can always still be closed. */
+ * that a channel whose peer stopped reading can always still be closed. The
+ * bound is on by default: without it an application that answers what it
+ * receives queues its whole pool, and every message the pool_empty Signals
+ * add, for a peer that sends and never reads. */
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->set->max_send_queue;
-    return max != 0 && ch->send.queued >= max && tofu_op_type((tofu_opcode)op) != TOFU_TYPE_BYE;
+    return max != TOFU_SEND_QUEUE_UNLIMITED && ch->send.queued >= max &&
+           tofu_op_type((tofu_opcode)op) != TOFU_TYPE_BYE;
 }
 
 /* As the original: nothing goes out after a Bye-type frame, with one
@@ -48,6 +52,36 @@ static bool send__bye_blocks(const tofui_chan *ch, uint8_t op) {
     return ch->send.bye_last_queued || (ch->send.bye_req_queued && op != TOFU_OP_BYE_RESPONSE);
 }
 
+/* A post found the queue full. Posts are dispatched in batches and written
+ * before the next wait, so a burst posted faster than that fills the queue
+ * although the socket would take it: the queue is written first, and only
+ * what the socket does not take counts. m waits at the tail meanwhile, so
+ * that if the channel closes during the write (a failed write reads what
+ * the peer sent, which may end the channel) m comes back with the other
+ * unsent messages, before the close Signal. True when m was taken (queued,
+ * or returned by the close); false: m is back with the caller, unwritten. */
+static bool send__make_room(tofui_chan *ch, tofu_msg *m) {
+    if (ch->state != TOFUI_CH_OPEN || ch->send.blocked || ch->send.dead)
+        return false;
+    tofu_msg *before = ch->send.q.tail; /* not NULL: the queue is full */
+    tofui_send_push(ch, m);
+    if (m->bhdr.opcode == TOFU_OP_REQUEST) /* it may go out in this write */
+        tofui_track_queued(ch, m);
+    tofui_send_write(ch);
+    if (ch->state == TOFUI_CH_CLOSED)
+        return true;
+    tofui_chan_touch(ch); /* the write may have stopped short */
+    if (ch->send.queued <= ch->set->max_send_queue)
+        return true;
+    /* Still full, so `before` was not written either (else m would be the
+     * head, alone): m leaves the tail unwritten. */
+    before->next = NULL;
+    ch->send.q.tail = before;
+    ch->send.queued--;
+    tofui_track_unqueued(ch, m);
+    return false;
+}
+
 void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
     uint8_t op = m->bhdr.opcode;
     if (send__bye_blocks(ch, op)) {
@@ -55,7 +89,8 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
         return;
     }
     if (send__queue_full(ch, op)) {
-        tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
+        if (!send__make_room(ch, m))
+            tofui_chan_return(ch, m, TOFU_NOT_ALLOWED);
         return;
     }
     if (op == TOFU_OP_BYE_REQUEST)

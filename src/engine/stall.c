@@ -32,7 +32,9 @@ static void stall__arm(tofui_chan *ch) {
  * channel go on), sent by tofui_stall_signal_due. Returns false: the caller
  * stops decoding. */
 bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
-    if (n > 0 && ch->stall.stash == NULL && (ch->stall.stash = malloc(TOFUI_READ_CHUNK)) == NULL) {
+    /* Exactly n: a stall that begins again while the stash is decoded
+     * keeps a tail of it, and a stalled channel reads nothing more. */
+    if (n > 0 && ch->stall.stash == NULL && (ch->stall.stash = malloc(n)) == NULL) {
         tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
         return false;
     }

@@ -1,7 +1,7 @@
 /*
  * Deadlines (I/O thread only): the linger after a ByeResponse, the accept
- * pause of a listener out of descriptors, one connect attempt, and the first
- * frame of an accepted connection.
+ * pause of a listener out of descriptors, one connect attempt, the first
+ * frame of an accepted connection, and the rest of a frame under way.
  *
  * This module only keeps deadlines and hands back the timers whose deadline
  * passed; what a deadline means is the channel code's business. A timer is
@@ -32,6 +32,8 @@ void tofui_timers_init(tofui_timers *t, const tofu_options *opt) {
         timers__option_ns(opt->connect_timeout_ms, TOFU_DEFAULT_CONNECT_TIMEOUT_MS);
     t->len_ns[TOFUI_TIMER_HANDSHAKE] =
         timers__option_ns(opt->handshake_timeout_ms, TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    t->len_ns[TOFUI_TIMER_FRAME] =
+        timers__option_ns(opt->frame_timeout_ms, TOFU_DEFAULT_FRAME_TIMEOUT_MS);
 }
 
 void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind) {

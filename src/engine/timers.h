@@ -17,12 +17,15 @@
  * listener readable, so retrying at once would spin. */
 #define TOFUI_ACCEPT_PAUSE_NS (100ull * 1000000ull)
 
-/* The deadlines a channel can wait for (one at a time). */
+/* The deadlines a channel can wait for: one at a time of the first four
+ * (its `timer`), and the frame deadline besides (the receive side's own
+ * timer). */
 typedef enum tofui_timer_kind {
     TOFUI_TIMER_LINGER = 0,   /* after our last Bye frame: the peer's close (bye_linger_ms) */
     TOFUI_TIMER_ACCEPT_PAUSE, /* a listener out of descriptors */
     TOFUI_TIMER_CONNECT,      /* one connect attempt (connect_timeout_ms) */
     TOFUI_TIMER_HANDSHAKE,    /* an accepted channel's first frame (handshake_timeout_ms) */
+    TOFUI_TIMER_FRAME,        /* the rest of a frame under way (frame_timeout_ms) */
     TOFUI_TIMER_KINDS
 } tofui_timer_kind;
 

@@ -9,10 +9,16 @@
  *   - when the channel closes after the Request went out: a Response with
  *     the close reason, before the close Signal.
  * A Request still in the send queue when the channel closes comes back
- * itself, as every unsent message does: that is its answer. One whose
- * deadline passed while it was still queued is answered at once and still
- * goes out (what the peer sees does not depend on timing); should the
- * channel close before, it is not handed back a second time.
+ * itself, as every unsent message does: that is its answer. One answered
+ * while still queued (its deadline passed; or the peer answered the first
+ * parts of a Request sent in several) still goes out, so that what the
+ * peer sees does not depend on timing; should the channel close first, it
+ * is not handed back a second time.
+ *
+ * The parts of a Request sent in several share its id and one record; each
+ * queued part points to the record (msg->track) and the record counts
+ * them, so that a record outlives its table entry while parts of it still
+ * wait to go out.
  *
  * Our ByeRequest is answered the same way: when the channel closes after
  * it went out and before the peer's ByeResponse came, the engine makes the
@@ -54,33 +60,59 @@ void tofui_track_queued(tofui_chan *ch, tofu_msg *m) {
      * engine's answer for it is lost (docs/semantics.md). */
     if (q == NULL)
         return;
-    /* Another part of the same Request (`more`), or the same id again: one
-     * record, one answer; it follows the last part queued. */
-    if (q->unsent != NULL)
-        q->unsent->track = NULL;
-    q->unsent = m;
+    q->unsent_parts++;
     m->track = q;
+}
+
+/* A queued part of q left the send queue (written, or handed back). The
+ * record goes with its last part once it is out of the table. */
+static void track__part_gone(tofui_reqs *r, tofu_msg *m) {
+    tofui_req *q = m->track;
+    m->track = NULL;
+    q->unsent_parts--;
+    if (q->unsent_parts == 0 && q->state != TOFUI_REQ_WAITING)
+        tofui_reqs_free(r, q);
+}
+
+void tofui_track_unqueued(tofui_chan *ch, tofu_msg *m) {
+    tofui_req *q = m->track;
+    if (q == NULL)
+        return;
+    track__part_gone(&ch->set->reqs, m);
+    /* never on the wire, nothing else queued: as if never posted */
+    if (q->unsent_parts == 0 && q->state == TOFUI_REQ_WAITING && !q->written)
+        tofui_reqs_free(&ch->set->reqs, q);
 }
 
 void tofui_track_sent(tofui_chan *ch, tofu_msg *m) {
     if (TRACK__OFF)
         return;
     if (m->track != NULL) {
-        ((tofui_req *)m->track)->unsent = NULL;
-        m->track = NULL;
+        ((tofui_req *)m->track)->written = true;
+        track__part_gone(&ch->set->reqs, m);
     } else if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST) {
         ch->track.bye_sent = true;
         ch->track.bye_id = m->bhdr.message_id;
     }
 }
 
-/* The waiting record of the channel's Request `id`. Most answers come in
- * the order of their Requests: the channel's oldest (its list is in posting
- * order, one record per id) spares the search of the table. */
+/* The record's answer is in: it goes, or, while parts of it are still
+ * queued, leaves the table and waits for them. */
+static void track__answered(tofui_reqs *r, tofui_req *q) {
+    if (q->unsent_parts == 0)
+        tofui_reqs_free(r, q);
+    else
+        tofui_reqs_retire(r, q);
+}
+
+/* The waiting record (in the table) of the channel's Request `id`. Most
+ * answers come in the order of their Requests: the channel's oldest record
+ * (its list is in posting order; among waiting records one per id) spares
+ * the search of the table. */
 static tofui_req *track__waiting(tofui_chan *ch, uint64_t id) {
     if (!tofui_list_empty(&ch->track.waiting)) {
         tofui_req *first = TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link);
-        if (first->id == id)
+        if (first->id == id && first->state == TOFUI_REQ_WAITING)
             return first;
     }
     return tofui_reqs_find(&ch->set->reqs, ch, id);
@@ -94,32 +126,39 @@ void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
         return;
     }
     tofui_req *q = track__waiting(ch, m->bhdr.message_id);
-    if (q == NULL) {
+    if (q == NULL)
         m->late = true;
-        return;
-    }
-    if (!m->bhdr.more) /* the last part of the answer */
-        tofui_reqs_remove(&ch->set->reqs, q);
+    else if (!m->bhdr.more) /* the last part of the answer */
+        track__answered(&ch->set->reqs, q);
 }
 
-/* The record goes; a Request still queued keeps no pointer to it. */
-static void track__forget(tofui_reqs *r, tofui_req *q) {
-    if (q->unsent != NULL)
-        q->unsent->track = NULL;
-    tofui_reqs_remove(r, q);
+bool tofui_track_hand_back(tofui_chan *ch, tofu_msg *m) {
+    tofui_req *q = m->track;
+    if (q == NULL)
+        return true;
+    bool back = q->state != TOFUI_REQ_ANSWERED;
+    track__part_gone(&ch->set->reqs, m);
+    return back;
 }
 
 void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
     tofui_reqs *r = &ch->set->reqs;
     const char *why = tofu_status_name(reason);
-    while (!tofui_list_empty(&ch->track.waiting)) {
-        tofui_req *q = TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link);
-        if (q->unsent == NULL) { /* written: the engine answers */
-            tofu_msg *a = track__answer(ch, TOFU_OP_RESPONSE, q->id, reason, why);
-            if (a != NULL)
-                tofui_mq_push(out, a);
+    tofui_link *l = ch->track.waiting.next;
+    while (l != &ch->track.waiting) {
+        tofui_req *q = TOFUI_CONTAINER(l, tofui_req, owner_link);
+        l = l->next;
+        if (q->state != TOFUI_REQ_WAITING)
+            continue; /* answered; its queued parts are dropped */
+        if (q->unsent_parts > 0) { /* its parts come back as its answer */
+            tofui_reqs_retire(r, q);
+            q->state = TOFUI_REQ_RETURNING;
+            continue;
         }
-        track__forget(r, q);
+        tofu_msg *a = track__answer(ch, TOFU_OP_RESPONSE, q->id, reason, why);
+        if (a != NULL)
+            tofui_mq_push(out, a);
+        tofui_reqs_free(r, q);
     }
     if (ch->track.bye_sent && !ch->track.bye_answered) {
         tofu_msg *a = track__answer(ch, TOFU_OP_BYE_RESPONSE, ch->track.bye_id, reason, why);
@@ -128,9 +167,12 @@ void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
     }
 }
 
+/* A silent close: the queued parts go to the pool, whose reset clears
+ * their pointers to the records freed here. */
 void tofui_track_forget_all(tofui_chan *ch) {
     while (!tofui_list_empty(&ch->track.waiting))
-        track__forget(&ch->set->reqs, TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link));
+        tofui_reqs_free(&ch->set->reqs,
+                        TOFUI_CONTAINER(ch->track.waiting.next, tofui_req, owner_link));
 }
 
 /* Without memory for the answer a deadline tries again this much later:
@@ -145,9 +187,7 @@ static void track__expired(tofui_reqs *r, tofui_req *q) {
         tofui_reqs_retry(r, q, TRACK__RETRY_MS);
         return;
     }
-    if (q->unsent != NULL) /* still to go out: it is answered now */
-        q->unsent->answered = true;
-    track__forget(r, q);
+    track__answered(r, q);
     tofui_group_deliver(ch->group, a);
 }
 

@@ -125,7 +125,6 @@ void tofu_msg_reset(tofu_msg *m) {
     m->timeout_ms = 0;
     m->timeout_set = false;
     m->late = false;
-    m->answered = false;
     m->track = NULL;
 }
 

@@ -30,8 +30,6 @@ struct tofu_msg {
     bool timeout_set;    /* timeout_ms was set: else the engine default */
     bool late;           /* a Response that answers no waiting Request */
     /* Engine-private while the message is in a send queue: */
-    bool answered;       /* a Request the engine already answered (its
-                            deadline passed): not handed back again */
     void *track;         /* its record among the waiting Requests */
 };
 

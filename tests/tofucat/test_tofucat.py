@@ -28,6 +28,7 @@ import os
 import queue
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -632,6 +633,78 @@ def case_timeout(_):
         check(rc == 3, "exit 3 on timeout", rc, err)
         check("timeout" in err and "HelloResponse" in err, "names what it waited for", err)
         check(took < 5, "gave up after about 0.5 s, took %.1f s" % took)
+
+
+def _silent_tofu_peer(srv, stop):
+    """Accepts one connection, answers its HelloRequest, then reads and
+    answers nothing more until the client leaves (or `stop` is set)."""
+    conn, _ = srv.accept()
+    with conn:
+        conn.settimeout(0.2)
+        buf = b""
+        answered_hello = False
+        while not stop.is_set():
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            buf += chunk
+            if not answered_hello and len(buf) >= 16:
+                _, proto, _, mid, thl, bl = struct.unpack(">HBBQHH", buf[:16])
+                if len(buf) >= 16 + thl + bl:
+                    check(proto & 0x0F == 3, "the first frame is a HelloRequest", proto)
+                    conn.sendall(struct.pack(">HBBQHH", 0, 4, 0, mid, 0, 0))
+                    answered_hello = True
+
+
+def case_request_deadline(_):
+    """A peer that takes the Request and never answers: --timeout is the
+    Request's deadline, the engine answers it (timed_out) and connect exits
+    3 naming the Request's id."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        stop = threading.Event()
+        peer = threading.Thread(target=_silent_tofu_peer, args=(srv, stop))
+        peer.start()
+        try:
+            url = "tcp://127.0.0.1:%d" % srv.getsockname()[1]
+            rc, out, err = run(["connect", url, "--data", "x", "--timeout", "300",
+                                "--format", "json"], limit=10)
+        finally:
+            stop.set()
+            peer.join()
+        check(rc == 3, "exit 3 when the Request timed out", rc, err)
+        msgs = json_lines(out)
+        req_answer = [m for m in msgs if m["op"] == "Response"]
+        check(len(req_answer) == 1 and req_answer[0]["origin"] == "engine"
+              and ["~reason", "timed_out"] in req_answer[0]["headers"],
+              "the engine's timed_out answer is printed", msgs)
+        want = "Request %d got no answer within 300 ms" % req_answer[0]["id"]
+        check(err.startswith("tofucat: timeout: ") and want in err, "names the Request", err)
+
+
+def transport_case_unanswered_request(transport):
+    """A listener that stops answering after one Request closes the session:
+    the second Request gets the engine's answer (the close reason) before the
+    close Signal, and connect exits 1 naming its id."""
+    with Listener(transport, "--echo", "--max-messages", "1", "--format", "json") as ls:
+        out, err = connect(ls.url, "--data", "1", "--data", "2", "--format", "json",
+                           expect_rc=1)
+        msgs = json_lines(out)
+        answers = app(msgs, "Response")
+        check([m["body"] for m in answers] == ["1"], "the first Request answered", msgs)
+        engine = [m for m in msgs if m["op"] == "Response" and m["origin"] == "engine"]
+        check(len(engine) == 1 and engine[0]["status"] == "channel_closed",
+              "the second answered by the engine", msgs)
+        check(msgs[-1]["op"] == "Signal" and msgs[-1]["origin"] == "engine",
+              "the close Signal comes last", msgs[-1])
+        want = "Request %d got no answer" % engine[0]["id"]
+        check(err.startswith("tofucat: channel_closed: ") and want in err, "names the Request",
+              err)
+        ls.wait_exit()
 
 
 def case_tofu_notation(_):

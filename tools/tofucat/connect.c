@@ -391,7 +391,7 @@ int tc_connect(const tc_options *opt) {
     client c;
     memset(&c, 0, sizeof c);
     c.opt = opt;
-    if (tc_session_open(&c.s) != TOFU_SUCCESS)
+    if (tc_session_open(&c.s, true) != TOFU_SUCCESS)
         return TC_EXIT_FAILURE;
     int rc = client__run(&c);
     tc_session_close(&c.s);

@@ -278,7 +278,7 @@ int tc_listen(const tc_options *opt) {
     memset(&sv, 0, sizeof sv);
     sv.opt = opt;
     tc_install_stop_handlers();
-    if (tc_session_open(&sv.s) != TOFU_SUCCESS)
+    if (tc_session_open(&sv.s, false) != TOFU_SUCCESS)
         return TC_EXIT_FAILURE;
     int rc = server__start(&sv);
     if (rc == TC_EXIT_OK && tc_stop_requests() == 0) {

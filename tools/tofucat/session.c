@@ -7,9 +7,13 @@
 
 #include "tofucat.h"
 
-tofu_status tc_session_open(tc_session *s) {
+tofu_status tc_session_open(tc_session *s, bool own_data_only) {
     memset(s, 0, sizeof *s);
-    tofu_status st = tofu_engine_create(NULL, &s->e);
+    tofu_options opt;
+    tofu_options_init(&opt);
+    if (own_data_only)
+        opt.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
+    tofu_status st = tofu_engine_create(&opt, &s->e);
     if (st == TOFU_SUCCESS)
         st = tofu_group_create(s->e, &s->g);
     if (st != TOFU_SUCCESS) {

@@ -146,8 +146,12 @@ typedef struct tc_session {
     tofu_group *g;
 } tc_session;
 
-/* Creates the engine and the group; reports the status on failure. */
-tofu_status tc_session_open(tc_session *s);
+/* Creates the engine and the group; reports the status on failure. With
+ * own_data_only (connect) the send queue is unlimited: it holds only what
+ * the user gave tofucat to send, so a slow peer slows tofucat down rather
+ * than refusing its data. A listener faces peers it does not know and keeps
+ * the engine's default bound. */
+tofu_status tc_session_open(tc_session *s, bool own_data_only);
 /* Destroys the group (closing what is still open) and the engine. */
 void tc_session_close(tc_session *s);
 /* A fresh message (allocated when the pool is empty); NULL only when memory
