@@ -1,7 +1,10 @@
 # `cmake --install`: the header, libtofu.a, libtofu.so.0 (SONAME), tofu.pc
 # and a CMake package, so that outside projects can use either
 #
-#   pkg-config --cflags --libs tofu          (shared; --static for libtofu.a)
+#   pkg-config --cflags --libs tofu          (shared)
+#   pkg-config --cflags --libs tofu-static   (libtofu.a: `--static tofu` would
+#                                             still link libtofu.so, which the
+#                                             linker prefers to the archive)
 #   find_package(tofu) + tofu::tofu          (shared) or tofu::tofu_static
 #
 # Both are relocatable: the install prefix may be chosen at install time
@@ -55,7 +58,15 @@ else()
   set(TOFU_PC_LIBS_PRIVATE "-pthread")
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/tofu.pc.in ${PROJECT_BINARY_DIR}/tofu.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/tofu.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# tofu-static.pc names the archive itself and defines TOFU_STATIC (needed on
+# Windows, harmless elsewhere): -ltofu picks the shared library whenever
+# both are installed, whatever --static says.
+configure_file(${CMAKE_CURRENT_LIST_DIR}/tofu-static.pc.in ${PROJECT_BINARY_DIR}/tofu-static.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tofu.pc ${PROJECT_BINARY_DIR}/tofu-static.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
   DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
+# The documentation the man page and the README point to.
+file(GLOB TOFU_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md)
+install(FILES ${TOFU_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR})

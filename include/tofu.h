@@ -43,11 +43,17 @@ extern "C" {
 #define TOFU_VERSION_PATCH 0
 #define TOFU_VERSION_STRING "0.1.0"
 
+/* The version of the library linked at run time (the macros above are the
+ * headers' version): "0.1.0", and as a number, major * 10000 + minor * 100
+ * + patch (100 for 0.1.0). */
+TOFU_API const char *tofu_version(void);
+TOFU_API unsigned tofu_version_number(void);
+
 /* ------------------------------------------------------------------------ */
 /* Statuses                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* The status byte of the original tofu (SPEC §8.1): 0 is success, 1..30 are
+/* The status byte of the original tofu: 0 is success, 1..30 are
  * errors, any raw value >= 31 reads as TOFU_UNKNOWN_ERROR. The same values are
  * returned by API calls and carried in the status byte of messages that the
  * engine hands back to the application. */
@@ -104,7 +110,7 @@ TOFU_API uint8_t tofu_status_to_byte(tofu_status s);
 /* Opcodes                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* The ten operations (SPEC §1.4). Values 10..15 fit the 4-bit field but are
+/* The ten operations (docs/protocol.md, "Opcodes"). Values 10..15 fit the 4-bit field but are
  * invalid everywhere. */
 typedef enum tofu_opcode {
     TOFU_OP_REQUEST = 0,
@@ -279,7 +285,8 @@ typedef struct tofu_header {
     size_t value_len;
 } tofu_header;
 
-/* Iterator over a text-header block, exactly as SPEC §1.5 describes: empty
+/* Iterator over a text-header block, exactly as the original reads one
+ * (docs/protocol.md, "Text headers"): empty
  * lines are skipped anywhere; a line is split at its first ':'; the name is not
  * trimmed; the value is trimmed of spaces and TABs; a line without ':' has an
  * empty value; a last line without CR LF is accepted; a line with an empty name
@@ -308,7 +315,7 @@ TOFU_API void tofu_hdr_iter_rewind(tofu_hdr_iter *it);
 TOFU_API bool tofu_msg_find_header(const tofu_msg *m, const char *name, tofu_header *out);
 
 /* Returns the next process-wide message id: an atomic counter that starts at
- * 1 and is shared by all engines (SPEC §2.2). */
+ * 1 and is shared by all engines, as in the original. */
 TOFU_API uint64_t tofu_next_message_id(void);
 
 /* Number of messages alive in this process (created and not yet freed), by
@@ -327,6 +334,10 @@ TOFU_API uint64_t tofu_live_messages(void);
 /* On a close Signal, next to ~reason: the option whose limit closed the
  * channel ("frame_timeout_ms", "max_partial_bytes"); absent otherwise. */
 #define TOFU_HDR_LIMIT "~limit"
+/* On a close Signal whose peer broke the protocol: the rule it broke
+ * ("unsolicited_bye_response", "welcome_from_peer", "invalid_opcode"); the
+ * ~reason status says what kind of failure it was. */
+#define TOFU_HDR_VIOLATION "~violation"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 
@@ -516,7 +527,7 @@ TOFU_API tofu_status tofu_group_create(tofu_engine *e, tofu_group **out);
  * destroyed; after tofu_engine_destroy the group must not be used at all. */
 TOFU_API tofu_status tofu_group_destroy(tofu_engine *e, tofu_group *g);
 
-/* Posts a message: validates it (SPEC §3.1), assigns a channel number to a
+/* Posts a message: validates it (docs/semantics.md, "Post"), assigns a channel number to a
  * Hello/WelcomeRequest with channel 0 and a message id when it is 0, and hands
  * it to the I/O thread. On success the engine owns the message, *m becomes
  * NULL and *out (may be NULL) receives the final header. On error the caller

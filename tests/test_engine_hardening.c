@@ -584,6 +584,335 @@ TEST(piecewise_frame_waits_for_the_pool) {
 }
 
 /* ======================================================================== */
+/* a reset while the channel waits for the pool                             */
+/* ======================================================================== */
+
+/* Issue 12, item 4 (c). As stalled_peer_leaves, but the peer resets the
+ * connection (TCP: a Unix socket has no reset) while the server application
+ * holds every pool message. With `answer`, the application answers one of
+ * the Requests it holds while the channel is stalled: that write meets the
+ * reset. Everything the peer sent before the reset is delivered, then the
+ * channel closes with communication_failed, never with the
+ * peer_disconnected of an orderly close (and the answer comes back with the
+ * same status). */
+static void stalled_peer_resets(bool answer) {
+    enum { POOL = 4 };
+    hard_server s;
+    hard_server_open(&s, POOL, "tcp|127.0.0.1|0");
+    tofu_msg *held[POOL];
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    static uint8_t buf[64 * 1024];
+    size_t n = hard_burst(buf, sizeof buf, &s.reach);
+    RAW_SEND(raw, buf, n);
+    for (int i = 0; i < POOL; i++)
+        held[i] = hard_next_no_refill(s.g, "a message of the raw peer");
+    uint16_t ch = tofu_msg_channel(held[0]);
+    tofui_sock_abort(raw); /* a reset */
+    WRITES_TRIED(&s);      /* the I/O thread waited after the reset came */
+    uint64_t answer_id = tofu_msg_id(held[1]);
+    if (answer) {
+        tofu_msg_set_opcode(held[1], TOFU_OP_RESPONSE);
+        POST(s.g, &held[1]);
+        WRITES_TRIED(&s);
+    }
+    for (int i = 0; i < POOL; i++)
+        tofu_put(s.e, &held[i]);
+
+    tofu_msg *m;
+    for (uint32_t i = POOL - 1; i < HARD_REQUESTS; i++) {
+        m = NEXT_MSG(s.e, s.g);
+        if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_channel(m) != ch ||
+            tofu_msg_id(m) != 1000 + i)
+            FAIL_MSG("expected the next Request of the peer", m);
+        tofu_put(s.e, &m);
+    }
+    if (answer) {
+        m = NEXT_MSG(s.e, s.g);
+        if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || !tofu_msg_from_engine(m) ||
+            tofu_msg_id(m) != answer_id || tofu_msg_status(m) != TOFU_COMMUNICATION_FAILED)
+            FAIL_MSG("expected the answer back with communication_failed", m);
+        tofu_put(s.e, &m);
+    }
+    m = NEXT_MSG(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_COMMUNICATION_FAILED);
+    tofu_put(s.e, &m);
+    EXPECT_NOTHING(s.g, 100);
+    hard_server_close(&s);
+}
+
+TEST(peer_resets_while_channel_stalled) {
+    stalled_peer_resets(false);
+    ASSERT_NO_LEAKS();
+}
+
+TEST(peer_resets_while_stalled_channel_answers) {
+    stalled_peer_resets(true);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
+/* protocol violations (issue 12, item 4)                                   */
+/* ======================================================================== */
+
+#define HARD_OUR_HELLO_ID 4321u
+
+/* A raw listener standing in for the peer a client engine connects to. */
+typedef struct hard_raw_server {
+    tofui_socket listener;
+    tofui_sockaddr bound;
+    char reach[TOFU_T_ADDR_CAP]; /* a ~connect_to value for it */
+} hard_raw_server;
+
+static void hard_raw_server_open(hard_raw_server *r, tofu_t_transport t) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(t, value, sizeof value);
+    tofu_address a, bound;
+    ASSERT_OK(tofu_address_parse(value, strlen(value), &a));
+    size_t n = 0;
+    ASSERT_OK(tofui_sock_resolve(&a, true, &r->bound, 1, &n));
+    ASSERT_OK(tofui_sock_listen(&r->bound, &r->listener));
+    memset(&bound, 0, sizeof bound);
+    ASSERT_OK(tofui_sock_local_address(r->listener, &r->bound, &bound));
+    tofu_t_connect_value(&bound, r->reach, sizeof r->reach);
+}
+
+static tofui_socket hard_raw_accept(hard_raw_server *r) {
+    uint64_t deadline = tofui_clock_ns() + TOFU_T_WAIT_S * 1000000000ull;
+    tofui_socket s = TOFUI_INVALID_SOCKET;
+    while (s == TOFUI_INVALID_SOCKET) {
+        ASSERT_OK(tofui_sock_accept(r->listener, &s));
+        if (s == TOFUI_INVALID_SOCKET && tofui_clock_ns() > deadline)
+            tofu_t_fail(__FILE__, __LINE__, "no connection to the raw listener (hang guard)");
+        if (s == TOFUI_INVALID_SOCKET)
+            tofui_sleep_ms(1);
+    }
+    return s;
+}
+
+/* Reads one whole frame from a raw peer socket; returns its opcode and
+ * stores its id. */
+static uint8_t hard_raw_recv_frame(tofui_socket raw, uint64_t *id) {
+    static uint8_t rest[2 * 65535];
+    uint8_t h[16];
+    RAW_RECV(raw, h, sizeof h);
+    *id = 0;
+    for (int i = 4; i < 12; i++)
+        *id = *id << 8 | h[i];
+    size_t more = ((size_t)h[12] << 8 | h[13]) + ((size_t)h[14] << 8 | h[15]);
+    RAW_RECV(raw, rest, more);
+    return h[2] & 0x0F;
+}
+
+/* A client engine whose HelloRequest (id HARD_OUR_HELLO_ID) the raw peer
+ * has read; returns the client channel. */
+static uint16_t hard_client_hello(tofu_engine *e, tofu_group *g, hard_raw_server *r,
+                                  tofui_socket *raw) {
+    tofu_msg *m = tofu_t_get(e);
+    ASSERT_OK(tofu_msg_connect_uds(m, "/unused")); /* replaced below */
+    tofu_msg_clear_headers(m);
+    ASSERT_OK(tofu_msg_add_header(m, TOFU_HDR_CONNECT_TO, r->reach));
+    tofu_msg_set_id(m, HARD_OUR_HELLO_ID);
+    uint16_t ch = POST(g, &m).channel;
+    *raw = hard_raw_accept(r);
+    uint64_t id = 0;
+    ASSERT_EQ(hard_raw_recv_frame(*raw, &id), TOFU_OP_HELLO_REQUEST);
+    ASSERT_EQ(id, HARD_OUR_HELLO_ID);
+    return ch;
+}
+
+/* A frame with an 8-byte body into out; returns its length. */
+static size_t hard_small_frame(uint8_t *out, uint8_t op, uint64_t id) {
+    return tofu_t_raw_frame(out, 9, op, id, NULL, 0, "payload!", 8);
+}
+
+static void hard_send_frame(tofui_socket raw, uint8_t op, uint64_t id) {
+    uint8_t frame[16 + 8];
+    RAW_SEND(raw, frame, hard_small_frame(frame, op, id));
+}
+
+/* (a) A ByeResponse although no ByeRequest of ours went out: the peer says
+ * it is done, so the channel closes, but this is no graceful Bye. What came
+ * before it is delivered; the ByeResponse itself is not; the close Signal
+ * says invalid_message with ~violation:unsolicited_bye_response, and the
+ * connection is reset. */
+TRANSPORT_TEST(unsolicited_bye_response_is_a_violation) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
+    hard_server s;
+    hard_server_open(&s, 0, value);
+    tofui_socket raw = hard_raw_hello(&s);
+    uint8_t frames[3 * 24]; /* in one write: the engine resets after the second */
+    size_t n = hard_small_frame(frames, TOFU_OP_REQUEST, 61);
+    n += hard_small_frame(frames + n, TOFU_OP_BYE_RESPONSE, 62);
+    n += hard_small_frame(frames + n, TOFU_OP_REQUEST, 63);
+    RAW_SEND(raw, frames, n);
+    tofu_msg *m = NEXT_MSG(s.e, s.g);
+    uint16_t ch = tofu_msg_channel(m);
+    if (tofu_msg_opcode(m) != TOFU_OP_REQUEST || tofu_msg_id(m) != 61)
+        FAIL_MSG("expected the Request before the ByeResponse", m);
+    tofu_put(s.e, &m);
+    m = NEXT_MSG(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_INVALID_MESSAGE);
+    if (!tofu_t_has_violation(m, "unsolicited_bye_response"))
+        FAIL_MSG("expected ~violation:unsolicited_bye_response", m);
+    tofu_put(s.e, &m);
+    RAW_WAIT_CLOSED(raw);
+    tofui_sock_close(raw);
+    EXPECT_NOTHING(s.g, 100);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* (a) The first frame of an accepted connection is a ByeResponse: what a
+ * HelloRequest of the original's releases up to v0.0.9 reads as (another
+ * layout of the proto byte). No conversation is possible; the application
+ * never saw the channel, so it closes silently, as after any first frame
+ * that breaks the protocol. */
+TRANSPORT_TEST(bye_response_as_first_frame_closes_silently) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
+    hard_server s;
+    hard_server_open(&s, 0, value);
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    hard_send_frame(raw, TOFU_OP_BYE_RESPONSE, 5);
+    RAW_WAIT_CLOSED(raw);
+    tofui_sock_close(raw);
+    EXPECT_NOTHING(s.g, 100);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* (a) Tolerated: a ByeResponse after our own last Bye frame (here a
+ * ByeSignal without bit 6) ends a close we began; the channel closes
+ * gracefully with channel_closed and no ~violation. */
+TRANSPORT_TEST(bye_response_after_our_bye_signal_closes_gracefully) {
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
+    hard_server s;
+    hard_server_open(&s, 0, value);
+    tofui_socket raw = RAW_CONNECT(&s.reach);
+    uint8_t frame[512];
+    RAW_SEND(raw, frame, hard_hello_frame(frame, sizeof frame, &s.reach));
+    tofu_msg *m = NEXT_MSG(s.e, s.g);
+    uint16_t ch = tofu_msg_channel(m);
+    tofu_msg_set_opcode(m, TOFU_OP_BYE_SIGNAL);
+    POST(s.g, &m);
+    uint64_t id = 0;
+    ASSERT_EQ(hard_raw_recv_frame(raw, &id), TOFU_OP_BYE_SIGNAL);
+    hard_send_frame(raw, TOFU_OP_BYE_RESPONSE, id);
+    m = NEXT_MSG(s.e, s.g);
+    if (tofu_msg_opcode(m) != TOFU_OP_BYE_RESPONSE || tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != id)
+        FAIL_MSG("expected the peer's ByeResponse", m);
+    tofu_put(s.e, &m);
+    m = NEXT_MSG(s.e, s.g);
+    CHECK_CLOSE(m, ch, TOFU_CHANNEL_CLOSED);
+    if (tofu_msg_find_header(m, TOFU_HDR_VIOLATION, NULL))
+        FAIL_MSG("expected no ~violation", m);
+    tofu_put(s.e, &m);
+    RAW_WAIT_CLOSED(raw);
+    tofui_sock_close(raw);
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* The close Signal after a frame the wire never carries names the rule:
+ * opcodes 10..15 and the Welcome opcodes (whose status, invalid_message,
+ * an unsolicited ByeResponse shares). */
+TRANSPORT_TEST(refused_opcodes_name_the_violation) {
+    static const struct {
+        uint8_t op;
+        tofu_status reason;
+        const char *rule;
+    } cases[] = {{12, TOFU_INVALID_OP_CODE, "invalid_opcode"},
+                 {TOFU_OP_WELCOME_REQUEST, TOFU_INVALID_MESSAGE, "welcome_from_peer"}};
+    char value[TOFU_T_ADDR_CAP];
+    tofu_t_listen_value(tofu_t_transport_arg(), value, sizeof value);
+    hard_server s;
+    hard_server_open(&s, 0, value);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tofui_socket raw = hard_raw_hello(&s);
+        hard_send_frame(raw, cases[i].op, 70);
+        tofu_msg *m = NEXT_MSG(s.e, s.g);
+        CHECK_CLOSE(m, tofu_msg_channel(m), cases[i].reason);
+        if (!tofu_t_has_violation(m, cases[i].rule))
+            FAIL_MSG("expected the ~violation of the refused opcode", m);
+        tofu_put(s.e, &m);
+        RAW_WAIT_CLOSED(raw);
+        tofui_sock_close(raw);
+    }
+    hard_server_close(&s);
+    ASSERT_NO_LEAKS();
+}
+
+/* (b) The peer answers our HelloRequest with a HelloResponse of another
+ * id. The original's application makes that message and may give it any
+ * id, so it is delivered as it came and the channel stays open; but it is
+ * not the answer to our request: when the peer leaves without having sent
+ * one with our id, the engine answers (origin engine, our id, the close
+ * reason) before the close Signal, so the application always gets one
+ * HelloResponse with its own id. With `then_own`, the peer then sends the
+ * answer with our id, and the engine adds none. */
+static void hello_response_other_id(tofu_t_transport t, bool then_own) {
+    hard_raw_server r;
+    hard_raw_server_open(&r, t);
+    tofu_engine *e = tofu_t_engine(0, 0);
+    tofu_group *g = tofu_t_group(e);
+    tofui_socket raw = TOFUI_INVALID_SOCKET;
+    uint16_t ch = hard_client_hello(e, g, &r, &raw);
+    hard_send_frame(raw, TOFU_OP_HELLO_RESPONSE, HARD_OUR_HELLO_ID + 1);
+    tofu_msg *m = NEXT_MSG(e, g);
+    if (tofu_msg_opcode(m) != TOFU_OP_HELLO_RESPONSE || tofu_msg_from_engine(m) ||
+        tofu_msg_id(m) != HARD_OUR_HELLO_ID + 1 || tofu_msg_status(m) != TOFU_SUCCESS)
+        FAIL_MSG("expected the peer's HelloResponse as it came", m);
+    /* The channel stays open: a Request still reaches the peer. */
+    tofu_msg_set_opcode(m, TOFU_OP_REQUEST);
+    tofu_msg_set_id(m, 88);
+    POST(g, &m);
+    uint64_t id = 0;
+    ASSERT_EQ(hard_raw_recv_frame(raw, &id), TOFU_OP_REQUEST);
+    ASSERT_EQ(id, 88);
+    if (then_own) {
+        hard_send_frame(raw, TOFU_OP_HELLO_RESPONSE, HARD_OUR_HELLO_ID);
+        m = NEXT_MSG(e, g);
+        if (tofu_msg_opcode(m) != TOFU_OP_HELLO_RESPONSE || tofu_msg_from_engine(m) ||
+            tofu_msg_id(m) != HARD_OUR_HELLO_ID)
+            FAIL_MSG("expected the peer's HelloResponse with our id", m);
+        tofu_put(e, &m);
+    }
+    tofui_sock_close(raw); /* the peer read everything: an orderly close */
+    if (!then_own) {
+        m = NEXT_MSG(e, g);
+        if (tofu_msg_opcode(m) != TOFU_OP_HELLO_RESPONSE || !tofu_msg_from_engine(m) ||
+            tofu_msg_id(m) != HARD_OUR_HELLO_ID ||
+            tofu_msg_status(m) != TOFU_PEER_DISCONNECTED)
+            FAIL_MSG("expected the engine's HelloResponse with our id", m);
+        tofu_put(e, &m);
+    }
+    /* the Request the peer never answered: the engine answers it */
+    m = NEXT_MSG(e, g);
+    if (tofu_msg_opcode(m) != TOFU_OP_RESPONSE || !tofu_msg_from_engine(m) || tofu_msg_id(m) != 88 ||
+        tofu_msg_status(m) != TOFU_PEER_DISCONNECTED)
+        FAIL_MSG("expected the engine's answer to the Request", m);
+    tofu_put(e, &m);
+    EXPECT_CLOSE(e, g, ch, TOFU_PEER_DISCONNECTED);
+    EXPECT_NOTHING(g, 100);
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    tofui_sock_close_listener(r.listener, &r.bound);
+}
+
+TRANSPORT_TEST(hello_response_with_another_id_is_no_answer) {
+    hello_response_other_id(tofu_t_transport_arg(), false);
+    ASSERT_NO_LEAKS();
+}
+
+TRANSPORT_TEST(hello_response_with_our_id_after_another_id) {
+    hello_response_other_id(tofu_t_transport_arg(), true);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
 /* a WelcomeResponse that cannot carry the bound address                   */
 /* ======================================================================== */
 

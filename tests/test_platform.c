@@ -323,8 +323,20 @@ TEST(resolve_ipv6_literal_binds_that_address) {
     T_END();
 }
 
+/* The resolver cases need a name the system resolves: "localhost", from
+ * /etc/hosts. A minimal system (a bare container) may lack it: the case is
+ * then skipped, saying why, rather than failed. */
+static void t_need_localhost(void) {
+    tofu_address a = t_tcp("localhost", 80);
+    tofui_sockaddr sa[1];
+    size_t n = 0;
+    if (tofui_sock_resolve(&a, false, sa, 1, &n) != TOFU_SUCCESS)
+        tofu_t_skip("this system cannot resolve \"localhost\" (no /etc/hosts entry?)");
+}
+
 TEST(resolve_host_name_gives_loopback_addresses) {
     T_BEGIN();
+    t_need_localhost();
     tofu_address a = t_tcp("localhost", 0);
     tofui_sockaddr sa[8];
     size_t n = 0, bound = 0;
@@ -346,6 +358,7 @@ TEST(resolve_host_name_gives_loopback_addresses) {
 }
 
 TEST(resolve_keeps_at_most_max_results) {
+    t_need_localhost();
     tofu_address a = t_tcp("localhost", 80);
     tofui_sockaddr sa[1];
     size_t n = 99;

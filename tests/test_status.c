@@ -88,3 +88,10 @@ TEST(opcode_names_round_trip) {
     ASSERT_STR_EQ(tofu_op_name(TOFU_OP_HELLO_REQUEST), "HelloRequest");
     ASSERT_STR_EQ(tofu_op_name(11), "Invalid");
 }
+
+/* The run-time version is the headers' (one source tree). */
+TEST(version_at_run_time) {
+    ASSERT_TRUE(strcmp(tofu_version(), TOFU_VERSION_STRING) == 0);
+    ASSERT_EQ(tofu_version_number(), TOFU_VERSION_MAJOR * 10000u + TOFU_VERSION_MINOR * 100u +
+                                          TOFU_VERSION_PATCH);
+}

@@ -137,12 +137,19 @@ void tofui_chan_return(tofui_chan *ch, tofu_msg *m, tofu_status st) {
     tofui_chan_return_to(ch->group, m, st);
 }
 
-/* The last message of every channel: the close Signal with its ~reason. */
-static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reason) {
+/* The last message of every channel: the close Signal with its ~reason,
+ * a status name, and after a protocol violation of the peer the rule it
+ * broke in ~violation (violation NULL: none). The reason stays a bare
+ * status name that applications can look up; the rule says which of the
+ * violations that share a status it was. */
+static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reason,
+                                    const char *violation) {
     tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
     if (m == NULL)
         return NULL;
     tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
+    if (violation != NULL)
+        tofu_msg_add_header(m, TOFU_HDR_VIOLATION, violation);
     m->bhdr.thl = (uint16_t)m->thdrs.len;
     return m;
 }
@@ -195,7 +202,8 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
     /* An accepted channel the application never heard of ends as it began:
      * unseen (a port scan does not flood the server with Signals). */
     tofu_msg *closed = tofui_chan_unseen(ch) ? NULL
-                                             : chan__close_signal(ch->num, ch->remembered_id, reason);
+                                             : chan__close_signal(ch->num, ch->remembered_id,
+                                                                  reason, ch->recv.violation);
     if (closed != NULL) {
         chan__add_limit(closed, ch->close_limit);
         tofui_mq_push(&out, closed);
@@ -324,7 +332,7 @@ static void chan__fail_open(tofui_chanset *set, tofu_group *g, tofu_msg *m, tofu
     m->bhdr.opcode = hello ? TOFU_OP_HELLO_RESPONSE : TOFU_OP_WELCOME_RESPONSE;
     tofui_chantab_release(set->chantab, num);
     tofui_chan_return_to(g, m, st);
-    tofu_msg *closed = chan__close_signal(num, id, st);
+    tofu_msg *closed = chan__close_signal(num, id, st, NULL);
     if (closed != NULL)
         tofui_group_deliver(g, closed);
 }

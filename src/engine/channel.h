@@ -131,6 +131,7 @@ typedef struct tofui_chan_send {
     bool dead;            /* a write failed: nothing more is written, reading ends it */
     bool reset;           /* and it failed because the peer reset the connection */
     bool bye_req_queued;  /* after it only a ByeResponse goes out */
+    bool bye_req_sent;    /* our ByeRequest is on the wire: a ByeResponse may come */
     bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
 } tofui_chan_send;
 
@@ -145,6 +146,8 @@ typedef struct tofui_chan_recv {
     tofui_link part_link; /* on the set's partial list while part_len != 0 */
     tofui_timer frame_timer; /* a frame under way: frame_timeout_ms */
     bool peer_bye_req;   /* the peer sent a ByeRequest */
+    const char *violation; /* the protocol rule the peer broke (the close
+                              Signal's ~violation), NULL when none */
     bool done;           /* got the ByeResponse; our own answer still to go out
                             (closes at once when the peer is gone: a write
                             failed, or a hang-up or error was seen) */
@@ -165,8 +168,7 @@ typedef struct tofui_chan_stall {
 /* Our requests waiting for their answers; track.c writes it. */
 typedef struct tofui_chan_track {
     tofui_link waiting; /* the channel's Requests in the engine's table */
-    uint64_t bye_id;    /* our ByeRequest, once written */
-    bool bye_sent;
+    uint64_t bye_id;    /* our ByeRequest's, once written (send.bye_req_sent) */
     bool bye_answered;  /* the peer's ByeResponse came */
 } tofui_chan_track;
 
@@ -306,9 +308,11 @@ void tofui_dial_attempt_timed_out(tofui_chan *ch);
 void tofui_dial_accept(tofui_chan *ch);
 /* The accept pause is over. */
 void tofui_dial_resume_accepts(tofui_chan *l);
-/* send.c: the HelloRequest is on the wire; recv.c: its answer came. */
+/* send.c: the HelloRequest is on the wire. */
 void tofui_dial_hello_sent(tofui_chan *ch);
-void tofui_dial_hello_answered(tofui_chan *ch);
+/* recv.c: a HelloResponse with message id `id` came; it answers the
+ * HelloRequest only when it carries the request's id. */
+void tofui_dial_hello_response(tofui_chan *ch, uint64_t id);
 /* The channel closes: the pending WelcomeRequest goes to out as its
  * WelcomeResponse; a HelloRequest still in the send queue becomes the
  * HelloResponse there; one that went out unanswered gets a HelloResponse
@@ -338,6 +342,12 @@ void tofui_send_on_writable(tofui_chan *ch);
 void tofui_send_take_all(tofui_chan *ch, tofui_mq *out);
 
 /* ---- recv.c ---- */
+
+/* The rules a peer can break, as the close Signal's ~violation names them
+ * (docs/semantics.md). */
+#define TOFUI_VIOLATION_OPCODE "invalid_opcode"           /* 10..15 */
+#define TOFUI_VIOLATION_WELCOME "welcome_from_peer"       /* a local command */
+#define TOFUI_VIOLATION_BYE_RESPONSE "unsolicited_bye_response" /* answers no Bye */
 
 /* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
 void tofui_recv_read(tofui_chan *ch, bool err_event);

@@ -319,8 +319,15 @@ void tofui_dial_hello_sent(tofui_chan *ch) {
     ch->dial.hello_unanswered = true;
 }
 
-void tofui_dial_hello_answered(tofui_chan *ch) {
-    ch->dial.hello_unanswered = false;
+/* Only the answer with the request's id answers it. The peer's application
+ * makes its HelloResponse and may give it any id (the original checks
+ * nothing): one with another id is delivered as it came, and the request
+ * stays unanswered, as if the peer had not answered at all (the engine
+ * answers it if the channel closes first). The application thus always
+ * gets one HelloResponse with its own id. */
+void tofui_dial_hello_response(tofui_chan *ch, uint64_t id) {
+    if (id == ch->remembered_id)
+        ch->dial.hello_unanswered = false;
 }
 
 /* Every request of the application gets its answer: a pending Welcome as

@@ -66,7 +66,7 @@ static void recv__received(tofui_chan *ch, tofu_msg *m) {
     if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
         ch->recv.peer_bye_req = true;
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
-        tofui_dial_hello_answered(ch);
+        tofui_dial_hello_response(ch, m->bhdr.message_id);
     else if (m->bhdr.opcode == TOFU_OP_RESPONSE || m->bhdr.opcode == TOFU_OP_BYE_RESPONSE)
         tofui_track_received(ch, m);
     if (ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned)
@@ -121,19 +121,53 @@ static void recv__advance(recv__span *s, size_t used) {
     s->n -= used;
 }
 
+static recv__next recv__fail(recv__span *s, tofu_status why) {
+    s->error = why;
+    return RECV__FAILED;
+}
+
+/* The peer broke a rule of the protocol: the channel closes (with a reset,
+ * as for any hostile peer) for `why`, an existing status, and the close
+ * Signal names the rule in ~violation, since one status covers several. */
+static recv__next recv__violation(tofui_chan *ch, recv__span *s, tofu_status why,
+                                  const char *rule) {
+    ch->recv.violation = rule;
+    return recv__fail(s, why);
+}
+
+/* The decoder refused a header: an opcode the wire never carries. */
+static recv__next recv__bad_header(tofui_chan *ch, recv__span *s) {
+    tofu_status why = ch->recv.dec.error;
+    if (why == TOFU_INVALID_OP_CODE)
+        return recv__violation(ch, s, why, TOFUI_VIOLATION_OPCODE);
+    if (why == TOFU_INVALID_MESSAGE)
+        return recv__violation(ch, s, why, TOFUI_VIOLATION_WELCOME);
+    return recv__fail(s, why); /* allocation_failed: ours, not the peer's */
+}
+
+/* A ByeResponse ends a close of ours: it answers our ByeRequest, which is
+ * on the wire, or it comes after our own last Bye frame (a ByeResponse or
+ * a ByeSignal), when the channel is only waiting for the peer to go. The
+ * original closes on any ByeResponse; one that answers nothing is no
+ * graceful close but a broken peer (or one of the original's releases up
+ * to v0.0.9, whose HelloRequest reads as a ByeResponse), and says so. */
+static bool recv__bye_response_expected(const tofui_chan *ch) {
+    return ch->send.bye_req_sent || ch->state == TOFUI_CH_LINGER;
+}
+
 /* The decoder completed a frame in ch->recv.msg. */
 static recv__next recv__frame(tofui_chan *ch, recv__span *s) {
     tofu_msg *m = ch->recv.msg;
     ch->recv.msg = NULL;
     tofui_timer_stop(&ch->recv.frame_timer); /* the next frame has its own */
+    bool bye = m->bhdr.opcode == TOFU_OP_BYE_RESPONSE;
+    if (bye && !recv__bye_response_expected(ch)) {
+        tofui_pool_put(ch->set->pool, &m);
+        return recv__violation(ch, s, TOFU_INVALID_MESSAGE, TOFUI_VIOLATION_BYE_RESPONSE);
+    }
     recv__received(ch, m);
     tofui_mq_push(&s->got, m);
-    return m->bhdr.opcode == TOFU_OP_BYE_RESPONSE ? RECV__BYE : RECV__GO_ON;
-}
-
-static recv__next recv__fail(recv__span *s, tofu_status why) {
-    s->error = why;
-    return RECV__FAILED;
+    return bye ? RECV__BYE : RECV__GO_ON;
 }
 
 /* Bytes of the frame in progress after its binary header. */
@@ -262,7 +296,7 @@ static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
     if (rc == TOFUI_DEC_NEED_MSG)
         return recv__need_msg(ch, s);
     if (rc == TOFUI_DEC_ERROR)
-        return recv__fail(s, ch->recv.dec.error);
+        return recv__bad_header(ch, s);
     return recv__frame(ch, s);
 }
 

@@ -141,7 +141,9 @@ static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
     uint8_t op = m->bhdr.opcode;
     if (m == ch->dial.hello)
         tofui_dial_hello_sent(ch);
-    else if (m->track != NULL || op == TOFU_OP_BYE_REQUEST)
+    if (op == TOFU_OP_BYE_REQUEST)
+        ch->send.bye_req_sent = true;
+    if (m->track != NULL || op == TOFU_OP_BYE_REQUEST)
         tofui_track_sent(ch, m);
     send__done_add(ch->set, done, m);
     if (op != TOFU_OP_BYE_RESPONSE && op != TOFU_OP_BYE_SIGNAL)

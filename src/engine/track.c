@@ -90,8 +90,7 @@ void tofui_track_sent(tofui_chan *ch, tofu_msg *m) {
     if (m->track != NULL) {
         ((tofui_req *)m->track)->written = true;
         track__part_gone(&ch->set->reqs, m);
-    } else if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST) {
-        ch->track.bye_sent = true;
+    } else if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST) { /* send.bye_req_sent is set */
         ch->track.bye_id = m->bhdr.message_id;
     }
 }
@@ -160,7 +159,7 @@ void tofui_track_answer_all(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
             tofui_mq_push(out, a);
         tofui_reqs_free(r, q);
     }
-    if (ch->track.bye_sent && !ch->track.bye_answered) {
+    if (ch->send.bye_req_sent && !ch->track.bye_answered) {
         tofu_msg *a = track__answer(ch, TOFU_OP_BYE_RESPONSE, ch->track.bye_id, reason, why);
         if (a != NULL)
             tofui_mq_push(out, a);

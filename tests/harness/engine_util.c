@@ -51,6 +51,13 @@ tofu_status tofu_t_reason(const tofu_msg *m) {
     return tofu_status_from_name(name, &s) ? s : TOFU_UNKNOWN_ERROR;
 }
 
+bool tofu_t_has_violation(const tofu_msg *m, const char *rule) {
+    tofu_header h;
+    size_t n = strlen(rule);
+    return tofu_msg_find_header(m, TOFU_HDR_VIOLATION, &h) && h.value_len == n &&
+           memcmp(h.value, rule, n) == 0;
+}
+
 void tofu_t_describe(const tofu_msg *m, char *buf, size_t cap) {
     if (m == NULL) {
         snprintf(buf, cap, "(no message)");
@@ -64,7 +71,10 @@ void tofu_t_describe(const tofu_msg *m, char *buf, size_t cap) {
                      h->origin == TOFU_ORIGIN_ENGINE ? "engine" : "app",
                      tofu_status_name(tofu_status_from_byte(h->status)), bl);
     if (n > 0 && (size_t)n < cap && tofu_msg_find_header(m, TOFU_HDR_REASON, NULL))
-        snprintf(buf + n, cap - (size_t)n, " reason=%s", tofu_status_name(tofu_t_reason(m)));
+        n += snprintf(buf + n, cap - (size_t)n, " reason=%s", tofu_status_name(tofu_t_reason(m)));
+    tofu_header v;
+    if (n > 0 && (size_t)n < cap && tofu_msg_find_header(m, TOFU_HDR_VIOLATION, &v))
+        snprintf(buf + n, cap - (size_t)n, " violation=%.*s", (int)v.value_len, v.value);
 }
 
 void tofu_t_fail_msg_at(const char *what, const tofu_msg *m, const char *file, int line) {

@@ -46,6 +46,10 @@ bool tofu_t_is_pool_empty(const tofu_msg *m);
  * the header is missing or names no status. */
 tofu_status tofu_t_reason(const tofu_msg *m);
 
+/* True when the message carries a ~violation header with value `rule`
+ * (the protocol rule a peer broke, on a close Signal). */
+bool tofu_t_has_violation(const tofu_msg *m, const char *rule);
+
 /* Deterministic pattern bytes: byte i of stream `seed`. */
 void tofu_t_fill(void *buf, size_t n, uint32_t seed);
 

@@ -66,11 +66,14 @@ if(TARGET_WINDOWS)
   set(exe .exe)
   require_files(${prefix} include/tofu.h bin/tofucat.exe bin/libtofu.dll
                 share/man/man1/tofucat.1)
-  require_files(${libdir} libtofu.a libtofu.dll.a pkgconfig/tofu.pc ${cmake_files})
+  require_files(${libdir} libtofu.a libtofu.dll.a pkgconfig/tofu.pc pkgconfig/tofu-static.pc
+                ${cmake_files})
 else()
   set(exe "")
-  require_files(${prefix} include/tofu.h bin/tofucat share/man/man1/tofucat.1)
-  require_files(${libdir} libtofu.a libtofu.so libtofu.so.0 pkgconfig/tofu.pc ${cmake_files})
+  require_files(${prefix} include/tofu.h bin/tofucat share/man/man1/tofucat.1
+                share/doc/tofu/guide.md share/doc/tofu/api.md)
+  require_files(${libdir} libtofu.a libtofu.so libtofu.so.0 pkgconfig/tofu.pc
+                pkgconfig/tofu-static.pc ${cmake_files})
   # The shared library's SONAME is libtofu.so.0 (binutils' readelf, when there).
   find_program(READELF readelf)
   if(READELF)
@@ -99,6 +102,28 @@ separate_arguments(pc_flags UNIX_COMMAND "${run_output}")
 run("build with pkg-config"
     COMMAND ${C_COMPILER} ${extra} ${consumer}/main.c ${pc_flags} -o ${WORK_DIR}/consumer_pc${exe})
 run("run the pkg-config build" COMMAND ${runner} ${WORK_DIR}/consumer_pc${exe})
+
+# 1b. pkg-config tofu-static: libtofu.a itself, so the program runs with no
+#     shared library on its search path and (ELF) needs none.
+run("pkg-config --cflags --libs tofu-static" COMMAND ${PKG_CONFIG} --cflags --libs tofu-static)
+separate_arguments(pc_static_flags UNIX_COMMAND "${run_output}")
+run("build with pkg-config tofu-static"
+    COMMAND ${C_COMPILER} ${extra} ${consumer}/main.c ${pc_static_flags}
+            -o ${WORK_DIR}/consumer_pc_static${exe})
+if(NOT TARGET_WINDOWS AND READELF)
+  run("readelf -d consumer_pc_static" COMMAND ${READELF} -d ${WORK_DIR}/consumer_pc_static)
+  if(run_output MATCHES "NEEDED[^\n]*libtofu")
+    message(FATAL_ERROR "the tofu-static build needs the shared library:\n${run_output}")
+  endif()
+endif()
+if(TARGET_WINDOWS)
+  set(static_runner ${EMULATOR})
+elseif(EMULATOR)
+  set(static_runner ${EMULATOR})
+else()
+  set(static_runner "")
+endif()
+run("run the tofu-static build" COMMAND ${static_runner} ${WORK_DIR}/consumer_pc_static${exe})
 
 # 2. find_package(tofu)
 # A toolchain file re-roots package searches into the cross sysroot

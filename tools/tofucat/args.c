@@ -284,7 +284,7 @@ void tc_options_fini(tc_options *opt) {
 }
 
 void tc_print_version(FILE *f) {
-    fprintf(f, "tofucat %s (libtofu %s)\n", TOFU_VERSION_STRING, TOFU_VERSION_STRING);
+    fprintf(f, "tofucat %s (libtofu %s)\n", TOFU_VERSION_STRING, tofu_version());
 }
 
 void tc_print_help(FILE *f) {
