@@ -388,6 +388,29 @@ TEST(accept_out_of_descriptors_does_not_spin) {
 }
 
 /* ======================================================================== */
+/* options                                                                  */
+/* ======================================================================== */
+
+/* tofu_options_init sets every field: an application's options usually live
+ * on the stack, and a field left as it was there (request_timeout_ms once
+ * was) would give every Request some random deadline. */
+TEST(options_init_sets_every_field) {
+    tofu_options opt;
+    memset(&opt, 0xA5, sizeof opt);
+    tofu_options_init(&opt);
+    ASSERT_EQ(opt.initial_pool_msgs, TOFU_DEFAULT_INITIAL_POOL);
+    ASSERT_EQ(opt.max_pool_msgs, TOFU_DEFAULT_MAX_POOL);
+    ASSERT_EQ(opt.max_send_queue, TOFU_DEFAULT_MAX_SEND_QUEUE);
+    ASSERT_EQ(opt.connect_timeout_ms, TOFU_DEFAULT_CONNECT_TIMEOUT_MS);
+    ASSERT_EQ(opt.handshake_timeout_ms, TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS);
+    ASSERT_EQ(opt.bye_linger_ms, TOFU_DEFAULT_BYE_LINGER_MS);
+    ASSERT_EQ(opt.request_timeout_ms, 0);
+    ASSERT_EQ(opt.frame_timeout_ms, TOFU_DEFAULT_FRAME_TIMEOUT_MS);
+    ASSERT_EQ(opt.max_partial_bytes, TOFU_DEFAULT_MAX_PARTIAL_BYTES);
+    ASSERT_NO_LEAKS();
+}
+
+/* ======================================================================== */
 /* a connect that gets no answer                                            */
 /* ======================================================================== */
 

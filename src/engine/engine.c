@@ -36,6 +36,7 @@ void tofu_options_init(tofu_options *opt) {
     opt->bye_linger_ms = TOFU_DEFAULT_BYE_LINGER_MS;
     opt->frame_timeout_ms = TOFU_DEFAULT_FRAME_TIMEOUT_MS;
     opt->max_partial_bytes = TOFU_DEFAULT_MAX_PARTIAL_BYTES;
+    opt->request_timeout_ms = 0; /* no deadline unless asked for */
 }
 
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {

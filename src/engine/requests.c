@@ -57,6 +57,15 @@ static size_t reqs__bucket(const tofui_reqs *r, const void *owner, uint64_t id) 
     return (size_t)(h >> 32) & (r->nbuckets - 1);
 }
 
+/* Puts q at the head of the chain *head. */
+static void reqs__link(tofui_req **head, tofui_req *q) {
+    q->hash_next = *head;
+    if (*head != NULL)
+        (*head)->hash_pprev = &q->hash_next;
+    q->hash_pprev = head;
+    *head = q;
+}
+
 /* Doubles the buckets when the table is fuller than one record per bucket;
  * a failed allocation keeps the old ones (longer chains, still correct). */
 static void reqs__grow(tofui_reqs *r) {
@@ -72,9 +81,7 @@ static void reqs__grow(tofui_reqs *r) {
         while (old[b] != NULL) {
             tofui_req *q = old[b];
             old[b] = q->hash_next;
-            size_t i = reqs__bucket(r, q->owner, q->id);
-            q->hash_next = nb[i];
-            nb[i] = q;
+            reqs__link(&nb[reqs__bucket(r, q->owner, q->id)], q);
         }
     }
     free(old);
@@ -122,21 +129,36 @@ static void reqs__start_deadline(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     tofui_wheel_add(&r->wheel, &q->deadline, at);
 }
 
-tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_list,
+/* The chain of bucket b, searched for (owner, id). */
+static tofui_req *reqs__search(const tofui_reqs *r, size_t b, const void *owner, uint64_t id) {
+    tofui_req *q = r->buckets[b];
+    while (q != NULL && (q->id != id || q->owner != owner))
+        q = q->hash_next;
+    return q;
+}
+
+tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m) {
-    tofui_req *q = reqs__new_record(r);
-    if (q == NULL)
+    uint64_t id = m->bhdr.message_id;
+    size_t b = reqs__bucket(r, owner, id);
+    /* Every record of the table is on its owner's list: an owner with an
+     * empty list has none with this id either (a client that waits for each
+     * answer before its next Request is never searched for). */
+    tofui_req *q = tofui_list_empty(owner_list) ? NULL : reqs__search(r, b, owner, id);
+    if (q != NULL)
+        return q;
+    if ((q = reqs__new_record(r)) == NULL)
         return NULL;
     q->owner = owner;
-    q->id = m->bhdr.message_id;
+    q->id = id;
     q->unsent_parts = 0;
     q->written = false;
     q->state = TOFUI_REQ_WAITING;
-    if (r->count >= r->nbuckets)
+    if (r->count >= r->nbuckets) {
         reqs__grow(r);
-    size_t b = reqs__bucket(r, owner, q->id);
-    q->hash_next = r->buckets[b];
-    r->buckets[b] = q;
+        b = reqs__bucket(r, owner, id);
+    }
+    reqs__link(&r->buckets[b], q);
     r->count++;
     tofui_list_push_back(owner_list, &q->owner_link);
     uint32_t ms;
@@ -151,21 +173,17 @@ void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
 }
 
 tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
-    for (tofui_req *q = r->buckets[reqs__bucket(r, owner, id)]; q != NULL; q = q->hash_next) {
-        if (q->id == id && q->owner == owner)
-            return q;
-    }
-    return NULL;
+    return reqs__search(r, reqs__bucket(r, owner, id), owner, id);
 }
 
 void tofui_reqs_retire(tofui_reqs *r, tofui_req *q) {
-    tofui_wheel_remove(&r->wheel, &q->deadline);
+    if (tofui_list_linked(&q->deadline.link)) /* most Requests have none */
+        tofui_wheel_remove(&r->wheel, &q->deadline);
     if (q->state != TOFUI_REQ_WAITING)
         return;
-    tofui_req **p = &r->buckets[reqs__bucket(r, q->owner, q->id)];
-    while (*p != q)
-        p = &(*p)->hash_next;
-    *p = q->hash_next;
+    *q->hash_pprev = q->hash_next; /* O(1), no search */
+    if (q->hash_next != NULL)
+        q->hash_next->hash_pprev = q->hash_pprev;
     r->count--;
     q->state = TOFUI_REQ_ANSWERED;
 }
@@ -178,6 +196,8 @@ void tofui_reqs_free(tofui_reqs *r, tofui_req *q) {
 
 /* The clock is read only when nothing is due yet and some deadline runs. */
 tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
+    if (tofui_reqs_no_deadlines(r))
+        return NULL;
     tofui_wheel_timer *t = tofui_wheel_pop_due(&r->wheel);
     if (t == NULL && tofui_wheel_next(&r->wheel) != UINT64_MAX) {
         tofui_wheel_advance(&r->wheel, reqs__now_ms());
@@ -187,6 +207,8 @@ tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
 }
 
 int tofui_reqs_timeout(const tofui_reqs *r) {
+    if (tofui_reqs_no_deadlines(r))
+        return -1;
     uint64_t next = tofui_wheel_next(&r->wheel);
     if (next == UINT64_MAX)
         return -1;

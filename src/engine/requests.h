@@ -40,6 +40,7 @@ typedef struct tofui_req {
     tofui_wheel_timer deadline; /* in the wheel when the Request has one */
     tofui_link owner_link;      /* the channel's list, in posting order */
     struct tofui_req *hash_next;
+    struct tofui_req **hash_pprev; /* the link that points here: O(1) removal */
     const void *owner;          /* the channel */
     uint64_t id;
     uint32_t unsent_parts;      /* its messages still in the send queue (each
@@ -62,13 +63,21 @@ typedef struct tofui_reqs {
 tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt);
 void tofui_reqs_fini(tofui_reqs *r);
 
-/* A new record for Request m of owner, appended to owner_list, its deadline
- * started (m's own timeout, else the engine default, if any). NULL when
- * memory runs out. The caller makes sure (owner, id) is not in the table. */
-tofui_req *tofui_reqs_add(tofui_reqs *r, const void *owner, tofui_link *owner_list,
+/* The record of Request m of owner in the table: the one that waits
+ * already for m's id (another part of the same Request, or the id again),
+ * else a new one, appended to owner_list, its deadline started (m's own
+ * timeout, else the engine default, if any). NULL when memory runs out.
+ * One search at most: this runs for every Request. */
+tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_list,
                           const tofu_msg *m);
 /* The record of (owner, id), or NULL. */
 tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id);
+/* True when no record has a deadline running: the engine's every pass
+ * asks, and then has nothing to check (tofui_reqs_pop_expired,
+ * tofui_reqs_timeout). */
+static inline bool tofui_reqs_no_deadlines(const tofui_reqs *r) {
+    return tofui_wheel_empty(&r->wheel);
+}
 /* Takes a record out of the table and the wheel (an answer that comes now
  * finds nothing); it stays on its owner's list while parts of it are
  * queued. Safe to call twice. */

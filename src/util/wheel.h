@@ -20,6 +20,7 @@
 #ifndef TOFUI_UTIL_WHEEL_H
 #define TOFUI_UTIL_WHEEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,10 @@ void tofui_wheel_remove(tofui_wheel *w, tofui_wheel_timer *t);
 void tofui_wheel_advance(tofui_wheel *w, uint64_t now);
 /* The first timer of the due list, taken out of the wheel; NULL when none. */
 tofui_wheel_timer *tofui_wheel_pop_due(tofui_wheel *w);
+/* True when no timer is in the wheel (nothing due, nothing in the slots). */
+static inline bool tofui_wheel_empty(const tofui_wheel *w) {
+    return w->in_slots == 0 && tofui_list_empty(&w->due);
+}
 /* The tick by which the wheel must be advanced next: the present when
  * something is due, UINT64_MAX when the wheel is empty. */
 uint64_t tofui_wheel_next(const tofui_wheel *w);
