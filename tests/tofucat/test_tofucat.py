@@ -759,6 +759,32 @@ def transport_case_raw_saves_bodies(transport):
               % (len(got), len(data)))
 
 
+def transport_case_stdin_sees_server_close(transport):
+    """connect reading standard input notices the server's end at once,
+    while it waits for the next line (stdin stays open, nothing more comes):
+    the session ends without another input line."""
+    ls = Listener(transport, "--echo")
+    with ls:
+        client = subprocess.Popen(TOFUCAT + ["connect", ls.url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            client.stdin.write(b"first\n")
+            client.stdin.flush()
+            first = [client.stdout.readline(), client.stdout.readline()]
+            check(b'body="first"' in first[1], "the first Response arrived", first)
+            ls.stop()  # the listener ends the session: its ByeRequest, then it exits
+            rc = client.wait(timeout=LIMIT_S)  # stdin still open: no line will come
+        except subprocess.TimeoutExpired:
+            raise Failure("connect waited for input after the server ended the session")
+        finally:
+            if client.poll() is None:
+                client.kill()
+                client.wait()
+            client.stdin.close()
+        err = client.stderr.read().decode("utf-8", "replace")
+        check(rc in (0, 1), "ended on its own", rc, err)
+
+
 def case_missing_file_before_connecting(_):
     """connect --file with a file that cannot be read fails before it
     connects: no server is needed to find out."""

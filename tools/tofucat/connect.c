@@ -305,16 +305,114 @@ static int client__send_arguments(client *c) {
     return rc;
 }
 
-/* Each line of standard input, as soon as it is read, --count times. */
-static int client__send_stdin(client *c) {
+/* ---- standard input ----
+ *
+ * Lines are read by a thread of their own and handed to the main thread
+ * through the group (tofu_update_receiver), so that the main thread waits
+ * for the next line and for the peer at once: a peer that closes is seen
+ * at once, not when the next line comes. The reader reads a line only when
+ * the main thread is ready for it (the gate): one line at a time, in
+ * order, each sent and answered before the next is read. */
+
+/* What a message from the reader carries, in its user pointer. */
+static char client__stdin_line;
+static char client__stdin_end;
+
+typedef struct stdin_reader {
+    tc_session *s;
+    tc_gate *gate;
+} stdin_reader;
+
+/* Hands a line (or the end of the input) to the main thread; nothing once
+ * the main thread is done with the engine (the gate is closed). */
+static void client__forward(stdin_reader *r, const char *line, size_t len, void *kind) {
+    if (!tc_gate_hold(r->gate))
+        return;
+    tofu_msg *m = tc_session_msg(r->s);
+    if (m == NULL) {
+        tc_gate_release(r->gate);
+        return;
+    }
+    if (line != NULL && tofu_msg_append_body(m, line, len) != TOFU_SUCCESS)
+        kind = &client__stdin_end; /* a line too long for one body ends the input */
+    tofu_msg_set_user(m, kind);
+    if (tofu_update_receiver(r->s->g, &m) != TOFU_SUCCESS)
+        tc_session_put(r->s, &m);
+    tc_gate_release(r->gate);
+}
+
+static void client__read_stdin(void *arg) {
+    stdin_reader *r = arg;
     char *line = NULL;
     size_t cap = 0, len = 0;
-    int rc = TC_EXIT_OK;
-    while (rc == TC_EXIT_OK && tc_read_line(stdin, &line, &cap, &len)) {
-        payload p = {(const unsigned char *)line, len, false};
-        rc = client__send_list(c, &p, 1);
-    }
+    while (tc_gate_pass(r->gate) && tc_read_line(stdin, &line, &cap, &len))
+        client__forward(r, line, len, &client__stdin_line);
+    client__forward(r, NULL, 0, &client__stdin_end);
     free(line);
+}
+
+/* Waits for the next line of standard input (NULL at its end), handling
+ * what the peer sends meanwhile; a stop signal or our channel's close ends
+ * the wait with *rc set. */
+static tofu_msg *client__next_line(client *c, int *rc) {
+    for (;;) {
+        tofu_status st = TOFU_SUCCESS;
+        tofu_msg *m = tc_session_next(&c->s, 100, &st);
+        if (st != TOFU_SUCCESS) {
+            *rc = client__fail(st, "the engine stopped");
+            return NULL;
+        }
+        if (tc_stop_requests() > 0) { /* interrupted: close as at the end of input */
+            tc_session_put(&c->s, &m);
+            return NULL;
+        }
+        if (m == NULL)
+            continue;
+        void *kind = tofu_msg_user(m);
+        if (kind == &client__stdin_line)
+            return m;
+        if (kind == &client__stdin_end) {
+            tc_session_put(&c->s, &m);
+            return NULL;
+        }
+        tc_print_msg(c->opt, m);
+        *rc = client__other(c, m);
+        if (*rc == TC_EXIT_OK && c->closed)
+            *rc = client__closed_early(c);
+        if (*rc != TC_EXIT_OK)
+            return NULL;
+    }
+}
+
+/* Each line of standard input, as soon as it is read, --count times. */
+static int client__send_stdin(client *c) {
+    stdin_reader *r = calloc(1, sizeof *r);
+    tc_gate *gate = tc_gate_create();
+    tc_thread *t = NULL;
+    if (r != NULL && gate != NULL) {
+        r->s = &c->s;
+        r->gate = gate;
+        t = tc_thread_start(client__read_stdin, r);
+    }
+    if (t == NULL) {
+        free(r);
+        return client__fail(TOFU_ALLOCATION_FAILED, "cannot start reading standard input");
+    }
+    tc_thread_detach(t); /* r and gate stay for it: it may outlive us, blocked in a read */
+    int rc = TC_EXIT_OK;
+    tc_gate_open(gate);
+    tofu_msg *m;
+    while ((m = client__next_line(c, &rc)) != NULL) {
+        size_t len = 0;
+        const void *body = tofu_msg_body(m, &len);
+        payload p = {body, len, false};
+        rc = client__send_list(c, &p, 1);
+        tc_session_put(&c->s, &m);
+        if (rc != TC_EXIT_OK)
+            break;
+        tc_gate_open(gate);
+    }
+    tc_gate_close(gate); /* the reader touches the engine no more */
     return rc;
 }
 

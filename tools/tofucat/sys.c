@@ -1,6 +1,7 @@
 /*
  * The few operating-system services tofucat needs beyond libtofu: a
- * monotonic clock, stop signals, reading lines and files. Everything else
+ * monotonic clock, stop signals, reading lines and files, and one
+ * background thread with a gate (connect's standard-input reader). Everything else
  * is ISO C, so the tool builds with MinGW-w64 as well as on POSIX.
  */
 #if !defined(_WIN32)
@@ -15,6 +16,7 @@
 #if defined(_WIN32)
 #include <windows.h>
 #else
+#include <pthread.h>
 #include <time.h>
 #endif
 
@@ -131,3 +133,174 @@ bool tc_read_file(const char *path, unsigned char **data, size_t *len, const cha
     *len = n;
     return true;
 }
+
+/* ---- a background thread and a gate ---- */
+
+#if defined(_WIN32)
+struct tc_thread {
+    HANDLE h;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static DWORD WINAPI sys__thread_main(LPVOID p) {
+    struct tc_thread *t = p;
+    t->fn(t->arg);
+    return 0;
+}
+
+tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
+    struct tc_thread *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    t->h = CreateThread(NULL, 0, sys__thread_main, t, 0, NULL);
+    if (t->h == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tc_thread_detach(tc_thread *t) {
+    CloseHandle(t->h);
+    /* t itself stays: the thread may still be running with it */
+}
+
+struct tc_gate {
+    CRITICAL_SECTION lock;
+    CONDITION_VARIABLE cond;
+    unsigned open;
+    bool closed;
+};
+
+tc_gate *tc_gate_create(void) {
+    struct tc_gate *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    InitializeCriticalSection(&g->lock);
+    InitializeConditionVariable(&g->cond);
+    return g;
+}
+
+void tc_gate_open(tc_gate *g) {
+    EnterCriticalSection(&g->lock);
+    g->open++;
+    WakeConditionVariable(&g->cond);
+    LeaveCriticalSection(&g->lock);
+}
+
+bool tc_gate_pass(tc_gate *g) {
+    EnterCriticalSection(&g->lock);
+    while (g->open == 0 && !g->closed)
+        SleepConditionVariableCS(&g->cond, &g->lock, INFINITE);
+    bool pass = !g->closed;
+    if (pass)
+        g->open--;
+    LeaveCriticalSection(&g->lock);
+    return pass;
+}
+
+bool tc_gate_hold(tc_gate *g) {
+    EnterCriticalSection(&g->lock);
+    if (!g->closed)
+        return true;
+    LeaveCriticalSection(&g->lock);
+    return false;
+}
+
+void tc_gate_release(tc_gate *g) {
+    LeaveCriticalSection(&g->lock);
+}
+
+void tc_gate_close(tc_gate *g) {
+    EnterCriticalSection(&g->lock);
+    g->closed = true;
+    WakeAllConditionVariable(&g->cond);
+    LeaveCriticalSection(&g->lock);
+}
+#else
+struct tc_thread {
+    pthread_t id;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *sys__thread_main(void *p) {
+    struct tc_thread *t = p;
+    t->fn(t->arg);
+    return NULL;
+}
+
+tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
+    struct tc_thread *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    if (pthread_create(&t->id, NULL, sys__thread_main, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void tc_thread_detach(tc_thread *t) {
+    pthread_detach(t->id);
+    /* t itself stays: the thread may still be running with it */
+}
+
+struct tc_gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned open;
+    bool closed;
+};
+
+tc_gate *tc_gate_create(void) {
+    struct tc_gate *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->cond, NULL);
+    return g;
+}
+
+void tc_gate_open(tc_gate *g) {
+    pthread_mutex_lock(&g->lock);
+    g->open++;
+    pthread_cond_signal(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+
+bool tc_gate_pass(tc_gate *g) {
+    pthread_mutex_lock(&g->lock);
+    while (g->open == 0 && !g->closed)
+        pthread_cond_wait(&g->cond, &g->lock);
+    bool pass = !g->closed;
+    if (pass)
+        g->open--;
+    pthread_mutex_unlock(&g->lock);
+    return pass;
+}
+
+bool tc_gate_hold(tc_gate *g) {
+    pthread_mutex_lock(&g->lock);
+    if (!g->closed)
+        return true;
+    pthread_mutex_unlock(&g->lock);
+    return false;
+}
+
+void tc_gate_release(tc_gate *g) {
+    pthread_mutex_unlock(&g->lock);
+}
+
+void tc_gate_close(tc_gate *g) {
+    pthread_mutex_lock(&g->lock);
+    g->closed = true;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+}
+#endif
