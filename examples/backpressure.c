@@ -104,8 +104,12 @@ static uint16_t connect_to(tofu_engine *e, tofu_group *g, const char *address) {
     return h.channel;
 }
 
+/* The message is taken from the pool, waiting for one to come back when all
+ * are out (the engine puts each back once it is written): the pool bounds
+ * what this client has in flight, with no polling and no sleeping. */
 static void send_request(tofu_engine *e, tofu_group *g, uint16_t ch, int seq) {
-    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    tofu_msg *m = NULL;
+    ex_check(tofu_get_wait(e, TOFU_WAIT_INFINITE, &m), "get_wait");
     tofu_msg_set_opcode(m, TOFU_OP_REQUEST);
     tofu_msg_set_channel(m, ch);
     ex_check(tofu_msg_append_body(m, &seq, sizeof seq), "append_body");

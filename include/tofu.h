@@ -502,6 +502,17 @@ TOFU_API void tofu_engine_destroy(tofu_engine *e);
  * runs out). */
 TOFU_API tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy);
 
+/* Takes a message from the pool, waiting up to timeout_ns
+ * (TOFU_WAIT_INFINITE: forever) for one to come back when it is empty: the
+ * sender's way to wait for room, as a full queue makes a ZeroMQ send wait.
+ * The engine puts a message back as soon as it has written it, so a sender
+ * that takes every message this way is paced by what its peers read.
+ * Returns TOFU_SUCCESS with *out set, TOFU_SUCCESS with *out NULL when the
+ * time is up, TOFU_SHUTDOWN_STARTED when the engine is being destroyed
+ * (the call returns before the engine is gone), TOFU_NOT_ALLOWED for a
+ * NULL engine, TOFU_NULL_MESSAGE for a NULL out. Any thread. */
+TOFU_API tofu_status tofu_get_wait(tofu_engine *e, uint64_t timeout_ns, tofu_msg **out);
+
 /* Resets a message and returns it to the pool, or frees it when the pool is
  * full; sets *m to NULL. NULL or *m NULL is a no-op. Putting a message may let
  * channels stalled by an empty pool resume reading. */

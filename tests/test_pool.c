@@ -225,3 +225,108 @@ TEST(concurrent_gets_and_puts_keep_the_pool_consistent) {
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
+
+/* ---- waiting for a message (tofui_pool_get_wait, tofu_get_wait) ---- */
+
+/* An empty pool and a deadline: the wait ends with no message and success;
+ * a pool with a message hands it over at once. */
+TEST(get_wait_times_out_on_an_empty_pool_and_takes_what_is_there) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 1, 1));
+    tofu_msg *m = NULL, *none = NULL;
+    ASSERT_OK(tofui_pool_get_wait(&p, UINT64_MAX, &m)); /* there is one */
+    ASSERT_NOT_NULL(m);
+    ASSERT_OK(tofui_pool_get_wait(&p, tofui_clock_ns() + 20000000u, &none));
+    ASSERT_TRUE(none == NULL);
+    tofui_pool_put(&p, &m);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+#define WAITERS 4
+#define WAIT_ROUNDS 500
+
+typedef struct wait_run {
+    tofui_pool *p;
+    int got;
+    tofu_status last;
+} wait_run;
+
+/* Takes WAIT_ROUNDS messages, each waited for, and puts each back. */
+static void waiter(void *arg) {
+    wait_run *w = arg;
+    for (int i = 0; i < WAIT_ROUNDS; i++) {
+        tofu_msg *m = NULL;
+        w->last = tofui_pool_get_wait(w->p, UINT64_MAX, &m);
+        if (w->last != TOFU_SUCCESS || m == NULL)
+            return;
+        w->got++;
+        tofui_pool_put(w->p, &m);
+    }
+}
+
+/* WAITERS threads share a pool of one message, each waiting for it in
+ * turn: every put wakes a waiter, none is lost (each thread gets its
+ * WAIT_ROUNDS messages, no wait hangs). */
+TEST(get_wait_is_woken_by_every_put) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 1, 1));
+    wait_run w[WAITERS];
+    tofui_thread t[WAITERS];
+    for (int i = 0; i < WAITERS; i++) {
+        w[i] = (wait_run){&p, 0, TOFU_SUCCESS};
+        ASSERT_OK(tofui_thread_create(&t[i], waiter, &w[i]));
+    }
+    for (int i = 0; i < WAITERS; i++) {
+        tofui_thread_join(&t[i]);
+        ASSERT_EQ(w[i].got, WAIT_ROUNDS);
+    }
+    ASSERT_EQ(tofui_pool_count(&p), 1);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* Threads waiting on an empty pool leave with shutdown_started when it
+ * closes, and fini waits until they are out. */
+TEST(get_wait_ends_with_shutdown_when_the_pool_closes) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 1, 1));
+    tofu_msg *only = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    wait_run w[WAITERS];
+    tofui_thread t[WAITERS];
+    for (int i = 0; i < WAITERS; i++) {
+        w[i] = (wait_run){&p, 0, TOFU_SUCCESS};
+        ASSERT_OK(tofui_thread_create(&t[i], waiter, &w[i]));
+    }
+    tofui_sleep_ms(50); /* let them wait (if not yet, they find it closed) */
+    tofui_pool_close(&p);
+    for (int i = 0; i < WAITERS; i++) {
+        tofui_thread_join(&t[i]);
+        ASSERT_EQ(w[i].got, 0);
+        ASSERT_STATUS(TOFU_SHUTDOWN_STARTED, w[i].last);
+    }
+    tofui_pool_fini(&p);
+    tofu_msg_destroy(only);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* The public call: argument checks, and a timed-out wait on an engine whose
+ * pool is empty (its messages taken) returns success with no message. */
+TEST(tofu_get_wait_checks_and_times_out) {
+    tofu_engine *e = NULL;
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.initial_pool_msgs = 1;
+    opt.max_pool_msgs = 1;
+    ASSERT_OK(tofu_engine_create(&opt, &e));
+    tofu_msg *m = NULL, *none = NULL;
+    ASSERT_STATUS(TOFU_NULL_MESSAGE, tofu_get_wait(e, 0, NULL));
+    ASSERT_STATUS(TOFU_NOT_ALLOWED, tofu_get_wait(NULL, 0, &m));
+    ASSERT_OK(tofu_get_wait(e, TOFU_WAIT_INFINITE, &m));
+    ASSERT_NOT_NULL(m);
+    ASSERT_OK(tofu_get_wait(e, 10000000u, &none));
+    ASSERT_TRUE(none == NULL);
+    tofu_put(e, &m);
+    tofu_engine_destroy(e);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}

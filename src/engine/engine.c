@@ -45,6 +45,19 @@ tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
     return tofui_pool_get(&e->pool, strategy, NULL);
 }
 
+tofu_status tofu_get_wait(tofu_engine *e, uint64_t timeout_ns, tofu_msg **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (e == NULL)
+        return TOFU_NOT_ALLOWED;
+    uint64_t now = tofui_clock_ns();
+    uint64_t deadline = timeout_ns == TOFU_WAIT_INFINITE || timeout_ns > UINT64_MAX - now
+                            ? UINT64_MAX
+                            : now + timeout_ns;
+    return tofui_pool_get_wait(&e->pool, deadline, out);
+}
+
 void tofu_put(tofu_engine *e, tofu_msg **m) {
     if (m == NULL || *m == NULL)
         return;
@@ -261,6 +274,9 @@ void tofu_engine_destroy(tofu_engine *e) {
         return;
     tofui_submit_stop(&e->sub);
     tofui_thread_join(&e->thread);
+    /* Threads waiting in tofu_get_wait leave now with shutdown_started;
+     * pool_fini below waits for the last of them to be out. */
+    tofui_pool_close(&e->pool);
     tofui_resolver_fini(&e->resolver); /* frees the answers nobody took */
     tofui_groups_free_all(&e->groups);
     engine__built b = {true, true, true, true, false};

@@ -41,6 +41,7 @@ tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
     }
     atomic_init(&p->refilled, false);
     tofui_mutex_init(&p->lock);
+    tofui_cond_init(&p->room);
     return TOFU_SUCCESS;
 }
 
@@ -56,6 +57,7 @@ static tofu_msg **pool__take_all(tofui_pool *p, size_t *n) {
 void tofui_pool_close(tofui_pool *p) {
     tofui_mutex_lock(&p->lock);
     p->closed = true;
+    tofui_cond_broadcast(&p->room); /* waiters leave with shutdown_started */
     size_t n;
     tofu_msg **v = pool__take_all(p, &n);
     tofui_mutex_unlock(&p->lock);
@@ -65,6 +67,13 @@ void tofui_pool_close(tofui_pool *p) {
 
 void tofui_pool_fini(tofui_pool *p) {
     tofui_pool_close(p);
+    /* A waiter still inside get_wait holds the lock's memory: it leaves
+     * first (each one leaving a closed pool wakes the others). */
+    tofui_mutex_lock(&p->lock);
+    while (p->waiters > 0)
+        tofui_cond_wait(&p->room, &p->lock);
+    tofui_mutex_unlock(&p->lock);
+    tofui_cond_fini(&p->room);
     tofui_mutex_fini(&p->lock);
 }
 
@@ -100,6 +109,38 @@ tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err) {
     }
     pool__set_err(err, TOFU_SUCCESS);
     return m;
+}
+
+/* Waits under the lock until the pool has a message, closes, or the
+ * deadline passes; false on timeout. */
+static bool pool__wait_room(tofui_pool *p, uint64_t deadline_ns) {
+    bool in_time = true;
+    p->waiters++;
+    while (in_time && p->count == 0 && !p->closed) {
+        if (deadline_ns == UINT64_MAX)
+            tofui_cond_wait(&p->room, &p->lock);
+        else
+            in_time = tofui_cond_wait_until(&p->room, &p->lock, deadline_ns);
+    }
+    p->waiters--;
+    if (p->closed)
+        tofui_cond_broadcast(&p->room); /* fini may wait for the last one */
+    return p->count > 0 || p->closed;
+}
+
+tofu_status tofui_pool_get_wait(tofui_pool *p, uint64_t deadline_ns, tofu_msg **out) {
+    *out = NULL;
+    tofui_mutex_lock(&p->lock);
+    bool ready = pool__wait_room(p, deadline_ns);
+    bool closed = p->closed;
+    tofu_msg *m = ready && !closed ? p->slots[--p->count] : NULL;
+    tofui_mutex_unlock(&p->lock);
+    if (closed)
+        return TOFU_SHUTDOWN_STARTED;
+    if (m != NULL)
+        tofui_msg_clear(m);
+    *out = m;
+    return TOFU_SUCCESS;
 }
 
 size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want) {
@@ -149,6 +190,8 @@ bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
     tofui_mutex_lock(&p->lock);
     bool keep = pool__push(p, m);
     bool refilled = keep && pool__note_refill(p);
+    if (keep && p->waiters > 0)
+        tofui_cond_signal(&p->room);
     tofui_mutex_unlock(&p->lock);
 
     pool__publish_refill(p, refilled);
@@ -177,6 +220,10 @@ bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n) {
     tofui_mutex_lock(&p->lock);
     size_t kept = pool__push_many(p, v, n);
     bool refilled = kept > 0 && pool__note_refill(p);
+    if (kept == 1 && p->waiters > 0) /* one waiter per message at most */
+        tofui_cond_signal(&p->room);
+    else if (kept > 1 && p->waiters > 0)
+        tofui_cond_broadcast(&p->room);
     tofui_mutex_unlock(&p->lock);
 
     pool__publish_refill(p, refilled);

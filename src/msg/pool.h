@@ -18,14 +18,17 @@ typedef struct tofui_pool {
     bool closed;            /* after close: get fails, put frees */
     bool empty_handed_out;  /* a POOL_ONLY get found it empty since the last refill */
     atomic_bool refilled;   /* a put refilled it since tofui_pool_take_refill */
+    tofui_cond room;        /* a push happened, or the pool closed */
+    unsigned waiters;       /* threads in tofui_pool_get_wait */
 } tofui_pool;
 
 /* Creates `initial` messages eagerly; `max` is raised to `initial` if
  * smaller; 0 for either takes the default (16 / 64). */
 tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max);
 
-/* Closes the pool and frees every pooled message. Safe on zeroed memory
- * only after a successful init. */
+/* Closes the pool, waits for the threads in tofui_pool_get_wait to leave
+ * and frees every pooled message. Safe on zeroed memory only after a
+ * successful init. */
 void tofui_pool_fini(tofui_pool *p);
 
 /* Marks the pool closed and frees its messages: later gets fail with
@@ -36,6 +39,12 @@ void tofui_pool_close(tofui_pool *p);
  * ALWAYS: allocates when empty (NULL with TOFU_ALLOCATION_FAILED when that
  * fails). Closed pool: NULL with TOFU_NOT_ALLOWED. err may be NULL. */
 tofu_msg *tofui_pool_get(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
+
+/* Pops a reset message, waiting for one until the monotonic clock reaches
+ * deadline_ns (UINT64_MAX: no limit): TOFU_SUCCESS with *out, TOFU_SUCCESS
+ * with *out NULL when the time is up, TOFU_SHUTDOWN_STARTED when the pool
+ * closes. Woken by the puts that push. */
+tofu_status tofui_pool_get_wait(tofui_pool *p, uint64_t deadline_ns, tofu_msg **out);
 
 /* Pops up to `want` reset messages into out[] under one lock acquisition
  * and returns how many; 0 when the pool is empty (which raises the refill
