@@ -7,7 +7,13 @@
  * median and 99th percentile.
  *
  *     bench_hostile [--mode M[,M...]|all] [--conns N] [--seconds S]
- *                   [--before S] [--body B] [--rss-limit MB] [--check]
+ *                   [--before S] [--body B] [--pool N] [--rss-limit MB]
+ *                   [--check]
+ *
+ * --conns attackers (default 1000) for --seconds (10) per mode, after
+ * --before (1) seconds of the client alone; --pool sets the server's
+ * initial and largest pool (default: the defaults); --rss-limit (4096)
+ * stops an attack whose RSS growth passes it.
  *
  * Modes (each attacker connection does this, and reconnects when the
  * server closes it, so that N attackers stay connected all along):
@@ -36,7 +42,7 @@
  * VmHWM after it (the peak, reset at the start with /proc/self/clear_refs).
  * Descriptors are counted in /proc/self/fd: the attackers' own and the
  * server's ends of the same connections. These measures are Linux's; on
- * other systems they read "n/a".
+ * other systems they read 0 (descriptors -1).
  *
  * --check turns the run into a test (the hostile.short.* CTest entries):
  * the exit status is 1 when a bound is broken (docs/semantics.md, "Memory

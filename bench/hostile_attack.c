@@ -164,7 +164,7 @@ static void attack_script(attack *k, uint32_t body) {
     }
 }
 
-static void att_close(attack *k, att *a, bool reset, uint64_t now) {
+static void att_close(att *a, bool reset, uint64_t now) {
     if (reset) {
         struct linger lg = {1, 0};
         setsockopt(a->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -173,13 +173,12 @@ static void att_close(attack *k, att *a, bool reset, uint64_t now) {
     a->fd = -1;
     a->state = A_WAIT;
     a->at = now; /* and again at once */
-    (void)k;
 }
 
 /* The server closed (or reset) this connection. */
 static void att_lost(attack *k, att *a, uint64_t now) {
     k->c.server_closed++;
-    att_close(k, a, true, now);
+    att_close(a, true, now);
 }
 
 static void att_connect(attack *k, att *a, uint64_t now) {
@@ -202,7 +201,7 @@ static void att_connect(attack *k, att *a, uint64_t now) {
         a->at = now + 3 * NS_PER_S;
     } else {
         k->c.connect_failed++;
-        att_close(k, a, true, now + 10 * NS_PER_MS);
+        att_close(a, true, now + 10 * NS_PER_MS);
     }
 }
 
@@ -238,7 +237,7 @@ static bool att_write(attack *k, att *a, uint64_t now) {
     }
     if (k->after == AFTER_RESET) {
         k->c.self_reset++;
-        att_close(k, a, true, now);
+        att_close(a, true, now);
         return false;
     }
     return true;
@@ -262,7 +261,7 @@ static void att_connected(attack *k, att *a, uint64_t now) {
     socklen_t len = sizeof err;
     if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
         k->c.connect_failed++;
-        att_close(k, a, true, now + 10 * NS_PER_MS);
+        att_close(a, true, now + 10 * NS_PER_MS);
         return;
     }
     a->state = A_OPEN;
@@ -305,7 +304,7 @@ static void att_timer(attack *k, att *a, uint64_t now) {
             att_write(k, a, now);
     } else if (a->state == A_CONNECTING) {
         k->c.connect_failed++;
-        att_close(k, a, true, now);
+        att_close(a, true, now);
     } else if (k->after == AFTER_TRICKLE && a->script_done) {
         att_trickle(k, a, now);
     }
@@ -374,7 +373,7 @@ const attack_counts *attack_counts_of(const attack *k) {
 void attack_destroy(attack *k) {
     for (uint32_t i = 0; i < k->n; i++)
         if (k->a[i].fd >= 0)
-            att_close(k, &k->a[i], true, 0);
+            att_close(&k->a[i], true, 0);
     free(k->a);
     free(k->pfd);
     free(k->slot);
