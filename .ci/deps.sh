@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing libtofu needs on Debian 12, only when
-# something is missing (a fresh CI machine has gcc, cmake and make).
+# something is missing (a fresh CI machine has gcc, cmake and make). libuv1-dev
+# builds examples/libuv_loop.c; python3-venv and python3-dev build and test
+# the Python package (python/).
 # Usage: .ci/deps.sh [extra Debian packages...]
 set -euo pipefail
-want=(cmake make gcc clang libclang-rt-14-dev python3 pkg-config "$@")
+want=(cmake make gcc clang libclang-rt-14-dev python3 pkg-config libuv1-dev python3-venv python3-dev "$@")
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
