@@ -147,6 +147,9 @@ tofu_status tofu_group_fd(tofu_group *g, tofu_fd *out);
 tofu_status tofu_try_receive(tofu_group *g, tofu_msg **out);
 tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out,
                               size_t cap, size_t *n);
+
+tofu_status tofu_py_send(tofu_engine *e, tofu_group *g, uint8_t opcode, uint16_t channel,
+                         bool more, const char *body, size_t len, uint64_t *id);
 """
 
 # tofu_op_echo and tofu_get take enums in C; the wrappers give them plain
@@ -161,6 +164,28 @@ static tofu_status tofu_op_echo_u8(unsigned op, uint8_t *out) {
 }
 static tofu_msg *tofu_get_i(tofu_engine *e, int strategy) {
     return tofu_get(e, (tofu_alloc)strategy);
+}
+/* Group.send's fast path, one crossing instead of a dozen: a pooled
+ * message with no text header, its body, the post. On error the message
+ * goes back to the pool. */
+static tofu_status tofu_py_send(tofu_engine *e, tofu_group *g, uint8_t opcode, uint16_t channel,
+                                bool more, const char *body, size_t len, uint64_t *id) {
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    if (m == NULL)
+        return TOFU_ALLOCATION_FAILED;
+    tofu_bhdr *h = tofu_msg_bhdr(m), out;
+    h->opcode = opcode;
+    h->channel = channel;
+    h->more = more;
+    tofu_status st = len > 0 ? tofu_msg_append_body(m, body, len) : TOFU_SUCCESS;
+    if (st == TOFU_SUCCESS)
+        st = tofu_post(g, &m, &out);
+    if (st != TOFU_SUCCESS) {
+        tofu_put(e, &m);
+        return st;
+    }
+    *id = out.message_id;
+    return TOFU_SUCCESS;
 }
 #define tofu_op_echo tofu_op_echo_u8
 #define tofu_get tofu_get_i

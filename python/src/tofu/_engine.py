@@ -254,6 +254,16 @@ class Group:
              more: bool = False, timeout: Optional[float] = None) -> Posted:
         """Builds a message from the pool and posts it (default: a Request;
         ``timeout``: its deadline in seconds)."""
+        if not headers and timeout is None:  # the common case: one C call
+            g = self._check()
+            if isinstance(body, str):
+                raise TypeError("body takes bytes, not str (encode it)")
+            idp = ffi.new("uint64_t *")
+            st = lib.tofu_py_send(self._engine._e, g, int(opcode), channel, more,
+                                  ffi.from_buffer(body), len(body), idp)
+            if st != 0:
+                raise_for(st, "send")
+            return Posted(channel, int(idp[0]))
         m = self._engine.message(opcode, channel, body, headers=headers, more=more)
         if timeout is not None:
             m.timeout = timeout

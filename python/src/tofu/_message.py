@@ -54,6 +54,13 @@ class Opcode(enum.IntEnum):
         return Opcode(out[0])
 
 
+_OPCODES = tuple(Opcode)
+_STATUSES = tuple(Status)
+# reply opcodes (tofu_op_echo), looked up without a C call
+_ECHO = {0: Opcode.RESPONSE, 2: Opcode.SIGNAL, 3: Opcode.HELLO_RESPONSE,
+         5: Opcode.BYE_RESPONSE, 8: Opcode.WELCOME_RESPONSE}
+
+
 def _encode(s: Union[str, bytes]) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
@@ -179,7 +186,8 @@ class Message:
     @property
     def opcode(self) -> Opcode:
         """The operation (an :class:`Opcode`; invalid values raise ValueError)."""
-        return Opcode(self._hdr().opcode)
+        op = self._hdr().opcode
+        return _OPCODES[op] if op < 10 else Opcode(op)
 
     @opcode.setter
     def opcode(self, op: Union[Opcode, int]) -> None:
@@ -206,7 +214,8 @@ class Message:
     @property
     def status(self) -> Status:
         """The status byte (a :class:`~tofu.Status`)."""
-        return Status.from_byte(self._hdr().status)
+        st = self._hdr().status
+        return _STATUSES[st] if st < 32 else Status.UNKNOWN_ERROR
 
     @property
     def from_engine(self) -> bool:
@@ -369,7 +378,10 @@ class Message:
         same channel and id; headers kept) and returns it, ready to post.
         ``body``, if given, replaces the body."""
         h = self._hdr()
-        h.opcode = Opcode(h.opcode).echo()
+        reply = _ECHO.get(h.opcode)
+        if reply is None:
+            raise_for(Status.INVALID_OP_CODE, f"no reply to opcode {h.opcode}")
+        h.opcode = reply
         if body is not None:
             self.body = body
         return self
