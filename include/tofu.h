@@ -565,6 +565,56 @@ TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
  * wait on a group. */
 TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
 
+/* ---- Event-loop integration ---- */
+
+/* What an event loop waits on: a file descriptor on POSIX, a SOCKET on
+ * Windows. */
+#if defined(_WIN32)
+typedef uintptr_t tofu_fd;
+#else
+typedef int tofu_fd;
+#endif
+
+/* Gives a descriptor that polls readable (level-triggered) exactly while a
+ * receive on the group would not come back empty-handed: while messages are
+ * queued, and for good once the group is destroyed or the engine's I/O
+ * thread died (tofu_try_receive then says TOFU_SHUTDOWN_STARTED). Register it
+ * for reading with epoll, poll, select, kqueue, libuv (uv_poll_t), GLib,
+ * asyncio (loop.add_reader) or WSAPoll; when it is readable, call
+ * tofu_try_receive or tofu_receive_many until they return nothing, or
+ * just once: it stays readable while anything is left (no lost wake-up,
+ * and no readiness without a message: it is cleared under the group's lock
+ * when a receive empties the queue).
+ *
+ * Never read, write or close the descriptor: it is the group's. It is
+ * created on the first call (later calls return the same one) and closed by
+ * tofu_engine_destroy, so it stays valid (and readable) after
+ * tofu_group_destroy; take it out of your loop before destroying the
+ * engine. Until the first call, delivery pays nothing for it. Counted by
+ * tofu_open_sockets() (two handles where it is a pipe or a socket pair).
+ * POSIX: an eventfd on Linux, a pipe elsewhere; Windows: one socket of a
+ * loopback TCP pair, which select, WSAPoll and libuv accept.
+ * Errors: TOFU_NOT_ALLOWED (NULL group or out), TOFU_SHUTDOWN_STARTED (the
+ * group was destroyed before any descriptor was asked for),
+ * TOFU_COMMUNICATION_FAILED (the system refused the handles). Any thread. */
+TOFU_API tofu_status tofu_group_fd(tofu_group *g, tofu_fd *out);
+
+/* Takes the next queued message without waiting: TOFU_SUCCESS with *out set,
+ * TOFU_SUCCESS with *out NULL when nothing is queued, TOFU_SHUTDOWN_STARTED as
+ * tofu_wait_receive. Any thread, any time until the engine is destroyed
+ * (also while another thread waits in tofu_wait_receive). */
+TOFU_API tofu_status tofu_try_receive(tofu_group *g, tofu_msg **out);
+
+/* Takes up to cap queued messages at once into out[0..*n), in order, under
+ * one lock. Waits up to timeout_ns (0: not at all, TOFU_WAIT_INFINITE:
+ * forever) for the first one; never waits for more. TOFU_SUCCESS with *n 0
+ * on timeout; TOFU_SHUTDOWN_STARTED as tofu_wait_receive (with *n 0);
+ * TOFU_NULL_MESSAGE for NULL out or n or cap 0; TOFU_NOT_ALLOWED for a NULL
+ * group. A call that waits (timeout_ns > 0) counts as the group's one
+ * waiting thread, as tofu_wait_receive. */
+TOFU_API tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out,
+                                       size_t cap, size_t *n);
+
 /* Puts a message into the group's receive queue from any thread. With m or *m
  * NULL the engine allocates a Signal (origin engine, channel 0, id 0); else the
  * caller's message is queued with origin application (status becomes

@@ -124,6 +124,25 @@ tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
 /* receive queue                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* Something for a receiver: a message, or the status that ends receiving. */
+static bool group__has_news(const tofu_group *g) {
+    return g->queue.head != NULL || g->closed || g->engine_failed;
+}
+
+/* Makes the pollable descriptor (when someone asked for it) readable exactly
+ * while a receive would not come back empty-handed. Called under g->lock
+ * after every change of the queue or of closed/engine_failed; the notify
+ * calls are no-ops unless the state changes, so a burst of deliveries to a
+ * non-empty queue costs no system call. */
+static void group__sync_notify(tofu_group *g) {
+    if (!g->notify_open)
+        return;
+    if (group__has_news(g))
+        tofui_notify_set(&g->notify);
+    else
+        tofui_notify_clear(&g->notify);
+}
+
 void tofui_group_deliver(tofu_group *g, tofu_msg *m) {
     tofui_mq q = {NULL, NULL};
     tofui_mq_push(&q, m);
@@ -141,6 +160,7 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
         tofui_mq_append(&g->queue, q);
         if (g->waiters > 0)
             tofui_cond_signal(&g->cond);
+        group__sync_notify(g);
     }
     tofui_mutex_unlock(&g->lock);
     if (closed) { /* nobody will ever read them */
@@ -184,8 +204,10 @@ tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
             st = TOFU_SHUTDOWN_STARTED;
             break;
         }
-        if ((*out = tofui_mq_pop(&g->queue)) != NULL)
+        if ((*out = tofui_mq_pop(&g->queue)) != NULL) {
+            group__sync_notify(g);
             break;
+        }
         if (g->engine_failed) {
             st = TOFU_SHUTDOWN_STARTED;
             break;
@@ -197,6 +219,81 @@ tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
         tofui_cond_broadcast(&g->cond); /* the destroyer waits for us to leave */
     tofui_mutex_unlock(&g->lock);
     return st;
+}
+
+/* Moves up to cap queued messages to out[]; the status that ends receiving
+ * once the queue is empty. Under g->lock. */
+static tofu_status group__take(tofu_group *g, tofu_msg **out, size_t cap, size_t *n) {
+    *n = 0;
+    if (g->closed)
+        return TOFU_SHUTDOWN_STARTED;
+    while (*n < cap && (out[*n] = tofui_mq_pop(&g->queue)) != NULL)
+        (*n)++;
+    group__sync_notify(g);
+    return *n == 0 && g->engine_failed ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
+}
+
+tofu_status tofu_try_receive(tofu_group *g, tofu_msg **out) {
+    size_t n;
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    tofui_mutex_lock(&g->lock);
+    tofu_status st = group__take(g, out, 1, &n);
+    tofui_mutex_unlock(&g->lock);
+    return st;
+}
+
+tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out, size_t cap,
+                              size_t *n) {
+    if (n != NULL)
+        *n = 0;
+    if (out == NULL || n == NULL || cap == 0)
+        return TOFU_NULL_MESSAGE;
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    bool forever = timeout_ns == TOFU_WAIT_INFINITE;
+    uint64_t deadline = forever ? 0 : group__deadline(timeout_ns);
+    tofu_status st;
+    tofui_mutex_lock(&g->lock);
+    for (;;) {
+        st = group__take(g, out, cap, n);
+        if (st != TOFU_SUCCESS || *n > 0 || !group__wait(g, forever, deadline))
+            break;
+    }
+    if (g->closed)
+        tofui_cond_broadcast(&g->cond); /* the destroyer waits for us to leave */
+    tofui_mutex_unlock(&g->lock);
+    return st;
+}
+
+/* Opens the descriptor outside the lock (a socket pair on Windows takes a
+ * while); a racing first call that installed one already wins. */
+tofu_status tofu_group_fd(tofu_group *g, tofu_fd *out) {
+    if (out == NULL || g == NULL)
+        return TOFU_NOT_ALLOWED;
+    tofui_mutex_lock(&g->lock);
+    bool have = g->notify_open, closed = g->closed;
+    tofui_mutex_unlock(&g->lock);
+    if (closed && !have)
+        return TOFU_SHUTDOWN_STARTED;
+    tofui_notify fresh;
+    if (!have && tofui_notify_open(&fresh) != TOFU_SUCCESS)
+        return TOFU_COMMUNICATION_FAILED;
+    tofui_mutex_lock(&g->lock);
+    bool spare = have || g->notify_open;
+    if (!spare) {
+        g->notify = fresh;
+        g->notify_open = true;
+        group__sync_notify(g); /* messages may be waiting already */
+    }
+    *out = (tofu_fd)g->notify.rd;
+    tofui_mutex_unlock(&g->lock);
+    if (spare && !have)
+        tofui_notify_close(&fresh);
+    return TOFU_SUCCESS;
 }
 
 tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **mp) {
@@ -217,6 +314,7 @@ tofu_status tofu_update_receiver(tofu_group *g, tofu_msg **mp) {
         tofui_mq_push(&g->queue, m);
         if (g->waiters > 0)
             tofui_cond_signal(&g->cond);
+        group__sync_notify(g);
     }
     tofui_mutex_unlock(&g->lock);
     if (closed) {
@@ -275,6 +373,7 @@ static void group__close(tofu_group *g) {
     tofui_mutex_lock(&g->lock);
     g->closed = true;
     tofui_cond_broadcast(&g->cond);
+    group__sync_notify(g); /* stays readable: a loop notices the destroy */
     tofui_mutex_unlock(&g->lock);
 }
 
@@ -303,6 +402,8 @@ static void group__drain(tofu_group *g) {
 }
 
 static void group__release(tofu_group *g) {
+    if (g->notify_open)
+        tofui_notify_close(&g->notify);
     tofui_cond_fini(&g->cond);
     tofui_mutex_fini(&g->lock);
     free(g);
@@ -395,6 +496,7 @@ void tofui_groups_wake_all(tofui_groups *r) {
         tofui_mutex_lock(&g->lock);
         g->engine_failed = true;
         tofui_cond_broadcast(&g->cond);
+        group__sync_notify(g);
         tofui_mutex_unlock(&g->lock);
     }
     tofui_mutex_unlock(&r->sub->lock);

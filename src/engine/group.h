@@ -46,6 +46,12 @@ struct tofu_group {
     bool closed;        /* destroy started: waiters get shutdown_started */
     bool io_done;       /* the I/O thread let go of the group */
     bool engine_failed; /* the I/O thread died: waiters get shutdown_started */
+    /* The pollable descriptor (tofu_group_fd), opened on the first call:
+     * set exactly while the queue holds a message or the group is closed
+     * or its engine failed (group__sync_notify). Until then delivery only
+     * tests notify_open. */
+    bool notify_open;
+    tofui_notify notify;
     /* under reg->sub->lock */
     bool destroying;  /* destroy started: posts are refused */
     bool destroyed;   /* destroy ended: the record is a tombstone */

@@ -3,8 +3,8 @@
  * outside src/platform/ includes an OS header; the types below are opaque
  * storage that each implementation checks with a static assertion.
  *
- * Implementations: posix_thread.c, posix_sock.c (POSIX);
- * win_thread.c, win_sock.c (Windows).
+ * Implementations: posix_thread.c, posix_sock.c, posix_notify.c (POSIX);
+ * win_thread.c, win_sock.c, win_notify.c (Windows).
  */
 #ifndef TOFUI_PLATFORM_H
 #define TOFUI_PLATFORM_H
@@ -149,6 +149,30 @@ uint64_t tofui_sock_open_count(void);
  * A backend without such handles never calls them. */
 void tofui_sock_count_opened(void);
 void tofui_sock_count_closed(void);
+
+/* ---- readiness flag: a handle an outside event loop can wait on ---- */
+
+/* A flag that an application's event loop (epoll, poll, select, libuv,
+ * WSAPoll) sees as "readable" exactly while it is set. POSIX: an eventfd on
+ * Linux, a pipe elsewhere; Windows: a connected pair of loopback TCP
+ * sockets (select and WSAPoll only see sockets). Its handles are counted by
+ * tofu_open_sockets(). Not thread-safe: the owner serialises set, clear and
+ * close (the group does it under its lock). */
+typedef struct tofui_notify {
+    tofui_socket rd; /* what the application polls */
+    tofui_socket wr; /* == rd for an eventfd */
+    bool set;
+} tofui_notify;
+
+/* Opens the handles, the flag clear. Errors: TOFU_COMMUNICATION_FAILED. */
+tofu_status tofui_notify_open(tofui_notify *n);
+/* Makes the handle readable (no-op when set already). When this returns the
+ * handle polls readable: the byte is in the reader's buffer. */
+void tofui_notify_set(tofui_notify *n);
+/* Makes it not readable (no-op when clear). */
+void tofui_notify_clear(tofui_notify *n);
+/* Closes the handles; rd becomes TOFUI_INVALID_SOCKET. */
+void tofui_notify_close(tofui_notify *n);
 
 /* True when this system can create AF_UNIX stream sockets right now (false
  * under Wine, for instance). */

@@ -1,0 +1,301 @@
+"""tofu (Python) against pyzmq, side by side, same machine, same run.
+
+    python bench/bench_vs_pyzmq.py [--quick]
+
+For each library, message size (64 B, 1 KiB) and flavour (sync, asyncio):
+  latency     round trips of one message, client and server in two
+              processes over TCP loopback: tofu Request/Response, zmq
+              REQ/REP. Mean and median microseconds per round trip.
+  throughput  one-way messages from one process to another over TCP
+              loopback: tofu Signals, zmq PUSH/PULL; the clock runs until
+              the receiver has counted them all (it answers one last
+              message). Messages per second.
+Both sides of every pair are Python; each run starts fresh processes.
+The tofu sender posts without a send-queue bound (max_send_queue
+unlimited), as PUSH queues up to its high-water mark.
+"""
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import sys
+import time
+
+import tofu
+import tofu.asyncio
+import zmq
+import zmq.asyncio
+
+# ---------------------------------------------------------------------------
+# tofu
+
+
+def _tofu_engine(aio=False):
+    cls = tofu.asyncio.Engine if aio else tofu.Engine
+    return cls(initial_pool_msgs=256, max_pool_msgs=4096, max_send_queue=0xFFFFFFFF)
+
+
+def tofu_server(kind, aio, ready, n):
+    """Latency: echo Requests. Throughput: count Signals, answer the last
+    Request."""
+    if aio:
+        return asyncio.run(_tofu_server_aio(kind, ready, n))
+    with _tofu_engine() as e, e.group() as g:
+        ready.put(g.listen(tofu.tcp("127.0.0.1", 0)).address)
+        got = 0
+        while True:
+            m = g.receive()
+            op = m.opcode
+            if op == tofu.Opcode.SIGNAL and not m.from_engine:
+                got += 1
+                m.close()
+            elif op in (tofu.Opcode.REQUEST, tofu.Opcode.HELLO_REQUEST):
+                g.reply(m)
+            elif op == tofu.Opcode.BYE_REQUEST:
+                g.reply(m)
+                break
+
+
+async def _tofu_server_aio(kind, ready, n):
+    async with _tofu_engine(True) as e:
+        async with e.group() as g:
+            ready.put((await g.listen(tofu.tcp("127.0.0.1", 0))).address)
+            while True:
+                m = await g.receive()
+                op = m.opcode
+                if op == tofu.Opcode.SIGNAL and not m.from_engine:
+                    m.close()
+                elif op in (tofu.Opcode.REQUEST, tofu.Opcode.HELLO_REQUEST):
+                    g.reply(m)
+                elif op == tofu.Opcode.BYE_REQUEST:
+                    g.reply(m)
+                    break
+
+
+def _next_reply(g):
+    while True:
+        m = g.receive(30)
+        if m.opcode == tofu.Opcode.RESPONSE:
+            return m
+        m.close()
+
+
+async def _next_reply_aio(g):
+    while True:
+        m = await g.receive(30)
+        if m.opcode == tofu.Opcode.RESPONSE:
+            return m
+        m.close()
+
+
+def tofu_client(kind, aio, address, n, size):
+    if aio:
+        return asyncio.run(_tofu_client_aio(kind, address, n, size))
+    payload = b"x" * size
+    with _tofu_engine() as e, e.group() as g:
+        ch = g.connect(address)
+        times = []
+        if kind == "latency":
+            for _ in range(n):
+                t0 = time.perf_counter()
+                g.send(ch, payload)
+                _next_reply(g).close()
+                times.append(time.perf_counter() - t0)
+            result = times
+        else:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                g.signal(ch, payload)
+            g.send(ch, b"done")  # answered after every Signal before it
+            _next_reply(g).close()
+            result = n / (time.perf_counter() - t0)
+        g.bye(ch)
+        time.sleep(0.05)
+        return result
+
+
+async def _tofu_client_aio(kind, address, n, size):
+    payload = b"x" * size
+    async with _tofu_engine(True) as e:
+        async with e.group() as g:
+            ch = await g.connect(address)
+            times = []
+            if kind == "latency":
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    g.send(ch, payload)
+                    (await _next_reply_aio(g)).close()
+                    times.append(time.perf_counter() - t0)
+                result = times
+            else:
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    g.signal(ch, payload)
+                g.send(ch, b"done")
+                (await _next_reply_aio(g)).close()
+                result = n / (time.perf_counter() - t0)
+            g.bye(ch)
+            await asyncio.sleep(0.05)
+            return result
+
+
+# ---------------------------------------------------------------------------
+# pyzmq
+
+
+def zmq_server(kind, aio, ready, n):
+    if aio:
+        return asyncio.run(_zmq_server_aio(kind, ready, n))
+    ctx = zmq.Context()
+    if kind == "latency":
+        s = ctx.socket(zmq.REP)
+        port = s.bind_to_random_port("tcp://127.0.0.1")
+        ready.put(port)
+        for _ in range(n):
+            s.send(s.recv(copy=True))
+    else:
+        s = ctx.socket(zmq.PULL)
+        port = s.bind_to_random_port("tcp://127.0.0.1")
+        done = ctx.socket(zmq.PUSH)
+        dport = done.bind_to_random_port("tcp://127.0.0.1")
+        ready.put((port, dport))
+        for _ in range(n):
+            s.recv(copy=True)
+        done.send(b"done")
+        done.close(linger=1000)
+    s.close(linger=1000)
+    ctx.term()
+
+
+async def _zmq_server_aio(kind, ready, n):
+    ctx = zmq.asyncio.Context()
+    if kind == "latency":
+        s = ctx.socket(zmq.REP)
+        ready.put(s.bind_to_random_port("tcp://127.0.0.1"))
+        for _ in range(n):
+            await s.send(await s.recv())
+    else:
+        s = ctx.socket(zmq.PULL)
+        port = s.bind_to_random_port("tcp://127.0.0.1")
+        done = ctx.socket(zmq.PUSH)
+        ready.put((port, done.bind_to_random_port("tcp://127.0.0.1")))
+        for _ in range(n):
+            await s.recv()
+        await done.send(b"done")
+        done.close(linger=1000)
+    s.close(linger=1000)
+    ctx.term()
+
+
+def zmq_client(kind, aio, address, n, size):
+    if aio:
+        return asyncio.run(_zmq_client_aio(kind, address, n, size))
+    payload = b"x" * size
+    ctx = zmq.Context()
+    if kind == "latency":
+        s = ctx.socket(zmq.REQ)
+        s.connect(f"tcp://127.0.0.1:{address}")
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            s.send(payload)
+            s.recv()
+            times.append(time.perf_counter() - t0)
+        result = times
+    else:
+        port, dport = address
+        s = ctx.socket(zmq.PUSH)
+        s.connect(f"tcp://127.0.0.1:{port}")
+        done = ctx.socket(zmq.PULL)
+        done.connect(f"tcp://127.0.0.1:{dport}")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            s.send(payload)
+        done.recv()
+        result = n / (time.perf_counter() - t0)
+        done.close()
+    s.close()
+    ctx.term()
+    return result
+
+
+async def _zmq_client_aio(kind, address, n, size):
+    payload = b"x" * size
+    ctx = zmq.asyncio.Context()
+    if kind == "latency":
+        s = ctx.socket(zmq.REQ)
+        s.connect(f"tcp://127.0.0.1:{address}")
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            await s.send(payload)
+            await s.recv()
+            times.append(time.perf_counter() - t0)
+        result = times
+    else:
+        port, dport = address
+        s = ctx.socket(zmq.PUSH)
+        s.connect(f"tcp://127.0.0.1:{port}")
+        done = ctx.socket(zmq.PULL)
+        done.connect(f"tcp://127.0.0.1:{dport}")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await s.send(payload)
+        await done.recv()
+        result = n / (time.perf_counter() - t0)
+        done.close()
+    s.close()
+    ctx.term()
+    return result
+
+
+# ---------------------------------------------------------------------------
+
+LIBS = {"tofu": (tofu_server, tofu_client), "pyzmq": (zmq_server, zmq_client)}
+
+
+def run_one(lib, kind, aio, n, size, warmup):
+    server_fn, client_fn = LIBS[lib]
+    ready = mp.Queue()
+    total = n + warmup if kind == "latency" else n
+    srv = mp.Process(target=server_fn, args=(kind, aio, ready, total))
+    srv.start()
+    address = ready.get(timeout=30)
+    if kind == "latency":
+        times = client_fn(kind, aio, address, total, size)[warmup:]
+        result = (statistics.mean(times) * 1e6, statistics.median(times) * 1e6)
+    else:
+        result = client_fn(kind, aio, address, n, size)
+    srv.join(30)
+    if srv.is_alive():
+        srv.terminate()
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
+    args = ap.parse_args()
+    lat_n, thr_n, warm = (2000, 20000, 200) if args.quick else (10000, 100000, 1000)
+    print(f"python {sys.version.split()[0]}, tofu {tofu.__version__}, pyzmq {zmq.__version__} "
+          f"(libzmq {zmq.zmq_version()}); latency {lat_n} round trips, throughput {thr_n} "
+          f"messages")
+    print(f"{'test':<28}{'tofu':>14}{'pyzmq':>14}{'tofu/pyzmq':>12}")
+    for aio in (False, True):
+        flavour = "asyncio" if aio else "sync"
+        for size in (64, 1024):
+            t = run_one("tofu", "latency", aio, lat_n, size, warm)
+            z = run_one("pyzmq", "latency", aio, lat_n, size, warm)
+            # latency: lower is better, so the ratio is pyzmq/tofu (>1: tofu faster)
+            print(f"{f'latency {flavour} {size} B (us)':<28}{t[0]:>10.1f}/{t[1]:<3.0f}"
+                  f"{z[0]:>10.1f}/{z[1]:<3.0f}{z[0] / t[0]:>11.2f}x", flush=True)
+        for size in (64, 1024):
+            t = run_one("tofu", "throughput", aio, thr_n, size, 0)
+            z = run_one("pyzmq", "throughput", aio, thr_n, size, 0)
+            print(f"{f'throughput {flavour} {size} B (msg/s)':<28}{t:>14,.0f}{z:>14,.0f}"
+                  f"{t / z:>11.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    mp.set_start_method("spawn")
+    main()
