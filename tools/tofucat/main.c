@@ -1,9 +1,9 @@
 /*
  * tofucat: a command-line peer for libtofu (see tofucat(1)).
  *
- *   tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json] [--quiet]
+ *   tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json|raw] [--quiet]
  *   tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]
- *                   [--header NAME:VALUE]... [--format text|json] [--timeout MS] [--abort | --bye-signal]
+ *                   [--header NAME:VALUE]... [--format text|json|raw] [--timeout MS] [--abort | --bye-signal]
  */
 #include <stdlib.h>
 
@@ -25,9 +25,13 @@ static int tc_main(int argc, char **argv) {
             tc_print_version(stdout);
             break;
         case TC_CMD_LISTEN:
+            if (opt.format == TC_FORMAT_RAW)
+                tc_stdout_binary();
             rc = tc_listen(&opt);
             break;
         case TC_CMD_CONNECT:
+            if (opt.format == TC_FORMAT_RAW)
+                tc_stdout_binary();
             rc = tc_connect(&opt);
             break;
         }

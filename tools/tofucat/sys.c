@@ -14,6 +14,8 @@
 #include <string.h>
 
 #if defined(_WIN32)
+#include <fcntl.h>
+#include <io.h>
 #include <windows.h>
 #else
 #include <pthread.h>
@@ -51,6 +53,16 @@ void tc_install_stop_handlers(void) {
 
 int tc_stop_requests(void) {
     return (int)sys__stops;
+}
+
+/* ---- output ---- */
+
+/* --format raw writes received bodies byte for byte: on Windows the C
+ * runtime's text mode would turn each LF into CR LF. */
+void tc_stdout_binary(void) {
+#if defined(_WIN32)
+    _setmode(_fileno(stdout), _O_BINARY);
+#endif
 }
 
 /* ---- input ---- */

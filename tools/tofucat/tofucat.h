@@ -129,6 +129,8 @@ uint64_t tc_now_ms(void);
 
 /* SIGINT/SIGTERM set a flag instead of killing the process. */
 void tc_install_stop_handlers(void);
+/* Standard output in binary mode (no CR LF translation on Windows). */
+void tc_stdout_binary(void);
 
 /* One background thread, never joined: it may be blocked in a read when
  * tofucat is done, and exit ends it. NULL when it cannot start. */
