@@ -3,7 +3,8 @@
 # something is missing (a fresh CI machine has gcc, cmake and make).
 # Usage: .ci/deps.sh [extra Debian packages...]
 set -euo pipefail
-want=(cmake make gcc clang libclang-rt-14-dev python3 pkg-config "$@")
+# iproute2: the netns tests (ip netns, tc) cut a veth link between namespaces.
+want=(cmake make gcc clang libclang-rt-14-dev python3 pkg-config iproute2 "$@")
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
