@@ -3,7 +3,7 @@
  *
  *   tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json] [--quiet]
  *   tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]
- *                   [--header NAME:VALUE]... [--format text|json] [--timeout MS] [--abort | --bye-signal]
+ *                   [--header NAME:VALUE]... [--format text|json] [--timeout MS] [--retry MS] [--abort | --bye-signal]
  */
 #include <stdlib.h>
 
