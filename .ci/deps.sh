@@ -7,7 +7,8 @@
 # sanitizer runtimes for the clang runs.
 # Usage: .ci/deps.sh [extra Debian packages...]
 set -euo pipefail
-want=(cmake make gcc python3 pkg-config libuv1-dev python3-venv python3-dev "$@")
+# iproute2: the netns tests (ip netns, tc) cut a veth link between namespaces.
+want=(cmake make gcc python3 pkg-config libuv1-dev python3-venv python3-dev iproute2 "$@")
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -243,6 +243,24 @@ TOFU_API bool tofu_msg_late(const tofu_msg *m);
 /* True for the engine's answer to a Request whose deadline passed. */
 TOFU_API bool tofu_msg_timed_out(const tofu_msg *m);
 
+/* Connects that wait for the server, a local property of a HelloRequest
+ * (never transmitted, cleared by reset, copied by clone). A connect that
+ * fails (refused, no socket file at the path, a Unix listener's backlog
+ * full, no answer within connect_timeout_ms...) is tried again, with
+ * capped exponential backoff and jitter (10 ms doubling to 1 s, each wait
+ * between half and all of that), until ms milliseconds after the engine
+ * took the HelloRequest; the channel keeps its number meanwhile, and
+ * what is posted to it waits. The HelloRequest is answered once: its
+ * HelloResponse when a try connects, else the last try's failure
+ * (connect_failed, uds_path_not_found) at most connect_timeout_ms after
+ * the deadline. 0 or TOFU_TIMEOUT_NONE: no retry, whatever the engine's
+ * default (tofu_options.connect_retry_ms); without a call, the default
+ * applies. An address that does not parse or resolve is not retried. */
+TOFU_API void tofu_msg_set_connect_retry(tofu_msg *m, uint32_t ms);
+/* True when a retry deadline was set, which *ms (may be NULL) then
+ * receives. */
+TOFU_API bool tofu_msg_connect_retry(const tofu_msg *m, uint32_t *ms);
+
 /* Appends the text header "name:value\r\n". The name is trimmed of space, TAB,
  * CR and LF at both ends; the value is written as given. Errors, with the
  * message left unchanged: TOFU_INVALID_MESSAGE when the trimmed name or the
@@ -332,7 +350,8 @@ TOFU_API uint64_t tofu_live_messages(void);
 /* The ~reason of the engine's answer to a Request whose deadline passed. */
 #define TOFU_REASON_TIMED_OUT "timed_out"
 /* On a close Signal, next to ~reason: the option whose limit closed the
- * channel ("frame_timeout_ms", "max_partial_bytes"); absent otherwise. */
+ * channel ("frame_timeout_ms", "max_partial_bytes", "idle_timeout_ms",
+ * "user_timeout_ms", "keepalive_count"); absent otherwise. */
 #define TOFU_HDR_LIMIT "~limit"
 /* On a close Signal whose peer broke the protocol: the rule it broke
  * ("unsolicited_bye_response", "welcome_from_peer", "invalid_opcode"); the
@@ -417,6 +436,9 @@ typedef struct tofu_group tofu_group;
 #define TOFU_DEFAULT_MAX_SEND_QUEUE 256u
 #define TOFU_DEFAULT_FRAME_TIMEOUT_MS 30000u
 #define TOFU_DEFAULT_MAX_PARTIAL_BYTES (32u * 1024u * 1024u)
+#define TOFU_DEFAULT_KEEPALIVE_IDLE_MS 30000u
+#define TOFU_DEFAULT_KEEPALIVE_INTERVAL_MS 10000u
+#define TOFU_DEFAULT_KEEPALIVE_COUNT 3u
 /* A timeout option with this value turns that timeout off. */
 #define TOFU_TIMEOUT_NONE UINT32_MAX
 /* max_send_queue with this value: no limit (trusted peers only). */
@@ -473,6 +495,47 @@ typedef struct tofu_options {
                                    channels whose frames started first are
                                    closed: ~reason allocation_failed,
                                    ~limit max_partial_bytes. */
+    /* Dead peers on TCP. A peer behind a partition (no FIN, no reset)
+     * would otherwise keep its channel open forever: idle, nothing ever
+     * tells; with data unacknowledged, only when the OS gives up (about
+     * 15 min on Linux). Everything here is local: the peer sees no frame
+     * it does not expect (keepalive probes are TCP's own, answered by the
+     * peer's kernel). A channel whose connection the OS declares dead
+     * closes: close Signal ~reason communication_failed, ~limit
+     * user_timeout_ms (or keepalive_count when user_timeout_ms is off).
+     * UDS connections are not concerned: their peer cannot vanish. */
+    uint32_t keepalive_idle_ms; /* TCP keepalive: quiet time before the
+                                   first probe (default 30 s).
+                                   TOFU_TIMEOUT_NONE: no keepalive. */
+    uint32_t keepalive_interval_ms; /* between probes (default 10 s) */
+    uint32_t keepalive_count;   /* unanswered probes that end the
+                                   connection (default 3) where
+                                   user_timeout_ms is off */
+    uint32_t user_timeout_ms;   /* TCP_USER_TIMEOUT: the longest data may
+                                   stay unacknowledged, and on Linux the
+                                   longest a keepalive may go unanswered
+                                   (it then decides instead of
+                                   keepalive_count). Default: keepalive
+                                   idle + interval x count (60 s with the
+                                   defaults), so that a silent peer and
+                                   one that stops acknowledging are given
+                                   up on alike. TOFU_TIMEOUT_NONE: the
+                                   OS's own retransmission limit. */
+    uint32_t idle_timeout_ms;   /* a connected channel that receives no
+                                   frame for this long is closed: close
+                                   Signal ~reason communication_failed,
+                                   ~limit idle_timeout_ms. Our own sends
+                                   do not count (a write says nothing of
+                                   the peer). Default 0: none. UDS too. */
+    /* Connects that wait for the server. */
+    uint32_t connect_retry_ms;  /* the default retry deadline of a
+                                   HelloRequest (tofu_msg_set_connect_retry):
+                                   default 0, none (one round of tries, as
+                                   the original). */
+    uint32_t listen_backlog;    /* the backlog of a listener (default 0:
+                                   the largest the system allows,
+                                   SOMAXCONN; Linux caps it at
+                                   net.core.somaxconn, 4096 by default) */
 } tofu_options;
 
 /* Fills *opt with the defaults. */

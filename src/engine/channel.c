@@ -26,6 +26,41 @@ static size_t chan__partial_budget(uint32_t opt) {
     return max < 2u * TOFU_MAX_PART_LEN ? 2u * TOFU_MAX_PART_LEN : max;
 }
 
+/* An option with a default: 0 (and TOFU_TIMEOUT_NONE, which means nothing
+ * for a length that is not a timeout) take it. */
+static uint32_t chan__or_default(uint32_t v, uint32_t def) {
+    return v == 0 || v == TOFU_TIMEOUT_NONE ? def : v;
+}
+
+/* The ~limit of a connection the system gave up on names the option that
+ * bounded the wait: on Linux the user timeout decides for keepalive too. */
+#define CHAN__LIMIT_USER_TIMEOUT "user_timeout_ms"
+#define CHAN__LIMIT_KEEPALIVE "keepalive_count"
+
+/* Keepalive and user timeout of TCP connections from the options. The
+ * user timeout's default is the keepalive's whole span (idle + interval x
+ * count), so that a peer that stops acknowledging is given up on when a
+ * silent one would be. */
+static void chan__liveness(tofui_chanset *set, const tofu_options *opt) {
+    bool keepalive = opt->keepalive_idle_ms != TOFU_TIMEOUT_NONE;
+    uint32_t idle = chan__or_default(opt->keepalive_idle_ms, TOFU_DEFAULT_KEEPALIVE_IDLE_MS);
+    uint32_t interval =
+        chan__or_default(opt->keepalive_interval_ms, TOFU_DEFAULT_KEEPALIVE_INTERVAL_MS);
+    uint32_t count = chan__or_default(opt->keepalive_count, TOFU_DEFAULT_KEEPALIVE_COUNT);
+    uint64_t span = (uint64_t)idle + (uint64_t)interval * count;
+    uint32_t user = opt->user_timeout_ms;
+    if (user == 0)
+        user = span > INT32_MAX ? INT32_MAX : (uint32_t)span;
+    else if (user == TOFU_TIMEOUT_NONE)
+        user = 0;
+    set->live.keepalive_idle_ms = keepalive ? idle : 0;
+    set->live.keepalive_interval_ms = interval;
+    set->live.keepalive_count = count;
+    set->live.user_timeout_ms = user;
+    set->live_limit = user != 0 ? CHAN__LIMIT_USER_TIMEOUT
+                                : keepalive ? CHAN__LIMIT_KEEPALIVE : NULL;
+}
+
 tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_poller *poller,
                                tofui_chantab *chantab, tofui_resolver *resolver,
                                tofui_submit *sub, const tofu_options *opt) {
@@ -37,6 +72,11 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
     set->max_send_queue =
         opt->max_send_queue == 0 ? TOFU_DEFAULT_MAX_SEND_QUEUE : opt->max_send_queue;
     set->max_partial_bytes = chan__partial_budget(opt->max_partial_bytes);
+    chan__liveness(set, opt);
+    set->retry_ms = opt->connect_retry_ms == TOFU_TIMEOUT_NONE ? 0 : opt->connect_retry_ms;
+    set->listen_backlog = opt->listen_backlog;
+    /* Jitter only has to differ between engines and runs, not be secret. */
+    set->jitter = tofui_clock_ns() ^ (uint64_t)(uintptr_t)set ^ 0x9e3779b97f4a7c15ull;
     tofui_timers_init(&set->timers, opt);
     if (tofui_reqs_init(&set->reqs, opt) != TOFU_SUCCESS)
         return TOFU_ALLOCATION_FAILED;
@@ -306,6 +346,10 @@ void tofui_chan_close_limit(tofui_chan *ch, tofu_status reason, const char *limi
     tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
+void tofui_chan_dead_peer(tofui_chan *ch) {
+    tofui_chan_close_limit(ch, TOFU_COMMUNICATION_FAILED, ch->set->live_limit);
+}
+
 /* ------------------------------------------------------------------------ */
 /* posts                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -410,6 +454,8 @@ tofu_status tofui_chan_attach(tofui_chan *ch, tofui_socket s, tofui_chan_state s
     tofu_status r = tofui_chan_register(ch);
     if (r != TOFU_SUCCESS)
         chan__drop_socket(ch, TOFUI_CLOSE_ABORT);
+    else if (st == TOFUI_CH_OPEN)
+        tofui_recv_start(ch);
     return r;
 }
 
@@ -419,6 +465,7 @@ void tofui_chan_detach(tofui_chan *ch) {
 
 void tofui_chan_connected(tofui_chan *ch) {
     ch->state = TOFUI_CH_OPEN;
+    tofui_recv_start(ch);
     tofui_chan_touch(ch); /* the HelloRequest goes out before the next wait */
 }
 
@@ -561,8 +608,13 @@ void tofui_chan_expire_timers(tofui_chanset *set) {
     while ((tm = tofui_timers_pop_expired(&set->timers, &now, &kind)) != NULL) {
         if (kind == TOFUI_TIMER_FRAME) /* the receive side's own timer */
             tofui_recv_frame_timed_out(TOFUI_CONTAINER(tm, tofui_chan, recv.frame_timer));
+        else if (kind == TOFUI_TIMER_IDLE) /* the same timer, between frames */
+            tofui_recv_idle_timed_out(TOFUI_CONTAINER(tm, tofui_chan, recv.frame_timer));
         else
             chan__on_timer(TOFUI_CONTAINER(tm, tofui_chan, timer), kind);
     }
+    tofui_wheel_timer *w;
+    while ((w = tofui_waits_pop_expired(&set->timers)) != NULL)
+        tofui_dial_wait_over(w);
     tofui_track_expire(set);
 }

@@ -50,6 +50,11 @@ typedef struct tofui_chanset {
     uint32_t max_send_queue; /* tofu_options.max_send_queue, never 0 */
     size_t max_partial_bytes; /* tofu_options.max_partial_bytes, at least one frame */
     tofui_timers timers;     /* the channels' deadlines */
+    tofui_liveness live;     /* keepalive and user timeout of TCP connections */
+    const char *live_limit;  /* the ~limit of a connection the system gave up on */
+    uint32_t retry_ms;       /* tofu_options.connect_retry_ms; 0: none */
+    uint32_t listen_backlog; /* tofu_options.listen_backlog; 0: the largest */
+    uint64_t jitter;         /* dial.c: the state of the backoff's jitter */
     tofui_reqs reqs;         /* the Requests waiting for an answer (track.c) */
     /* channel.c */
     tofui_chan **by_num; /* [TOFUI_CHAN_SLOTS] */
@@ -88,7 +93,10 @@ void tofui_chanset_fini(tofui_chanset *set);
  *                CONNECTING -> CONNECTING                (an attempt failed or
  *                                                         timed out: the next
  *                                                         address, no socket
- *                                                         in between)
+ *                                                         in between; after the
+ *                                                         last one, with a retry
+ *                                                         deadline, a backoff
+ *                                                         wait and all again)
  *   RESOLVING -> OPEN                                    (connected at once)
  *   RESOLVING -> LISTENER -> CLOSED                      (WelcomeRequest)
  *   RESOLVING -> OPEN -> LINGER -> CLOSED                (accepted: its socket
@@ -130,6 +138,7 @@ typedef struct tofui_chan_send {
     bool blocked;         /* the last write stopped short: wait for writable */
     bool dead;            /* a write failed: nothing more is written, reading ends it */
     bool reset;           /* and it failed because the peer reset the connection */
+    bool timed_out;       /* or because the system gave up on the peer */
     bool bye_req_queued;  /* after it only a ByeResponse goes out */
     bool bye_req_sent;    /* our ByeRequest is on the wire: a ByeResponse may come */
     bool bye_last_queued; /* a ByeResponse or ByeSignal: nothing goes out after it */
@@ -144,7 +153,9 @@ typedef struct tofui_chan_recv {
     size_t part_got;
     size_t part_cap;     /* bytes allocated for it: grows with what came */
     tofui_link part_link; /* on the set's partial list while part_len != 0 */
-    tofui_timer frame_timer; /* a frame under way: frame_timeout_ms */
+    tofui_timer frame_timer; /* a frame under way: frame_timeout_ms; between
+                                frames of a connected channel, the next one:
+                                idle_timeout_ms */
     bool peer_bye_req;   /* the peer sent a ByeRequest */
     const char *violation; /* the protocol rule the peer broke (the close
                               Signal's ~violation), NULL when none */
@@ -179,6 +190,11 @@ typedef struct tofui_chan_dial {
     size_t next;
     tofu_msg *hello;       /* the HelloRequest until it is written */
     bool hello_unanswered; /* it is written; the peer's HelloResponse not in */
+    /* Connects that wait for the server (tofu_msg_set_connect_retry): */
+    uint64_t retry_until;  /* clock (ns) after which no round starts; 0: no retry */
+    uint32_t backoff_ms;   /* the longest next wait (doubles up to a cap) */
+    tofu_status last;      /* the last round's failure */
+    tofui_wheel_timer wait; /* the wait before the next round */
 } tofui_chan_dial;
 
 /* Listening (a WelcomeRequest); dial.c writes it. */
@@ -292,6 +308,9 @@ void tofui_chan_on_event(tofui_chan *ch, unsigned events);
 void tofui_chan_start_linger(tofui_chan *ch);
 /* Acts on every deadline that passed (timers.c hands them back). */
 void tofui_chan_expire_timers(tofui_chanset *set);
+/* The system gave up on the connection (keepalive, user timeout): the
+ * channel closes, communication_failed with the ~limit that bounded it. */
+void tofui_chan_dead_peer(tofui_chan *ch);
 
 /* ---- dial.c ---- */
 
@@ -303,6 +322,8 @@ void tofui_dial_on_connect_event(tofui_chan *ch);
 /* A connect attempt took longer than connect_timeout_ms: the next address,
  * or the channel fails with connect_failed. */
 void tofui_dial_attempt_timed_out(tofui_chan *ch);
+/* The backoff wait before the next round of tries is over. */
+void tofui_dial_wait_over(tofui_wheel_timer *w);
 /* Accepts pending connections on a listener; out of descriptors, it stops
  * accepting for TOFUI_ACCEPT_PAUSE_NS. */
 void tofui_dial_accept(tofui_chan *ch);
@@ -359,6 +380,10 @@ bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
 bool tofui_recv_take_msg(tofui_chan *ch, size_t want);
 /* A frame took longer than frame_timeout_ms: the channel closes. */
 void tofui_recv_frame_timed_out(tofui_chan *ch);
+/* A connected channel begins to read: the idle deadline starts. */
+void tofui_recv_start(tofui_chan *ch);
+/* No frame came for idle_timeout_ms: an open channel closes. */
+void tofui_recv_idle_timed_out(tofui_chan *ch);
 /* A new record's receive side. */
 void tofui_recv_init(tofui_chan *ch);
 /* Frees the receive state (message in progress, partial frame, frame

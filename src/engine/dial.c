@@ -9,6 +9,15 @@
  * Any failure closes the channel with the specific status: the close path
  * answers the pending Hello/Welcome with it (tofui_dial_answers), then sends
  * the close Signal. The channel's state changes through channel.c.
+ *
+ * A HelloRequest with a retry deadline (tofu_msg_set_connect_retry, or
+ * tofu_options.connect_retry_ms) that found no server in a round of tries
+ * waits and tries all the addresses again, until the deadline: the
+ * channel keeps its number, its HelloRequest and what was posted to it,
+ * and the application hears only the end (its HelloResponse, or the last
+ * round's failure). The waits grow (DIAL__BACKOFF_*) and have jitter, so
+ * that clients that found the server down together do not all come back
+ * at the same moment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,15 @@
 
 /* Longest header value an address can format to, with room to spare. */
 #define DIAL__VALUE_MAX 512
+
+/* The backoff between rounds of tries: the first wait is at most
+ * DIAL__BACKOFF_FIRST_MS, each next one at most twice the last up to
+ * DIAL__BACKOFF_MAX_MS, and each is drawn between half and all of its
+ * maximum ("equal jitter": never a burst of immediate retries, yet spread
+ * out). A server that comes up is found at most about a second late. */
+#define DIAL__BACKOFF_FIRST_MS 10u
+#define DIAL__BACKOFF_MAX_MS 1000u
+#define DIAL__NS_PER_MS 1000000ull
 
 static bool dial__address(const tofu_msg *m, const char *name, tofu_address *a) {
     tofu_header h;
@@ -45,10 +63,61 @@ static tofui_chan *dial__open_record(tofui_chanset *set, tofu_msg *m, bool liste
 /* connecting                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Keepalive and user timeout: on TCP only (a Unix socket's peer cannot
+ * vanish behind a partition). Set once connected, so that the user
+ * timeout does not cut the connect short (connect_timeout_ms does that). */
+static void dial__liveness(tofui_chan *ch, const tofui_sockaddr *sa) {
+    if (!sa->uds)
+        tofui_sock_set_liveness(ch->sock, &ch->set->live);
+}
+
 static void dial__connected(tofui_chan *ch) {
     tofui_timer_stop(&ch->timer);
+    dial__liveness(ch, &ch->dial.addrs[ch->dial.next - 1]);
     tofui_dial_release(ch);
     tofui_chan_connected(ch);
+}
+
+/* What is worth trying again: nobody answered at the address (refused, no
+ * socket file, a Unix listener's backlog full, no answer in time...).
+ * The rest (no memory, no poller) would fail again the same way. */
+static bool dial__retryable(tofu_status st) {
+    return st == TOFU_CONNECT_FAILED || st == TOFU_UDS_PATH_NOT_FOUND;
+}
+
+/* xorshift64: jitter needs no quality, only to differ between channels. */
+static uint64_t dial__random(tofui_chanset *set) {
+    uint64_t x = set->jitter;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    set->jitter = x;
+    return x;
+}
+
+/* The retry deadline of a HelloRequest: its own, else the engine's. */
+static uint32_t dial__retry_ms(const tofui_chanset *set, const tofu_msg *m) {
+    uint32_t ms = m->retry_set ? m->retry_ms : set->retry_ms;
+    return ms == TOFU_TIMEOUT_NONE ? 0 : ms;
+}
+
+/* Every address failed: with time left before the retry deadline, the
+ * channel waits (without a socket) and starts over; else it closes with
+ * the failure, which answers the HelloRequest. The last wait ends at the
+ * deadline, for one last round. */
+static void dial__round_failed(tofui_chan *ch, tofu_status last) {
+    uint64_t now = tofui_clock_ns();
+    if (!dial__retryable(last) || ch->dial.retry_until == 0 || now >= ch->dial.retry_until) {
+        tofui_chan_close(ch, last, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    uint32_t cap = ch->dial.backoff_ms;
+    uint64_t wait = cap / 2 + dial__random(ch->set) % (cap - cap / 2 + 1);
+    uint64_t left = (ch->dial.retry_until - now + DIAL__NS_PER_MS - 1) / DIAL__NS_PER_MS;
+    ch->dial.backoff_ms = cap >= DIAL__BACKOFF_MAX_MS / 2 ? DIAL__BACKOFF_MAX_MS : 2 * cap;
+    ch->dial.last = last;
+    ch->dial.next = 0;
+    tofui_wait_start(&ch->set->timers, &ch->dial.wait, wait < left ? wait : left);
 }
 
 /* Tries the remaining addresses; `last` is the failure so far. */
@@ -73,7 +142,12 @@ static void dial__try_next(tofui_chan *ch, tofu_status last) {
             dial__connected(ch);
         return;
     }
-    tofui_chan_close(ch, last, TOFUI_CLOSE_ABORT);
+    dial__round_failed(ch, last);
+}
+
+void tofui_dial_wait_over(tofui_wheel_timer *w) {
+    tofui_chan *ch = TOFUI_CONTAINER(w, tofui_chan, dial.wait);
+    dial__try_next(ch, ch->dial.last);
 }
 
 static void dial__start_connect(tofui_chan *ch, const tofui_sockaddr *addrs, size_t n) {
@@ -147,7 +221,7 @@ static void dial__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size
     tofu_status st = TOFU_LISTEN_FAILED;
     tofui_socket s = TOFUI_INVALID_SOCKET;
     for (size_t i = 0; i < n; i++) {
-        st = tofui_sock_listen(&addrs[i], &s);
+        st = tofui_sock_listen_backlog(&addrs[i], ch->set->listen_backlog, &s);
         if (st == TOFU_SUCCESS) {
             ch->listen.bound = addrs[i];
             break;
@@ -227,6 +301,11 @@ void tofui_dial_hello(tofui_chanset *set, tofu_msg *m) {
     /* First in the queue: whatever is posted meanwhile goes out after it. */
     ch->dial.hello = m;
     tofui_send_push(ch, m);
+    uint32_t retry = dial__retry_ms(set, m);
+    if (retry != 0) {
+        ch->dial.retry_until = tofui_clock_ns() + (uint64_t)retry * DIAL__NS_PER_MS;
+        ch->dial.backoff_ms = DIAL__BACKOFF_FIRST_MS;
+    }
     tofu_address a;
     if (!dial__address(m, TOFU_HDR_CONNECT_TO, &a)) {
         tofui_chan_close(ch, TOFU_INVALID_ADDRESS, TOFUI_CLOSE_ABORT);
@@ -271,6 +350,7 @@ static void dial__adopt(tofui_chan *l, tofui_socket s) {
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
+    dial__liveness(ch, &l->listen.bound);
     /* Its first frame, or it goes. */
     tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE);
 }
@@ -356,6 +436,7 @@ void tofui_dial_drop(tofui_chan *ch) {
 }
 
 void tofui_dial_release(tofui_chan *ch) {
+    tofui_wait_stop(&ch->set->timers, &ch->dial.wait);
     free(ch->dial.addrs);
     ch->dial.addrs = NULL;
     ch->dial.naddrs = 0;

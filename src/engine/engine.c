@@ -16,6 +16,7 @@
  * The cost of a pass follows the channels with activity, not their number.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -28,6 +29,9 @@
 void tofu_options_init(tofu_options *opt) {
     if (opt == NULL)
         return;
+    /* Every field: those without a default value of their own (0: none,
+     * or derived) must not keep what the caller's stack held. */
+    memset(opt, 0, sizeof *opt);
     opt->initial_pool_msgs = TOFU_DEFAULT_INITIAL_POOL;
     opt->max_pool_msgs = TOFU_DEFAULT_MAX_POOL;
     opt->max_send_queue = TOFU_DEFAULT_MAX_SEND_QUEUE;
@@ -37,6 +41,9 @@ void tofu_options_init(tofu_options *opt) {
     opt->frame_timeout_ms = TOFU_DEFAULT_FRAME_TIMEOUT_MS;
     opt->max_partial_bytes = TOFU_DEFAULT_MAX_PARTIAL_BYTES;
     opt->request_timeout_ms = 0; /* no deadline unless asked for */
+    opt->keepalive_idle_ms = TOFU_DEFAULT_KEEPALIVE_IDLE_MS;
+    opt->keepalive_interval_ms = TOFU_DEFAULT_KEEPALIVE_INTERVAL_MS;
+    opt->keepalive_count = TOFU_DEFAULT_KEEPALIVE_COUNT;
 }
 
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {

@@ -35,6 +35,7 @@
 /* The options' names in a close Signal's ~limit. */
 #define RECV__LIMIT_TIMEOUT "frame_timeout_ms"
 #define RECV__LIMIT_BYTES "max_partial_bytes"
+#define RECV__LIMIT_IDLE "idle_timeout_ms"
 
 /* Takes the pool message for a complete frame. The pool is asked for as
  * many as the bytes at hand seem to hold (`want`), under one lock, instead
@@ -302,16 +303,21 @@ static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
 
 /* After a span: a frame that is under way when the bytes ran out has until
  * its deadline, counted from the read that brought its first byte (the
- * timer keeps running across reads, and recv__frame stops it). Nothing
- * runs when reading stops here: a stalled channel waits for the pool, not
- * for its peer, and resuming decodes its stash again. */
+ * timer keeps running across reads, and recv__frame stops it); between
+ * frames the next one has idle_timeout_ms from now. Nothing runs when
+ * reading stops here: a stalled channel waits for the pool, not for its
+ * peer, and resuming decodes its stash again. */
 static void recv__frame_deadline(tofui_chan *ch, recv__next next) {
     tofui_chan_recv *r = &ch->recv;
     bool under_way = next == RECV__CONSUMED && (r->part_len != 0 || tofui_dec_mid_frame(&r->dec));
-    if (!under_way)
+    if (under_way) {
+        if (!tofui_timer_runs(&r->frame_timer, TOFUI_TIMER_FRAME))
+            tofui_timer_start(&ch->set->timers, &r->frame_timer, TOFUI_TIMER_FRAME);
+    } else if (next == RECV__CONSUMED) {
+        tofui_recv_start(ch);
+    } else {
         tofui_timer_stop(&r->frame_timer);
-    else if (!tofui_list_linked(&r->frame_timer.link))
-        tofui_timer_start(&ch->set->timers, &r->frame_timer, TOFUI_TIMER_FRAME);
+    }
 }
 
 /* Decodes data[0..n). Returns true when everything was consumed and the
@@ -342,6 +348,8 @@ bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n) {
 static void recv__ended(tofui_chan *ch, tofu_status reason) {
     if (ch->state == TOFUI_CH_LINGER)
         tofui_chan_close(ch, TOFU_CHANNEL_CLOSED, TOFUI_CLOSE_GRACEFUL);
+    else if (reason == TOFUI_SOCK_TIMED_OUT) /* keepalive, user timeout */
+        tofui_chan_dead_peer(ch);
     else if (reason == TOFU_PEER_DISCONNECTED)
         tofui_chan_close(ch, reason, TOFUI_CLOSE_GRACEFUL);
     else
@@ -352,6 +360,10 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
  * is its status, err_event whether the poller reported an error or
  * hang-up. */
 static tofu_status recv__end_reason(const tofui_chan *ch, tofu_status st, bool err_event) {
+    /* The system gave up on the peer (keepalive, user timeout): a write
+     * that met it took its report, as it does a reset's. */
+    if (st == TOFUI_SOCK_TIMED_OUT || ch->send.timed_out)
+        return TOFUI_SOCK_TIMED_OUT;
     /* A write that met the reset took its report: the read sees only the
      * end of the stream. */
     if (st == TOFU_PEER_DISCONNECTED)
@@ -407,6 +419,16 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
  * it held. */
 void tofui_recv_frame_timed_out(tofui_chan *ch) {
     tofui_chan_close_limit(ch, TOFU_RECV_FAILED, RECV__LIMIT_TIMEOUT);
+}
+
+void tofui_recv_start(tofui_chan *ch) {
+    tofui_timer_start(&ch->set->timers, &ch->recv.frame_timer, TOFUI_TIMER_IDLE);
+}
+
+/* Not in linger: there the peer's close is awaited, bye_linger_ms long. */
+void tofui_recv_idle_timed_out(tofui_chan *ch) {
+    if (ch->state == TOFUI_CH_OPEN)
+        tofui_chan_close_limit(ch, TOFU_COMMUNICATION_FAILED, RECV__LIMIT_IDLE);
 }
 
 void tofui_recv_init(tofui_chan *ch) {

@@ -181,6 +181,7 @@ static void send__consume(tofui_chan *ch, size_t written, send__done *done) {
 static void send__failed(tofui_chan *ch, tofu_status st) {
     ch->send.dead = true;
     ch->send.reset = st == TOFU_COMMUNICATION_FAILED;
+    ch->send.timed_out = st == TOFUI_SOCK_TIMED_OUT;
     tofui_recv_read(ch, true);
 }
 

@@ -1,14 +1,18 @@
 /*
  * Deadlines (I/O thread only): the linger after a ByeResponse, the accept
  * pause of a listener out of descriptors, one connect attempt, the first
- * frame of an accepted connection, and the rest of a frame under way.
+ * frame of an accepted connection, the rest of a frame under way, the next
+ * frame of a connected channel (idle), and the backoff of a connect before
+ * it tries again.
  *
  * This module only keeps deadlines and hands back the timers whose deadline
  * passed; what a deadline means is the channel code's business. A timer is
  * on at most one list at a time. All timers of one kind are equally long and
  * are appended when they start, so each kind's list is in deadline order:
  * the next deadline is the first of some list, and taking an expired timer
- * costs O(1). Nothing here wakes the engine when no timer runs.
+ * costs O(1). The backoff waits differ in length (they grow, and have
+ * jitter): they go into a timing wheel (util/wheel.h), O(1) as well.
+ * Nothing here wakes the engine when no timer runs.
  */
 #include "engine/timers.h"
 #include "platform/platform.h"
@@ -34,6 +38,10 @@ void tofui_timers_init(tofui_timers *t, const tofu_options *opt) {
         timers__option_ns(opt->handshake_timeout_ms, TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS);
     t->len_ns[TOFUI_TIMER_FRAME] =
         timers__option_ns(opt->frame_timeout_ms, TOFU_DEFAULT_FRAME_TIMEOUT_MS);
+    /* No default: 0 is off, as TOFU_TIMEOUT_NONE. */
+    t->len_ns[TOFUI_TIMER_IDLE] =
+        opt->idle_timeout_ms == 0 ? 0 : timers__option_ns(opt->idle_timeout_ms, 0);
+    tofui_wheel_init(&t->waits, tofui_clock_ns() / TIMERS__NS_PER_MS);
 }
 
 void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind) {
@@ -41,11 +49,35 @@ void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind) 
     if (t->len_ns[kind] == 0)
         return;
     tm->deadline = tofui_clock_ns() + t->len_ns[kind];
+    tm->kind = (uint8_t)kind;
     tofui_list_push_back(&t->lists[kind], &tm->link);
 }
 
 void tofui_timer_stop(tofui_timer *tm) {
     tofui_list_remove(&tm->link);
+}
+
+bool tofui_timer_runs(const tofui_timer *tm, tofui_timer_kind kind) {
+    return tofui_list_linked(&tm->link) && tm->kind == (uint8_t)kind;
+}
+
+void tofui_wait_start(tofui_timers *t, tofui_wheel_timer *w, uint64_t ms) {
+    uint64_t at_ns = tofui_clock_ns() + ms * TIMERS__NS_PER_MS;
+    tofui_wheel_add(&t->waits, w, (at_ns + TIMERS__NS_PER_MS - 1) / TIMERS__NS_PER_MS);
+}
+
+void tofui_wait_stop(tofui_timers *t, tofui_wheel_timer *w) {
+    tofui_wheel_remove(&t->waits, w);
+}
+
+/* The clock is read only when nothing is due yet and some wait runs. */
+tofui_wheel_timer *tofui_waits_pop_expired(tofui_timers *t) {
+    tofui_wheel_timer *w = tofui_wheel_pop_due(&t->waits);
+    if (w == NULL && tofui_wheel_next(&t->waits) != UINT64_MAX) {
+        tofui_wheel_advance(&t->waits, tofui_clock_ns() / TIMERS__NS_PER_MS);
+        w = tofui_wheel_pop_due(&t->waits);
+    }
+    return w;
 }
 
 /* The first timer of a list, or NULL. */
@@ -62,6 +94,9 @@ int tofui_timers_timeout(const tofui_timers *t) {
         if (tm != NULL && tm->deadline < next)
             next = tm->deadline;
     }
+    uint64_t wait_ms = tofui_wheel_next(&t->waits);
+    if (wait_ms != UINT64_MAX && wait_ms * TIMERS__NS_PER_MS < next)
+        next = wait_ms * TIMERS__NS_PER_MS;
     if (next == UINT64_MAX)
         return -1;
     uint64_t now = tofui_clock_ns();

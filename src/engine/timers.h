@@ -7,10 +7,12 @@
 #ifndef TOFUI_TIMERS_H
 #define TOFUI_TIMERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tofu.h"
 #include "util/list.h"
+#include "util/wheel.h"
 
 /* How long a listener stops accepting after the process ran out of
  * descriptors or memory: the refused connection stays queued and the
@@ -18,14 +20,15 @@
 #define TOFUI_ACCEPT_PAUSE_NS (100ull * 1000000ull)
 
 /* The deadlines a channel can wait for: one at a time of the first four
- * (its `timer`), and the frame deadline besides (the receive side's own
- * timer). */
+ * (its `timer`), and besides one of the last two (the receive side's own
+ * timer: the rest of a frame under way, or between frames the next one). */
 typedef enum tofui_timer_kind {
     TOFUI_TIMER_LINGER = 0,   /* after our last Bye frame: the peer's close (bye_linger_ms) */
     TOFUI_TIMER_ACCEPT_PAUSE, /* a listener out of descriptors */
     TOFUI_TIMER_CONNECT,      /* one connect attempt (connect_timeout_ms) */
     TOFUI_TIMER_HANDSHAKE,    /* an accepted channel's first frame (handshake_timeout_ms) */
     TOFUI_TIMER_FRAME,        /* the rest of a frame under way (frame_timeout_ms) */
+    TOFUI_TIMER_IDLE,         /* the next frame of a connected channel (idle_timeout_ms) */
     TOFUI_TIMER_KINDS
 } tofui_timer_kind;
 
@@ -33,6 +36,7 @@ typedef enum tofui_timer_kind {
 typedef struct tofui_timer {
     tofui_link link; /* on its kind's list while it runs */
     uint64_t deadline;
+    uint8_t kind;    /* tofui_timer_kind, while it runs */
 } tofui_timer;
 
 typedef struct tofui_timers {
@@ -40,6 +44,9 @@ typedef struct tofui_timers {
      * appended when they start, so each list is in deadline order. */
     tofui_link lists[TOFUI_TIMER_KINDS];
     uint64_t len_ns[TOFUI_TIMER_KINDS]; /* 0: that kind is off */
+    /* Waits of any length (a connect's backoff before its next try, which
+     * grows and has jitter), in milliseconds: a timing wheel, O(1) too. */
+    tofui_wheel waits;
 } tofui_timers;
 
 /* Sets the length of each kind from the options (TOFU_TIMEOUT_NONE turns a
@@ -50,7 +57,16 @@ void tofui_timers_init(tofui_timers *t, const tofu_options *opt);
 void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind);
 /* Stops tm, if it runs. */
 void tofui_timer_stop(tofui_timer *tm);
-/* Wait timeout for the next deadline, in ms: -1 when none. */
+/* True while tm runs as a timer of that kind. */
+bool tofui_timer_runs(const tofui_timer *tm, tofui_timer_kind kind);
+/* Starts a wait of ms milliseconds (at least that: rounded up to the
+ * wheel's millisecond); w must not be waiting. */
+void tofui_wait_start(tofui_timers *t, tofui_wheel_timer *w, uint64_t ms);
+/* Stops a wait, if it runs. */
+void tofui_wait_stop(tofui_timers *t, tofui_wheel_timer *w);
+/* A wait that is over, taken out; NULL when none. */
+tofui_wheel_timer *tofui_waits_pop_expired(tofui_timers *t);
+/* Wait timeout for the next deadline or wait, in ms: -1 when none. */
 int tofui_timers_timeout(const tofui_timers *t);
 /* A timer whose deadline passed, taken off its list, and its kind; NULL
  * when there is none. *now is 0 on the first call of a round (the clock is

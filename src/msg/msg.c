@@ -124,6 +124,8 @@ void tofu_msg_reset(tofu_msg *m) {
     m->ctx = NULL;
     m->timeout_ms = 0;
     m->timeout_set = false;
+    m->retry_ms = 0;
+    m->retry_set = false;
     m->late = false;
     m->track = NULL;
 }
@@ -153,6 +155,8 @@ tofu_status tofu_msg_clone(const tofu_msg *m, tofu_msg **out) {
     c->user = m->user;
     c->timeout_ms = m->timeout_ms;
     c->timeout_set = m->timeout_set;
+    c->retry_ms = m->retry_ms;
+    c->retry_set = m->retry_set;
     c->late = m->late;
     memcpy(c->thdrs.data, m->thdrs.data, m->thdrs.len);
     c->thdrs.len = m->thdrs.len;
@@ -221,6 +225,17 @@ bool tofu_msg_timeout(const tofu_msg *m, uint32_t *ms) {
     if (m->timeout_set && ms != NULL)
         *ms = m->timeout_ms;
     return m->timeout_set;
+}
+
+void tofu_msg_set_connect_retry(tofu_msg *m, uint32_t ms) {
+    m->retry_ms = ms;
+    m->retry_set = true;
+}
+
+bool tofu_msg_connect_retry(const tofu_msg *m, uint32_t *ms) {
+    if (m->retry_set && ms != NULL)
+        *ms = m->retry_ms;
+    return m->retry_set;
 }
 
 bool tofu_msg_late(const tofu_msg *m) {

@@ -28,6 +28,8 @@ struct tofu_msg {
     /* Local properties, never transmitted, cleared by reset: */
     uint32_t timeout_ms; /* the Request's deadline (tofu_msg_set_timeout) */
     bool timeout_set;    /* timeout_ms was set: else the engine default */
+    uint32_t retry_ms;   /* a HelloRequest's retry deadline (tofu_msg_set_connect_retry) */
+    bool retry_set;      /* retry_ms was set: else the engine default */
     bool late;           /* a Response that answers no waiting Request */
     /* Engine-private while the message is in a send queue: */
     void *track;         /* its record among the waiting Requests */

@@ -87,12 +87,42 @@ tofu_status tofui_sock_resolve(const tofu_address *a, bool passive, tofui_sockad
 /* True when a TCP address is a numeric literal (resolving it never blocks). */
 bool tofui_sock_is_literal(const tofu_address *a);
 
-/* Creates a non-blocking listening socket (backlog 1024). TCP: SO_REUSEADDR
- * (POSIX) / SO_EXCLUSIVEADDRUSE (Windows), never SO_REUSEPORT: a port in use
- * fails. UDS on a path: a stale socket file (nothing answers a connect) is
- * replaced; a live listener's path is never stolen. Errors:
- * TOFU_LISTEN_FAILED, TOFU_INVALID_ADDRESS. */
-tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out);
+/* Creates a non-blocking listening socket with that backlog (0: the
+ * largest the system allows, SOMAXCONN; larger values are capped by the
+ * system). TCP: SO_REUSEADDR (POSIX) / SO_EXCLUSIVEADDRUSE (Windows), never
+ * SO_REUSEPORT: a port in use fails. UDS on a path: a stale socket file
+ * (nothing answers a connect) is replaced; a live listener's path is never
+ * stolen. Errors: TOFU_LISTEN_FAILED, TOFU_INVALID_ADDRESS. */
+tofu_status tofui_sock_listen_backlog(const tofui_sockaddr *sa, uint32_t backlog,
+                                      tofui_socket *out);
+
+/* The same with the largest backlog. */
+static inline tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
+    return tofui_sock_listen_backlog(sa, 0, out);
+}
+
+/* Dead-peer detection on a connected TCP socket (tofu_options), in ms;
+ * 0 turns a part off. */
+typedef struct tofui_liveness {
+    uint32_t keepalive_idle_ms; /* 0: no keepalive */
+    uint32_t keepalive_interval_ms;
+    uint32_t keepalive_count;
+    uint32_t user_timeout_ms;   /* 0: the system's own limit */
+} tofui_liveness;
+
+/* Applies lv where the platform has the options (POSIX: SO_KEEPALIVE,
+ * TCP_KEEPIDLE/TCP_KEEPALIVE, TCP_KEEPINTVL, TCP_KEEPCNT, in whole seconds,
+ * rounded up; TCP_USER_TIMEOUT in ms. Windows: SIO_KEEPALIVE_VALS in ms,
+ * TCP_KEEPCNT where known, TCP_MAXRT in whole seconds). Best effort: an
+ * option the system refuses keeps the system's value. */
+void tofui_sock_set_liveness(tofui_socket s, const tofui_liveness *lv);
+
+/* Not a status of tofu.h: what tofui_sock_read and tofui_sock_writev
+ * return when the system gave up on the connection (ETIMEDOUT: keepalive
+ * probes unanswered, TCP_USER_TIMEOUT, retransmissions). The engine turns
+ * it into communication_failed with a ~limit; it never reaches the
+ * application. */
+#define TOFUI_SOCK_TIMED_OUT ((tofu_status)(TOFU_UNKNOWN_ERROR + 1))
 
 /* Starts a non-blocking connect (TCP_NODELAY on TCP). *in_progress is set
  * when completion must be awaited (writable, then tofui_sock_connect_result).
@@ -115,12 +145,13 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out);
 /* Gather write, never raising SIGPIPE. Would-block: TOFU_SUCCESS with
  * *written = 0. Errors: TOFU_COMMUNICATION_FAILED when the peer reset the
  * connection (the reset is reported once: later reads see an end of
- * stream), TOFU_SEND_FAILED otherwise. */
+ * stream), TOFUI_SOCK_TIMED_OUT (reported once too), TOFU_SEND_FAILED
+ * otherwise. */
 tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_t *written);
 
 /* Reads up to cap bytes. Would-block: TOFU_SUCCESS with *got = 0. Orderly
- * end of stream: TOFU_PEER_DISCONNECTED. Reset or other error:
- * TOFU_RECV_FAILED. */
+ * end of stream: TOFU_PEER_DISCONNECTED. The system gave up on the peer:
+ * TOFUI_SOCK_TIMED_OUT. Reset or other error: TOFU_RECV_FAILED. */
 tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got);
 
 /* Half-close: sends FIN after the queued data. */

@@ -36,7 +36,10 @@
 _Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) <= TOFU_UDS_PATH_BUF,
                "tofu_address.path cannot hold this platform's sun_path");
 
-#define POSIX_SOCK__BACKLOG 1024
+/* The largest backlog: listen() caps it at the system's maximum
+ * (net.core.somaxconn on Linux, kern.ipc.somaxconn on the BSDs and macOS),
+ * which may be above the SOMAXCONN of the headers. */
+#define POSIX_SOCK__BACKLOG_MAX INT_MAX
 
 /* Linux and the BSDs set non-blocking and close-on-exec atomically at
  * socket()/accept4(); elsewhere (macOS) fcntl follows. */
@@ -77,6 +80,7 @@ typedef enum posix_sock__kind {
     POSIX_SOCK__REFUSED,      /* nobody listens there */
     POSIX_SOCK__TRANSIENT,    /* accept: that connection failed, the listener is fine */
     POSIX_SOCK__EXHAUSTED,    /* accept: no descriptor or memory for it now (it stays queued) */
+    POSIX_SOCK__TIMED_OUT,    /* the system gave up on the peer (keepalive, user timeout) */
 } posix_sock__kind;
 
 static const struct {
@@ -91,6 +95,7 @@ static const struct {
     {ENOENT, POSIX_SOCK__NO_PATH},
     {EADDRINUSE, POSIX_SOCK__ADDR_IN_USE},
     {ECONNREFUSED, POSIX_SOCK__REFUSED},
+    {ETIMEDOUT, POSIX_SOCK__TIMED_OUT},
     /* accept: the connection went away; Linux also passes pending network
      * errors of the new connection through accept (accept(2), "Error
      * handling"). Out of descriptors or buffers the connection stays queued
@@ -250,7 +255,8 @@ static int posix_sock__bind(int fd, const tofui_sockaddr *sa) {
     return bind(fd, tofui_sockaddr_sa(sa), (socklen_t)sa->len);
 }
 
-tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
+tofu_status tofui_sock_listen_backlog(const tofui_sockaddr *sa, uint32_t backlog,
+                                      tofui_socket *out) {
     *out = TOFUI_INVALID_SOCKET;
     int fd = posix_sock__socket(tofui_sockaddr_family(sa));
     if (fd < 0)
@@ -262,7 +268,8 @@ tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
-    if (posix_sock__bind(fd, sa) != 0 || listen(fd, POSIX_SOCK__BACKLOG) != 0) {
+    int max = backlog == 0 || backlog > INT_MAX ? POSIX_SOCK__BACKLOG_MAX : (int)backlog;
+    if (posix_sock__bind(fd, sa) != 0 || listen(fd, max) != 0) {
         posix_sock__close_fd(fd);
         return TOFU_LISTEN_FAILED;
     }
@@ -349,10 +356,65 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
         posix_sock__kind kind = posix_sock__classify(errno);
         if (kind == POSIX_SOCK__INTERRUPTED)
             continue;
-        if (kind == POSIX_SOCK__WOULD_BLOCK || kind == POSIX_SOCK__TRANSIENT)
+        if (kind == POSIX_SOCK__WOULD_BLOCK || kind == POSIX_SOCK__TRANSIENT ||
+            kind == POSIX_SOCK__TIMED_OUT) /* that connection's own error */
             return TOFU_SUCCESS;
         return kind == POSIX_SOCK__EXHAUSTED ? TOFU_ALLOCATION_FAILED : TOFU_ACCEPT_FAILED;
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* dead-peer detection                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The keepalive options count whole seconds: rounded up, so a probe never
+ * goes out before the time asked for, and at least 1 (0 is refused). */
+static int posix_sock__seconds(uint32_t ms) {
+    uint32_t s = ms / 1000u + (ms % 1000u != 0);
+    if (s == 0)
+        return 1;
+    return s > (uint32_t)INT_MAX ? INT_MAX : (int)s;
+}
+
+static void posix_sock__int_opt(int fd, int level, int name, int v) {
+    setsockopt(fd, level, name, &v, sizeof v);
+}
+
+static void posix_sock__keepalive(int fd, const tofui_liveness *lv) {
+    posix_sock__int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, lv->keepalive_idle_ms != 0);
+    if (lv->keepalive_idle_ms == 0)
+        return;
+#if defined(TCP_KEEPIDLE)
+    posix_sock__int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, posix_sock__seconds(lv->keepalive_idle_ms));
+#elif defined(TCP_KEEPALIVE) /* macOS: the same option under another name */
+    posix_sock__int_opt(fd, IPPROTO_TCP, TCP_KEEPALIVE, posix_sock__seconds(lv->keepalive_idle_ms));
+#endif
+#if defined(TCP_KEEPINTVL)
+    posix_sock__int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL,
+                        posix_sock__seconds(lv->keepalive_interval_ms));
+#endif
+#if defined(TCP_KEEPCNT)
+    posix_sock__int_opt(fd, IPPROTO_TCP, TCP_KEEPCNT,
+                        lv->keepalive_count > INT_MAX ? INT_MAX : (int)lv->keepalive_count);
+#endif
+}
+
+/* Linux (and FreeBSD 14+): how long sent data may stay unacknowledged
+ * before the connection is given up, and on Linux how long a keepalive may
+ * go unanswered. Elsewhere the system's retransmission limit stays. */
+static void posix_sock__user_timeout(int fd, uint32_t ms) {
+#if defined(TCP_USER_TIMEOUT)
+    unsigned int v = ms;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof v);
+#else
+    (void)fd, (void)ms;
+#endif
+}
+
+void tofui_sock_set_liveness(tofui_socket s, const tofui_liveness *lv) {
+    int fd = posix_sock__fd(s);
+    posix_sock__keepalive(fd, lv);
+    posix_sock__user_timeout(fd, lv->user_timeout_ms);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -384,6 +446,8 @@ tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_
         posix_sock__kind kind = posix_sock__classify(errno);
         if (kind == POSIX_SOCK__INTERRUPTED)
             continue;
+        if (kind == POSIX_SOCK__TIMED_OUT)
+            return TOFUI_SOCK_TIMED_OUT;
         return kind == POSIX_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_SEND_FAILED;
     }
 }
@@ -403,6 +467,8 @@ tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) 
         posix_sock__kind kind = posix_sock__classify(errno);
         if (kind == POSIX_SOCK__INTERRUPTED)
             continue;
+        if (kind == POSIX_SOCK__TIMED_OUT)
+            return TOFUI_SOCK_TIMED_OUT;
         return kind == POSIX_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
     }
 }

@@ -11,12 +11,18 @@
  *     run time (Wine has none), see tofui_sock_uds_available;
  *   - a missing UDS path is detected by looking at the file before the
  *     connect: Winsock's error for it is not documented;
- *   - Winsock errors are mapped to statuses in one table (win_sock__errors).
+ *   - Winsock errors are mapped to statuses in one table (win_sock__errors);
+ *   - keepalive goes through SIO_KEEPALIVE_VALS (milliseconds), its probe
+ *     count through TCP_KEEPCNT (Windows 10 1703+; older ones refuse it
+ *     and send 10 probes); TCP_USER_TIMEOUT does not
+ *     exist: TCP_MAXRT (whole seconds, how long a retransmission may go
+ *     on) is the nearest.
  */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <windows.h>
 #include <afunix.h>
+#include <mstcpip.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,7 +36,8 @@ _Static_assert(sizeof(SOCKET) <= sizeof(tofui_socket), "SOCKET does not fit tofu
 _Static_assert(sizeof(struct sockaddr_un) <= sizeof(((tofui_sockaddr *)0)->storage),
                "tofui_sockaddr too small for AF_UNIX");
 
-#define WIN_SOCK__BACKLOG 1024
+/* Winsock's SOMAXCONN asks for "a reasonable maximum" backlog. */
+#define WIN_SOCK__BACKLOG_MAX SOMAXCONN
 /* Buffers handed to one WSASend (as many as posix_sock.c gathers): a longer
  * list is simply written by the next call. */
 #define WIN_SOCK__MAX_IOV 256
@@ -64,6 +71,7 @@ typedef enum win_sock__kind {
     WIN_SOCK__REFUSED,      /* nobody listens there */
     WIN_SOCK__TRANSIENT,    /* accept: that connection failed, the listener is fine */
     WIN_SOCK__EXHAUSTED,    /* accept: no handle or buffer for it now (it stays queued) */
+    WIN_SOCK__TIMED_OUT,    /* the system gave up on the peer (keepalive, TCP_MAXRT) */
 } win_sock__kind;
 
 static const struct {
@@ -78,6 +86,7 @@ static const struct {
      * SO_EXCLUSIVEADDRUSE */
     {WSAEACCES, WIN_SOCK__ADDR_IN_USE},
     {WSAECONNREFUSED, WIN_SOCK__REFUSED},
+    {WSAETIMEDOUT, WIN_SOCK__TIMED_OUT},
     /* accept: the connection was reset before it was taken, or resources
      * ran short for it */
     {WSAECONNRESET, WIN_SOCK__TRANSIENT},
@@ -229,7 +238,8 @@ static int win_sock__bind(SOCKET s, const tofui_sockaddr *sa) {
     return bind(s, tofui_sockaddr_sa(sa), (int)sa->len);
 }
 
-tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
+tofu_status tofui_sock_listen_backlog(const tofui_sockaddr *sa, uint32_t backlog,
+                                      tofui_socket *out) {
     *out = TOFUI_INVALID_SOCKET;
     SOCKET s = win_sock__socket(tofui_sockaddr_family(sa));
     if (s == INVALID_SOCKET)
@@ -242,7 +252,8 @@ tofu_status tofui_sock_listen(const tofui_sockaddr *sa, tofui_socket *out) {
         int on = 1;
         setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, sizeof on);
     }
-    if (win_sock__bind(s, sa) != 0 || listen(s, WIN_SOCK__BACKLOG) != 0) {
+    int max = backlog == 0 || backlog > INT_MAX ? WIN_SOCK__BACKLOG_MAX : (int)backlog;
+    if (win_sock__bind(s, sa) != 0 || listen(s, max) != 0) {
         win_sock__close(s);
         return TOFU_LISTEN_FAILED;
     }
@@ -298,7 +309,8 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
     SOCKET s = accept((SOCKET)l, (struct sockaddr *)&peer, &len);
     if (s == INVALID_SOCKET) {
         win_sock__kind kind = win_sock__last();
-        if (kind == WIN_SOCK__WOULD_BLOCK || kind == WIN_SOCK__TRANSIENT)
+        if (kind == WIN_SOCK__WOULD_BLOCK || kind == WIN_SOCK__TRANSIENT ||
+            kind == WIN_SOCK__TIMED_OUT) /* that connection's own error */
             return TOFU_SUCCESS;
         return kind == WIN_SOCK__EXHAUSTED ? TOFU_ALLOCATION_FAILED : TOFU_ACCEPT_FAILED;
     }
@@ -316,11 +328,51 @@ tofu_status tofui_sock_accept(tofui_socket l, tofui_socket *out) {
     return TOFU_SUCCESS;
 }
 
+/* ---- dead-peer detection ---- */
+
+/* ws2ipdef.h values that MinGW's headers lack (Windows SDK): an older
+ * Windows refuses them, and the system's own values stay. */
+#if !defined(TCP_MAXRT)
+#define TCP_MAXRT 5
+#endif
+#if !defined(TCP_KEEPCNT)
+#define TCP_KEEPCNT 16
+#endif
+
+/* TCP_MAXRT counts whole seconds: rounded up, at least 1. */
+static DWORD win_sock__seconds(uint32_t ms) {
+    DWORD s = ms / 1000u + (ms % 1000u != 0);
+    return s == 0 ? 1 : s;
+}
+
+static void win_sock__keepalive(SOCKET s, const tofui_liveness *lv) {
+    struct tcp_keepalive ka;
+    DWORD out = 0;
+    ka.onoff = lv->keepalive_idle_ms != 0;
+    ka.keepalivetime = lv->keepalive_idle_ms;
+    ka.keepaliveinterval = lv->keepalive_interval_ms;
+    WSAIoctl(s, SIO_KEEPALIVE_VALS, &ka, sizeof ka, NULL, 0, &out, NULL, NULL);
+    if (lv->keepalive_idle_ms != 0) {
+        DWORD n = lv->keepalive_count;
+        setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, (const char *)&n, sizeof n);
+    }
+}
+
+void tofui_sock_set_liveness(tofui_socket s, const tofui_liveness *lv) {
+    win_sock__keepalive((SOCKET)s, lv);
+    if (lv->user_timeout_ms != 0) {
+        DWORD secs = win_sock__seconds(lv->user_timeout_ms);
+        setsockopt((SOCKET)s, IPPROTO_TCP, TCP_MAXRT, (const char *)&secs, sizeof secs);
+    }
+}
+
 /* ---- data ---- */
 
 static tofu_status win_sock__send_error(int e) {
     if (e == WSAECONNRESET || e == WSAECONNABORTED)
         return TOFU_COMMUNICATION_FAILED;
+    if (e == WSAETIMEDOUT)
+        return TOFUI_SOCK_TIMED_OUT;
     return win_sock__classify(e) == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_SEND_FAILED;
 }
 
@@ -364,7 +416,10 @@ tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) 
     }
     if (r == 0)
         return win_sock__was_reset((SOCKET)s) ? TOFU_RECV_FAILED : TOFU_PEER_DISCONNECTED;
-    return win_sock__last() == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
+    win_sock__kind kind = win_sock__last();
+    if (kind == WIN_SOCK__TIMED_OUT)
+        return TOFUI_SOCK_TIMED_OUT;
+    return kind == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
 }
 
 /* ---- closing ---- */

@@ -159,6 +159,10 @@ bool tofu_t_path_exists(const char *path) {
 }
 
 #if defined(_WIN32)
+uint64_t tofu_t_descriptors_raise(uint64_t want) {
+    return want; /* no descriptor limit of that kind */
+}
+
 bool tofu_t_descriptors_leave_one(void) {
     return false;
 }
@@ -167,6 +171,18 @@ void tofu_t_descriptors_restore(void) {
 }
 #else
 static struct rlimit tofu_t_saved_limit;
+
+uint64_t tofu_t_descriptors_raise(uint64_t want) {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 0;
+    if (lim.rlim_cur < want) {
+        lim.rlim_cur = lim.rlim_max == RLIM_INFINITY || lim.rlim_max > want ? want : lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)lim.rlim_cur;
+}
 
 bool tofu_t_descriptors_leave_one(void) {
     if (getrlimit(RLIMIT_NOFILE, &tofu_t_saved_limit) != 0)

@@ -137,6 +137,9 @@ bool tofu_t_path_exists(const char *path);
 bool tofu_t_descriptors_leave_one(void);
 /* Undoes tofu_t_descriptors_leave_one. */
 void tofu_t_descriptors_restore(void);
+/* Raises the process's descriptor limit towards `want` (as far as the hard
+ * limit allows) and returns the limit now in force. */
+uint64_t tofu_t_descriptors_raise(uint64_t want);
 
 /* Deterministic pseudo-random numbers for property tests (xorshift64*). */
 typedef struct tofu_t_rng {

@@ -175,8 +175,8 @@ def listening_url(line):
 class Listener:
     """A `tofucat listen` process; its stdout lines are collected by a thread."""
 
-    def __init__(self, transport, *args):
-        self.args = ["listen", listen_url(transport)] + list(args)
+    def __init__(self, transport, *args, address=None):
+        self.args = ["listen", address or listen_url(transport)] + list(args)
         self.proc = subprocess.Popen(TOFUCAT + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.lines = queue.Queue()
@@ -571,6 +571,51 @@ def transport_case_connect_refused(transport):
     check(b"status=" + want.encode() in out, "the engine's HelloResponse is printed", out)
 
 
+def _nobody_there(transport):
+    """An ADDRESS where nothing listens yet, and the status a connect to it
+    fails with."""
+    if transport in ("tcp4", "tcp6"):
+        family = socket.AF_INET if transport == "tcp4" else socket.AF_INET6
+        if transport == "tcp6" and not ipv6_available():
+            skip("no IPv6 loopback")
+        held = refusing_tcp_port(family)
+        port = held.getsockname()[1]
+        held.close()  # refused from now on, free for the listener
+        host = "127.0.0.1" if transport == "tcp4" else "[::1]"
+        return "tcp://%s:%d" % (host, port), "connect_failed"
+    url = listen_url(transport)
+    return url, "uds_path_not_found" if transport == "uds" else "connect_failed"
+
+
+def transport_case_connect_retry(transport):
+    """--retry: a connect made before the server listens succeeds once it
+    does (0.5 s later); with nothing there until the deadline, the connect
+    fails once, after it, naming the last try's status."""
+    url, want = _nobody_there(transport)
+    client = subprocess.Popen(TOFUCAT + ["connect", url, "--data", "x", "--retry", "20000",
+                                         "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        check(client.poll() is None, "connect waits for the server", client.poll())
+        with Listener(transport, "--echo", address=url):
+            out, err = client.communicate(timeout=LIMIT_S)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    check(client.returncode == 0, "connected once the server listened", client.returncode, err)
+    msgs = json_lines(out)
+    check(ops(msgs)[:2] == ["HelloResponse", "Response"], "hello answered by the server",
+          ops(msgs))
+    url, want = _nobody_there(transport)
+    started = time.monotonic()
+    out, err = connect(url, "--data", "x", "--retry", "500", expect_rc=1)
+    check(time.monotonic() - started >= 0.5, "tried until the deadline")
+    check(err.startswith("tofucat: " + want), "stderr names " + want, err)
+    check(out.count(b"HelloResponse") == 1, "the HelloRequest is answered once", out)
+
+
 def transport_case_address_in_use(transport):
     with Listener(transport) as first:
         rc, out, err = run(["listen", first.url], limit=10)
@@ -615,6 +660,9 @@ def case_bad_arguments(_):
         ["listen", "tcp://127.0.0.1:0", "--data", "x"],
         ["listen", "tcp://127.0.0.1:0", "--max-messages", "0"],
         ["listen", "tcp://127.0.0.1:0", "--abort"],
+        ["connect", "tcp://127.0.0.1:7099", "--retry", "0"],
+        ["connect", "tcp://127.0.0.1:7099", "--retry", "4294967295"],
+        ["listen", "tcp://127.0.0.1:0", "--retry", "100"],
     ]
     for args in bad:
         rc, out, err = run(args, limit=5)

@@ -133,6 +133,11 @@ static bool opt__timeout(tc_options *o, const char *v) {
            o->timeout_ms <= 1000ull * 1000 * 1000 * 1000;
 }
 
+static bool opt__retry(tc_options *o, const char *v) {
+    /* The engine's retry deadline is a uint32 of milliseconds. */
+    return args__parse_u64(v, &o->retry_ms) && o->retry_ms > 0 && o->retry_ms < TOFU_TIMEOUT_NONE;
+}
+
 static bool opt__abort(tc_options *o, const char *v) {
     (void)v;
     o->abort = true;
@@ -157,6 +162,7 @@ static const option_spec args__options[] = {
     {"header", CMD_CONNECT, true, opt__header, "NAME:VALUE"},
     {"data-header", CMD_CONNECT, true, opt__data_header, "NAME:VALUE"},
     {"timeout", CMD_CONNECT, true, opt__timeout, "milliseconds, at least 1"},
+    {"retry", CMD_CONNECT, true, opt__retry, "milliseconds, at least 1"},
     {"abort", CMD_CONNECT, false, opt__abort, NULL},
     {"bye-signal", CMD_CONNECT, false, opt__bye_signal, NULL},
 };
@@ -294,8 +300,8 @@ void tc_print_help(FILE *f) {
           "  tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json|raw] [--quiet]\n"
           "  tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]\n"
           "                  [--header NAME:VALUE]... [--data-header NAME:VALUE]...\n"
-          "                  [--format text|json|raw] [--timeout MS] [--abort | --bye-signal]\n"
-          "                  [--quiet]\n"
+          "                  [--format text|json|raw] [--timeout MS] [--retry MS]\n"
+          "                  [--abort | --bye-signal] [--quiet]\n"
           "  tofucat --help | --version\n"
           "\n"
           "ADDRESS:\n"
@@ -321,6 +327,9 @@ void tc_print_help(FILE *f) {
           "  --timeout MS        each Request's deadline, and the longest wait for the\n"
           "                      HelloResponse (default 10000); a Request unanswered\n"
           "                      is reported with its id\n"
+          "  --retry MS          wait for the server: a refused connect (or no socket\n"
+          "                      file yet) is tried again, with growing pauses, for up\n"
+          "                      to MS; the wait for the HelloResponse grows by MS\n"
           "  --abort             end with a ByeSignal (reset) instead of a ByeRequest\n"
           "  --bye-signal        end with a ByeSignal sent in order (the original tofu's\n"
           "                      'nothing more from me'), then wait for the peer's close\n"

@@ -148,6 +148,8 @@ static int client__await(client *c, tofu_opcode op, uint64_t id, const char *wha
     uint64_t deadline = tc_now_ms() + c->opt->timeout_ms;
     if (op == TOFU_OP_RESPONSE)
         deadline += CLIENT__BACKSTOP_MS;
+    if (op == TOFU_OP_HELLO_RESPONSE) /* the engine may retry that long first */
+        deadline += c->opt->retry_ms;
     for (;;) {
         int rc = TC_EXIT_OK;
         tofu_msg *m = client__next(c, deadline, what, &rc);
@@ -203,6 +205,8 @@ static int client__hello(client *c) {
     tofu_status st = m == NULL ? TOFU_ALLOCATION_FAILED : tofu_msg_connect(m, &c->opt->address);
     for (size_t i = 0; st == TOFU_SUCCESS && i < c->opt->nheaders; i++)
         st = tc_add_header_arg(m, c->opt->headers[i]);
+    if (st == TOFU_SUCCESS && c->opt->retry_ms != 0)
+        tofu_msg_set_connect_retry(m, (uint32_t)c->opt->retry_ms);
     tofu_bhdr h;
     if (st == TOFU_SUCCESS)
         st = tc_session_post(&c->s, &m, &h);

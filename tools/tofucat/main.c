@@ -3,7 +3,8 @@
  *
  *   tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json|raw] [--quiet]
  *   tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]
- *                   [--header NAME:VALUE]... [--format text|json|raw] [--timeout MS] [--abort | --bye-signal]
+ *                   [--header NAME:VALUE]... [--format text|json|raw] [--timeout MS] [--retry MS]
+ *                   [--abort | --bye-signal]
  */
 #include <stdlib.h>
 

@@ -64,6 +64,7 @@ typedef struct tc_options {
     const char **data_headers; /* --data-header NAME:VALUE (every Request/Signal) */
     size_t ndata_headers;
     uint64_t timeout_ms;
+    uint64_t retry_ms; /* --retry: the HelloRequest's retry deadline (0: none) */
     bool abort;      /* end with a bit-6 ByeSignal: reset */
     bool bye_signal; /* end with a ByeSignal without bit 6: "nothing more" */
 } tc_options;
