@@ -357,6 +357,13 @@ TOFU_API uint64_t tofu_live_messages(void);
  * ("unsolicited_bye_response", "welcome_from_peer", "invalid_opcode"); the
  * ~reason status says what kind of failure it was. */
 #define TOFU_HDR_VIOLATION "~violation"
+/* On engine-made messages of a channel that an operating-system call
+ * failed for (the close Signal; the HelloResponse of a failed connect; the
+ * WelcomeResponse of a failed listen): that error as "<SYMBOL> <text>",
+ * e.g. "ECONNREFUSED Connection refused" (Windows: "WSAECONNREFUSED No
+ * connection could be made..."). Words for people and logs; the status
+ * stays the signal to act on. Never sent on the wire. */
+#define TOFU_HDR_ERROR "~error"
 #define TOFU_DEFAULT_PORT 7099
 #define TOFU_DEFAULT_HOST "127.0.0.1"
 

@@ -12,8 +12,10 @@
  * the list is worked off just before the wait, applying only real changes.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/channel.h"
+#include "msg/headers.h"
 
 /* ------------------------------------------------------------------------ */
 /* records                                                                  */
@@ -220,6 +222,31 @@ static void chan__add_limit(tofu_msg *closed, const char *limit) {
     closed->bhdr.thl = (uint16_t)closed->thdrs.len;
 }
 
+/* ------------------------------------------------------------------------ */
+/* the operating system's error (~error)                                   */
+/* ------------------------------------------------------------------------ */
+
+void tofui_chan_os_error(tofui_chan *ch, int err) {
+    bool connected = ch->state == TOFUI_CH_OPEN || ch->state == TOFUI_CH_LINGER;
+    if (!connected || ch->os_error == 0)
+        ch->os_error = err;
+}
+
+/* The header replaces one the application may have put on its own Hello
+ * or WelcomeRequest: an engine-made answer carries the engine's word. Out
+ * of memory the message goes without it; the status says the essential. */
+void tofui_chan_add_error(const tofui_chan *ch, tofu_msg *m) {
+    char text[TOFUI_OS_ERROR_TEXT_MAX];
+    if (ch->os_error == 0)
+        return;
+    tofui_os_error_text(ch->os_error, text, sizeof text);
+    if (tofu_msg_find_header(m, TOFU_HDR_ERROR, NULL))
+        tofui_msg_replace_header(m, TOFU_HDR_ERROR, text, strlen(text));
+    else
+        tofu_msg_add_header(m, TOFU_HDR_ERROR, text);
+    m->bhdr.thl = (uint16_t)m->thdrs.len;
+}
+
 /* Every request of the application gets its answer (the pending
  * Hello/Welcome's Response, tofui_dial_answers; the engine's Responses for
  * the written Requests still waiting, tofui_track_answer_all), then the
@@ -246,6 +273,7 @@ static void chan__return_all(tofui_chan *ch, tofu_status reason) {
                                                                   reason, ch->recv.violation);
     if (closed != NULL) {
         chan__add_limit(closed, ch->close_limit);
+        tofui_chan_add_error(ch, closed);
         tofui_mq_push(&out, closed);
     }
     tofui_group_deliver_list(ch->group, &out);
@@ -325,6 +353,10 @@ void tofui_chan_close(tofui_chan *ch, tofu_status reason, tofui_close_mode mode)
     if (ch->state == TOFUI_CH_CLOSED)
         return;
     tofui_chanset *set = ch->set;
+    /* A close that completed (the Bye done, the application's abort, the
+     * linger over) names no error, whatever a last read met. */
+    if (reason == TOFU_CHANNEL_CLOSED)
+        ch->os_error = 0;
     chan__drop_socket(ch, mode);
     chan__forget(ch);
     ch->state = TOFUI_CH_CLOSED;
@@ -465,6 +497,7 @@ void tofui_chan_detach(tofui_chan *ch) {
 
 void tofui_chan_connected(tofui_chan *ch) {
     ch->state = TOFUI_CH_OPEN;
+    ch->os_error = 0; /* an earlier address's failure is history */
     tofui_recv_start(ch);
     tofui_chan_touch(ch); /* the HelloRequest goes out before the next wait */
 }

@@ -217,6 +217,8 @@ struct tofui_chan {
     bool id_learned; /* accepted: its first frame came */
     bool announced;  /* its number reached the application in a Signal */
     const char *close_limit; /* the option whose limit closed it (~limit), or NULL */
+    int os_error;    /* the OS error behind its failure (~error), 0: none
+                        (tofui_chan_os_error) */
     uint64_t remembered_id; /* for the close Signal */
     tofui_socket sock;
     bool registered; /* with the poller, for `interest` */
@@ -311,6 +313,15 @@ void tofui_chan_expire_timers(tofui_chanset *set);
 /* The system gave up on the connection (keepalive, user timeout): the
  * channel closes, communication_failed with the ~limit that bounded it. */
 void tofui_chan_dead_peer(tofui_chan *ch);
+/* A socket call for the channel failed with OS error err
+ * (tofui_sock_last_error, read right after the call): its close Signal and
+ * the engine's Hello/WelcomeResponse will say it in ~error. A connected
+ * channel keeps the first (what began its end: the rest follows from it);
+ * a channel not yet connected keeps the latest (its last connect attempt),
+ * and forgets it once connected. */
+void tofui_chan_os_error(tofui_chan *ch, int err);
+/* Adds the channel's ~error to m, an engine-made message, when it has one. */
+void tofui_chan_add_error(const tofui_chan *ch, tofu_msg *m);
 
 /* ---- dial.c ---- */
 

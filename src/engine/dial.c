@@ -128,6 +128,7 @@ static void dial__try_next(tofui_chan *ch, tofu_status last) {
         tofui_socket s;
         tofu_status st = tofui_sock_connect(sa, &s, &in_progress);
         if (st != TOFU_SUCCESS) {
+            tofui_chan_os_error(ch, tofui_sock_last_error());
             last = st;
             continue;
         }
@@ -174,10 +175,13 @@ void tofui_dial_on_connect_event(tofui_chan *ch) {
         dial__connected(ch);
         return;
     }
+    tofui_chan_os_error(ch, tofui_sock_last_error());
     dial__attempt_failed(ch);
 }
 
+/* connect_timeout_ms is the engine's limit, no error of the system. */
 void tofui_dial_attempt_timed_out(tofui_chan *ch) {
+    tofui_chan_os_error(ch, 0);
     dial__attempt_failed(ch);
 }
 
@@ -226,6 +230,7 @@ static void dial__start_listen(tofui_chan *ch, const tofui_sockaddr *addrs, size
             ch->listen.bound = addrs[i];
             break;
         }
+        tofui_chan_os_error(ch, tofui_sock_last_error());
     }
     if (st != TOFU_SUCCESS) {
         tofui_chan_close(ch, st, TOFUI_CLOSE_ABORT);
@@ -381,6 +386,7 @@ void tofui_dial_accept(tofui_chan *l) {
             return;
         }
         if (st != TOFU_SUCCESS) {
+            tofui_chan_os_error(l, tofui_sock_last_error());
             tofui_chan_close(l, TOFU_ACCEPT_FAILED, TOFUI_CLOSE_ABORT);
             return;
         }
@@ -413,20 +419,26 @@ void tofui_dial_hello_response(tofui_chan *ch, uint64_t id) {
 /* Every request of the application gets its answer: a pending Welcome as
  * its WelcomeResponse; a Hello still in the send queue becomes the
  * HelloResponse there; one that went out unanswered gets a HelloResponse
- * from the engine, with the close reason, as for a connect that failed. */
+ * from the engine, with the close reason, as for a connect that failed.
+ * Each carries the system's error of the failure (~error), when one is
+ * known. */
 void tofui_dial_answers(tofui_chan *ch, tofui_mq *out, tofu_status reason) {
     if (ch->listen.welcome != NULL) {
         ch->listen.welcome->bhdr.opcode = TOFU_OP_WELCOME_RESPONSE;
+        tofui_chan_add_error(ch, ch->listen.welcome);
         tofui_mq_push(out, ch->listen.welcome);
         ch->listen.welcome = NULL;
     }
     if (ch->dial.hello != NULL) {
         ch->dial.hello->bhdr.opcode = TOFU_OP_HELLO_RESPONSE;
+        tofui_chan_add_error(ch, ch->dial.hello);
         ch->dial.hello = NULL;
     } else if (ch->dial.hello_unanswered) {
         tofu_msg *m = tofui_msg_engine(TOFU_OP_HELLO_RESPONSE, reason, ch->num, ch->remembered_id);
-        if (m != NULL)
+        if (m != NULL) {
+            tofui_chan_add_error(ch, m);
             tofui_mq_push(out, m);
+        }
     }
 }
 

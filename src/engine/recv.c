@@ -356,6 +356,13 @@ static void recv__ended(tofui_chan *ch, tofu_status reason) {
         tofui_chan_close(ch, reason, TOFUI_CLOSE_ABORT);
 }
 
+/* A read that failed (not the peer's orderly end) tells the system's
+ * error, for the close Signal's ~error. */
+static void recv__note_error(tofui_chan *ch, tofu_status st) {
+    if (st != TOFU_SUCCESS && st != TOFU_PEER_DISCONNECTED)
+        tofui_chan_os_error(ch, tofui_sock_last_error());
+}
+
 /* Why the connection ended, from the read that stopped the reading: st
  * is its status, err_event whether the poller reported an error or
  * hang-up. */
@@ -384,6 +391,7 @@ static void recv__finish(tofui_chan *ch) {
     size_t got = 1;
     for (int round = 0; round < RECV__ROUNDS && st == TOFU_SUCCESS && got > 0; round++)
         st = tofui_sock_read(ch->sock, ch->set->rbuf, TOFUI_READ_CHUNK, &got);
+    recv__note_error(ch, st);
     recv__ended(ch, recv__end_reason(ch, st, true));
 }
 
@@ -403,6 +411,7 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
         size_t got = 0;
         tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
         if (st != TOFU_SUCCESS || got == 0) {
+            recv__note_error(ch, st);
             /* Nothing to read yet an error flag: close rather than spin on
              * a level-triggered error. */
             if (st != TOFU_SUCCESS || err_event)

@@ -194,6 +194,7 @@ static bool send__round(tofui_chan *ch, tofui_batch *b, send__done *done) {
     size_t written = 0;
     tofu_status st = tofui_sock_writev(ch->sock, b->iov, b->n_iov, &written);
     if (st != TOFU_SUCCESS) {
+        tofui_chan_os_error(ch, tofui_sock_last_error());
         send__failed(ch, st);
         return false;
     }

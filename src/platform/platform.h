@@ -181,6 +181,24 @@ uint64_t tofui_sock_open_count(void);
 void tofui_sock_count_opened(void);
 void tofui_sock_count_closed(void);
 
+/* ---- the operating system's error behind a failure ---- */
+
+/* The OS error of this thread's last call of this layer that failed (errno
+ * on POSIX, WSAGetLastError on Windows; a connect that failed gives its
+ * SO_ERROR). Valid only right after that call: the calls keep it through
+ * their own clean-up, and the engine reads it at once. 0: none known. */
+int tofui_sock_last_error(void);
+
+/* Longest text tofui_os_error_text writes, NUL included. */
+#define TOFUI_OS_ERROR_TEXT_MAX 256
+
+/* The error as one ASCII line, "<SYMBOL> <text>": "ECONNREFUSED Connection
+ * refused" (POSIX: the symbolic name, strerror's text), "WSAECONNREFUSED No
+ * connection could be made..." (Windows: the Winsock name, FormatMessage's
+ * text). Unknown numbers: "errno 123 <text>" / "error 123 <text>". Always
+ * NUL-terminated (cap > 0), cut short to fit. */
+void tofui_os_error_text(int err, char *buf, size_t cap);
+
 /* ---- readiness flag: a handle an outside event loop can wait on ---- */
 
 /* A flag that an application's event loop (epoll, poll, select, libuv,

@@ -135,9 +135,13 @@ static int posix_sock__fd(tofui_socket s) {
 
 static void posix_sock__close_fd(int fd) {
     /* close() is not retried on EINTR: on Linux the descriptor is released
-     * anyway and a retry could close a descriptor another thread just got. */
+     * anyway and a retry could close a descriptor another thread just got.
+     * errno survives it: the clean-up of a failed call must not replace the
+     * error that call reports (tofui_sock_last_error). */
+    int err = errno;
     close(fd);
     tofui_sock_socket_closed();
+    errno = err;
 }
 
 #if !defined(POSIX_SOCK__ATOMIC_FLAGS)
@@ -249,8 +253,10 @@ static int posix_sock__bind(int fd, const tofui_sockaddr *sa) {
     if (!sa->uds_filesystem || posix_sock__classify(errno) != POSIX_SOCK__ADDR_IN_USE)
         return -1;
     posix_sock__uds_path(sa, path, sizeof path);
-    if (!posix_sock__uds_is_stale(sa, path))
+    if (!posix_sock__uds_is_stale(sa, path)) {
+        errno = EADDRINUSE; /* the probe's own errno is not the answer */
         return -1;
+    }
     unlink(path);
     return bind(fd, tofui_sockaddr_sa(sa), (socklen_t)sa->len);
 }
@@ -315,8 +321,12 @@ tofu_status tofui_sock_connect_result(tofui_socket s) {
     socklen_t len = sizeof err;
     struct sockaddr_storage peer;
     socklen_t plen = sizeof peer;
-    if (getsockopt(posix_sock__fd(s), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+    if (getsockopt(posix_sock__fd(s), SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         return TOFU_CONNECT_FAILED;
+    if (err != 0) { /* the connect's own error, for tofui_sock_last_error */
+        errno = err;
+        return TOFU_CONNECT_FAILED;
+    }
     /* No pending error but no peer either: the connect did not complete. */
     if (getpeername(posix_sock__fd(s), (struct sockaddr *)&peer, &plen) != 0)
         return TOFU_CONNECT_FAILED;
@@ -585,4 +595,8 @@ bool tofu_uds_abstract_supported(void) {
 #else
     return false;
 #endif
+}
+
+int tofui_sock_last_error(void) {
+    return errno;
 }

@@ -141,8 +141,12 @@ static SOCKET win_sock__socket(int family) {
 /* closesocket, never CloseHandle: Winsock must see the close to release its
  * own state. Without SO_LINGER queued data is still delivered (graceful). */
 static void win_sock__close(SOCKET s) {
+    /* The clean-up of a failed call keeps the error that call reports
+     * (tofui_sock_last_error). */
+    int err = WSAGetLastError();
     closesocket(s);
     tofui_sock_socket_closed();
+    WSASetLastError(err);
 }
 
 /* Nagle would hold back the small frames of a request/response exchange. */
@@ -232,8 +236,10 @@ static int win_sock__bind(SOCKET s, const tofui_sockaddr *sa) {
         return 0;
     if (!sa->uds_filesystem || win_sock__last() != WIN_SOCK__ADDR_IN_USE)
         return -1;
-    if (!win_sock__uds_is_stale(sa))
+    if (!win_sock__uds_is_stale(sa)) {
+        WSASetLastError(WSAEADDRINUSE); /* the probe's own error is not the answer */
         return -1;
+    }
     DeleteFileA(win_sock__un(sa)->sun_path);
     return bind(s, tofui_sockaddr_sa(sa), (int)sa->len);
 }
@@ -269,7 +275,7 @@ tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool
     /* Winsock's error for a missing AF_UNIX path is undocumented (and there
      * may be no AF_UNIX at all): the path itself is looked at. */
     if (sa->uds_filesystem && win_sock__path_missing(win_sock__un(sa)->sun_path))
-        return TOFU_UDS_PATH_NOT_FOUND;
+        return TOFU_UDS_PATH_NOT_FOUND; /* last error: ERROR_FILE/PATH_NOT_FOUND */
     SOCKET s = win_sock__socket(tofui_sockaddr_family(sa));
     if (s == INVALID_SOCKET)
         return TOFU_CONNECT_FAILED;
@@ -293,8 +299,12 @@ tofu_status tofui_sock_connect_result(tofui_socket s) {
     int err = 0, len = sizeof err;
     struct sockaddr_storage peer;
     int plen = sizeof peer;
-    if (getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0 || err != 0)
+    if (getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
         return TOFU_CONNECT_FAILED;
+    if (err != 0) { /* the connect's own error, for tofui_sock_last_error */
+        WSASetLastError(err);
+        return TOFU_CONNECT_FAILED;
+    }
     /* No pending error but no peer either: the connect did not complete. */
     if (getpeername((SOCKET)s, (struct sockaddr *)&peer, &plen) != 0)
         return TOFU_CONNECT_FAILED;
@@ -507,4 +517,8 @@ static BOOL CALLBACK win_sock__probe_uds(PINIT_ONCE once, PVOID param, PVOID *ct
 bool tofui_sock_uds_available(void) {
     InitOnceExecuteOnce(&win_sock__uds_once, win_sock__probe_uds, NULL, NULL);
     return win_sock__uds_ok;
+}
+
+int tofui_sock_last_error(void) {
+    return WSAGetLastError();
 }
