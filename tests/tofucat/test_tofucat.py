@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import queue
+import re
 import signal
 import socket
 import struct
@@ -569,6 +570,14 @@ def transport_case_connect_refused(transport):
     check(err.startswith("tofucat: " + want), "stderr names " + want, err)
     check(err.count("\n") == 1, "one line", err)
     check(b"status=" + want.encode() in out, "the engine's HelloResponse is printed", out)
+    # What the system said (~error), then the hint, on that one line:
+    # "tofucat: connect_failed: URL: ECONNREFUSED Connection refused (is a
+    # server listening on URL?)"; Windows names it WSAECONNREFUSED.
+    said = {"uds": ("ENOENT", "NOT_FOUND")}.get(transport, ("REFUSED",))
+    check(any(": " + url + ": " in err and s in err.split(url + ": ", 1)[1] for s in said),
+          "stderr says what the system said", err)
+    check(err.rstrip().endswith("(is a server listening on %s?)" % url), "stderr hints", err)
+    check(b"~error: " in out, "the HelloResponse shows its ~error", out)
 
 
 def _nobody_there(transport):
@@ -621,6 +630,10 @@ def transport_case_address_in_use(transport):
         rc, out, err = run(["listen", first.url], limit=10)
         check(rc == 1, "a second listener on a live address fails", rc, err)
         check(err.startswith("tofucat: listen_failed"), "named listen_failed", err)
+        check(err.count("\n") == 1, "one line", err)
+        check(("ADDRINUSE" in err or "WSAEACCES" in err) and
+              err.rstrip().endswith("(another process listens there)"),
+              "says the address is in use, with the hint", err)
         first.stop()
 
 
@@ -669,6 +682,11 @@ def case_bad_arguments(_):
         check(rc == 2, "%r: exit %d, expected 2 (usage)" % (args, rc), err)
         check(err.startswith("tofucat: "), "%r: complaint on stderr" % (args,), err)
         check(out == b"", "%r: nothing on stdout" % (args,), out)
+    # A path longer than sun_path says the limit (107 bytes on Linux and
+    # Windows, 103 on BSD and macOS).
+    rc, out, err = run(["connect", "uds:///" + "x" * 200], limit=5)
+    check(re.search("the path is too long: at most [0-9]+ bytes", err) is not None,
+          "a path too long names the limit", err)
 
 
 def case_help_version(_):

@@ -28,6 +28,7 @@ typedef struct client {
     bool peer_said_bye; /* the server's ByeRequest was answered */
     bool closed;        /* our channel's close Signal arrived */
     tofu_status close_reason;
+    char close_error[TC_ERROR_CAP]; /* the close Signal's ~error */
     uint64_t stream_id; /* the id of a file's parts after the first; 0: new */
     unsigned char *file; /* --file's bytes, read before connecting */
     size_t file_len;
@@ -63,8 +64,10 @@ static void client__answer_bye(client *c, tofu_msg **m) {
 
 /* The failure of a session whose channel closed before it was done. */
 static int client__closed_early(const client *c) {
-    return client__fail(c->close_reason, c->peer_said_bye ? "the peer ended the session"
-                                                          : "the connection closed");
+    tc_report_failure(c->close_reason,
+                      c->peer_said_bye ? "the peer ended the session" : "the connection closed",
+                      c->close_error, NULL);
+    return TC_EXIT_FAILURE;
 }
 
 /* Handles a message that arrived while waiting for something else; puts
@@ -77,6 +80,7 @@ static int client__other(client *c, tofu_msg *m) {
     if (tc_is_close_signal(m) && tofu_msg_channel(m) == c->ch) {
         c->closed = true;
         c->close_reason = tc_msg_reason(m, TOFU_CHANNEL_CLOSED);
+        tc_msg_error(m, c->close_error, sizeof c->close_error);
     } else if (tofu_msg_from_engine(m) && st != TOFU_SUCCESS && st != TOFU_POOL_EMPTY) {
         char detail[64];
         snprintf(detail, sizeof detail, "%s handed back by the engine",
@@ -169,9 +173,13 @@ static int client__await(client *c, tofu_opcode op, uint64_t id, const char *wha
         bool failed = tofu_msg_from_engine(m) && st != TOFU_SUCCESS;
         if (failed && op == TOFU_OP_RESPONSE)
             return client__unanswered(c, &m, deadline);
+        char os_error[TC_ERROR_CAP];
+        tc_msg_error(m, os_error, sizeof os_error);
         tc_session_put(&c->s, &m);
-        if (failed)
-            return client__fail(st, c->opt->address_text);
+        if (failed) { /* a connect that failed: what the system said, and a hint */
+            tc_report_failure(st, c->opt->address_text, os_error, c->opt->address_text);
+            return TC_EXIT_FAILURE;
+        }
         return TC_EXIT_OK;
     }
 }

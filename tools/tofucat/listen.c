@@ -126,7 +126,10 @@ static void server__engine_msg(server *sv, tofu_msg *m) {
     if (tc_is_close_signal(m) && listener) {
         sv->listener_closed = true;
         if (!sv->closing) {
-            tc_report_status(tc_msg_reason(m, TOFU_CHANNEL_CLOSED), "the listener closed");
+            char os_error[TC_ERROR_CAP];
+            tc_msg_error(m, os_error, sizeof os_error);
+            tc_report_failure(tc_msg_reason(m, TOFU_CHANNEL_CLOSED), "the listener closed",
+                              os_error, NULL);
             sv->exit_code = TC_EXIT_FAILURE;
             server__start_closing(sv, LISTEN_GRACE_SIGNAL_MS);
         }
@@ -232,9 +235,11 @@ static int server__await_welcome(server *sv) {
         st = tofu_msg_status(m);
         if (ours && st == TOFU_SUCCESS)
             server__announce(sv->opt, m, sv->opt->address_text);
+        char os_error[TC_ERROR_CAP];
+        tc_msg_error(m, os_error, sizeof os_error);
         tc_session_put(&sv->s, &m);
         if (ours && st != TOFU_SUCCESS) {
-            tc_report_status(st, sv->opt->address_text);
+            tc_report_failure(st, sv->opt->address_text, os_error, NULL);
             return TC_EXIT_FAILURE;
         }
         if (ours)

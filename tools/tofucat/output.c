@@ -84,6 +84,46 @@ void tc_report_status(tofu_status st, const char *detail) {
         fprintf(stderr, "tofucat: %s\n", tofu_status_name(st));
 }
 
+void tc_msg_error(const tofu_msg *m, char *buf, size_t cap) {
+    tofu_header h;
+    buf[0] = '\0';
+    if (m == NULL || !tofu_msg_find_header(m, TOFU_HDR_ERROR, &h))
+        return;
+    size_t n = h.value_len < cap - 1 ? h.value_len : cap - 1;
+    memcpy(buf, h.value, n);
+    buf[n] = '\0';
+}
+
+/* What the user can do about a failure, or NULL. The error's symbol is
+ * matched on the part POSIX and Windows share (ECONNREFUSED and
+ * WSAECONNREFUSED; Windows' exclusive port use may say WSAEACCES). */
+static const char *output__hint(tofu_status st, const char *os_error, char *buf, size_t cap,
+                                const char *address) {
+    if ((st == TOFU_CONNECT_FAILED || st == TOFU_UDS_PATH_NOT_FOUND) && address != NULL &&
+        address[0] != '\0') {
+        snprintf(buf, cap, "is a server listening on %s?", address);
+        return buf;
+    }
+    if (st == TOFU_LISTEN_FAILED && os_error != NULL &&
+        (strstr(os_error, "ADDRINUSE") != NULL || strncmp(os_error, "WSAEACCES", 9) == 0))
+        return "another process listens there";
+    return NULL;
+}
+
+void tc_report_failure(tofu_status st, const char *detail, const char *os_error,
+                       const char *address) {
+    char hint_buf[TC_ERROR_CAP + 64];
+    const char *hint = output__hint(st, os_error, hint_buf, sizeof hint_buf, address);
+    fprintf(stderr, "tofucat: %s", tofu_status_name(st));
+    if (detail != NULL)
+        fprintf(stderr, ": %s", detail);
+    if (os_error != NULL && os_error[0] != '\0')
+        fprintf(stderr, ": %s", os_error);
+    if (hint != NULL)
+        fprintf(stderr, " (%s)", hint);
+    fputc('\n', stderr);
+}
+
 /* One byte outside a UTF-8 sequence. */
 static void output__escape_byte(FILE *f, unsigned char c, tc_escape_style style) {
     bool other = style == TC_ESCAPE_JSON ? (c < 0x20 || c >= 0x80) : (c < 0x20 || c >= 0x7F);

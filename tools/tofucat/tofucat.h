@@ -123,6 +123,20 @@ bool tc_is_close_signal(const tofu_msg *m);
 /* Prints "tofucat: <status name>[: detail]" on stderr. */
 void tc_report_status(tofu_status st, const char *detail);
 
+/* Room for a message's ~error text (tc_msg_error). */
+#define TC_ERROR_CAP 256
+
+/* The ~error of an engine-made message (the system's error behind a
+ * failure), NUL-terminated; "" when it has none. */
+void tc_msg_error(const tofu_msg *m, char *buf, size_t cap);
+
+/* A failure on one line of stderr: "tofucat: <status>: <detail>[:
+ * <os_error>][ (<hint>)]", the hint where one helps (nobody listening at
+ * `address`, another process listening there). os_error and address may
+ * be NULL or "". */
+void tc_report_failure(tofu_status st, const char *detail, const char *os_error,
+                       const char *address);
+
 /* ---- sys.c ---- */
 
 /* Monotonic milliseconds (arbitrary origin). */

@@ -87,7 +87,12 @@ static bool url__uds_value(const char *rest, char *value, const char **why) {
         return false;
     }
     if (strlen(rest) > tofu_uds_path_max() + (rest[0] == '@' ? 1u : 0u)) {
-        *why = "socket path too long";
+        /* The limit is the system's (sun_path): say it. Parsing happens
+         * once, before any thread starts. */
+        static char too_long[64];
+        snprintf(too_long, sizeof too_long, "the path is too long: at most %llu bytes",
+                 (unsigned long long)tofu_uds_path_max());
+        *why = too_long;
         return false;
     }
     memcpy(value, "uds|", 4);
