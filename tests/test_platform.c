@@ -37,6 +37,32 @@ static tofu_address t_uds(const char *path, bool abstract) {
     return a;
 }
 
+/* The system's error of the call that just failed (tofui_sock_last_error)
+ * reads "<SYMBOL> <text>" on one ASCII line, and its symbol contains one of
+ * parts (NULL-terminated): the part POSIX and Windows names share. */
+static void t_last_error_at(const char *const *parts, const char *file, int line) {
+    char text[TOFUI_OS_ERROR_TEXT_MAX];
+    tofui_os_error_text(tofui_sock_last_error(), text, sizeof text);
+    const char *space = strchr(text, ' ');
+    size_t symbol = space != NULL ? (size_t)(space - text) : strlen(text);
+    for (const char *c = text; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+            tofu_t_fail(file, line, "\"%s\": not one line of ASCII", text);
+    for (const char *const *p = parts; *p != NULL; p++) {
+        const char *at = strstr(text, *p);
+        if (at != NULL && (size_t)(at - text) < symbol) {
+            printf("last error: %s\n", text);
+            return;
+        }
+    }
+    tofu_t_fail(file, line, "last error \"%s\": expected %s", text, parts[0]);
+}
+#define T_LAST_ERROR(...)                                   \
+    do {                                                    \
+        const char *const parts_[] = {__VA_ARGS__, NULL};   \
+        t_last_error_at(parts_, __FILE__, __LINE__);        \
+    } while (0)
+
 /* A fresh UDS path, unique per process and call; nothing is created. */
 static tofu_address t_temp_uds(void) {
     char path[TOFU_UDS_PATH_BUF];
@@ -454,6 +480,7 @@ TEST(second_tcp_listener_on_a_port_in_use_fails) {
     tofu_address taken = t_reachable(l, &sa);
     tofui_sockaddr sa2 = t_resolve1(&taken, true);
     ASSERT_STATUS(TOFU_LISTEN_FAILED, tofui_sock_listen(&sa2, &l2));
+    T_LAST_ERROR("ADDRINUSE", "EACCES"); /* Windows' exclusive use: either */
     ASSERT_TRUE(l2 == TOFUI_INVALID_SOCKET);
     /* The wildcard address overlaps it too. */
     tofu_address any = t_tcp("", taken.port);
@@ -501,6 +528,7 @@ TEST(tcp_connect_to_a_closed_port_fails) {
     tofu_status st = tofui_sock_connect(&target, &s, &in_progress);
     if (st != TOFU_SUCCESS) {
         ASSERT_STATUS(TOFU_CONNECT_FAILED, st);
+        T_LAST_ERROR("REFUSED");
         ASSERT_TRUE(s == TOFUI_INVALID_SOCKET);
     } else {
         /* Refused later: the poller reports the socket, SO_ERROR says why. */
@@ -513,6 +541,7 @@ TEST(tcp_connect_to_a_closed_port_fails) {
         ASSERT_EQ_I(tofui_poller_wait(p, ev, 4, T_PATIENCE_MS, &woken), 1);
         ASSERT_TRUE(ev[0].data == &s);
         ASSERT_STATUS(TOFU_CONNECT_FAILED, tofui_sock_connect_result(s));
+        T_LAST_ERROR("REFUSED"); /* SO_ERROR's */
         tofui_poller_remove(p, s);
         tofui_poller_destroy(p);
         tofui_sock_close(s);
@@ -699,6 +728,7 @@ TEST(uds_connect_to_a_missing_path_is_uds_path_not_found) {
     tofui_socket s = (tofui_socket)12345;
     bool in_progress = true;
     ASSERT_STATUS(TOFU_UDS_PATH_NOT_FOUND, tofui_sock_connect(&sa, &s, &in_progress));
+    T_LAST_ERROR("ENOENT", "NOT_FOUND");
     ASSERT_TRUE(s == TOFUI_INVALID_SOCKET);
     ASSERT_FALSE(in_progress);
     T_END();
@@ -742,6 +772,7 @@ TEST(uds_live_listener_path_is_not_stolen) {
     tofui_sockaddr sa;
     tofui_socket l = t_listen(&a, &sa), l2 = TOFUI_INVALID_SOCKET;
     ASSERT_STATUS(TOFU_LISTEN_FAILED, tofui_sock_listen(&sa, &l2));
+    T_LAST_ERROR("ADDRINUSE"); /* not the error of the probe's connect */
     ASSERT_TRUE(l2 == TOFUI_INVALID_SOCKET);
     /* The first listener still owns the path: a new client reaches it (after
      * the probe connection the second listen may have made to test it). */
@@ -814,4 +845,19 @@ TEST(open_socket_counter_follows_every_open_and_close) {
     tofui_poller_destroy(p);
     t_close_pair(&c);
     T_END();
+}
+
+/* The text of an error number: a number without a name is shown as one
+ * ("errno 987654 ..." on POSIX, "error 987654 ..." on Windows); a short
+ * buffer gets a cut, NUL-terminated text. */
+TEST(os_error_text_of_unknown_numbers_and_short_buffers) {
+    char text[TOFUI_OS_ERROR_TEXT_MAX];
+    tofui_os_error_text(987654, text, sizeof text);
+    printf("987654: %s\n", text);
+    ASSERT_TRUE(strncmp(text, "errno 987654", 12) == 0 || strncmp(text, "error 987654", 12) == 0);
+    char small[8];
+    memset(small, 'x', sizeof small);
+    tofui_os_error_text(987654, small, sizeof small);
+    ASSERT_EQ(strlen(small), sizeof small - 1);
+    ASSERT_TRUE(strncmp(small, text, sizeof small - 1) == 0);
 }

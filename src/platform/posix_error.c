@@ -55,9 +55,12 @@ static const char *posix_error__name(int err) {
 
 /* strerror_r comes in two kinds: POSIX's returns 0 and fills buf, GNU's
  * (when some header asks for _GNU_SOURCE) returns the text. strerror itself
- * is not thread-safe everywhere. */
+ * is not thread-safe everywhere. For a number it does not know, POSIX's
+ * fails but may still have written "Unknown error N" (glibc): buf starts
+ * empty, so whatever it holds is the best text there is. */
 static const char *posix_error__from_int(int rc, const char *buf) {
-    return rc == 0 ? buf : "";
+    (void)rc;
+    return buf;
 }
 
 static const char *posix_error__from_ptr(const char *text, const char *buf) {
@@ -76,8 +79,9 @@ void tofui_os_error_text(int err, char *buf, size_t cap) {
     const char *name = posix_error__name(err);
     if (cap == 0)
         return;
+    const char *gap = text[0] != '\0' ? " " : "";
     if (name != NULL)
-        snprintf(buf, cap, "%s %s", name, text);
+        snprintf(buf, cap, "%s%s%s", name, gap, text);
     else
-        snprintf(buf, cap, "errno %d %s", err, text);
+        snprintf(buf, cap, "errno %d%s%s", err, gap, text);
 }
