@@ -30,7 +30,15 @@ static void check_error_at(const tofu_msg *m, const char *const *want, const cha
     if (!error_of(m, e, sizeof e))
         tofu_t_fail_msg_at("expected an ~error header", m, file, line);
     const char *space = strchr(e, ' ');
+#if defined(_WIN32)
+    /* Windows without words for an error (Wine has none for some Winsock
+     * errors) gives the name alone (docs/platforms.md). */
+    if (space == NULL)
+        space = e + strlen(e);
+    if (space == e || (space[0] == ' ' && space[1] == '\0'))
+#else
     if (space == NULL || space == e || space[1] == '\0')
+#endif
         tofu_t_fail(file, line, "~error \"%s\": expected \"<SYMBOL> <text>\"", e);
     for (const char *p = e; *p != '\0'; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
