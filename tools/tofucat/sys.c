@@ -149,35 +149,32 @@ bool tc_read_file(const char *path, unsigned char **data, size_t *len, const cha
 /* ---- a background thread and a gate ---- */
 
 #if defined(_WIN32)
-struct tc_thread {
-    HANDLE h;
+/* What a new thread runs; the thread frees it before it starts. */
+typedef struct sys__start {
     void (*fn)(void *);
     void *arg;
-};
+} sys__start;
 
 static DWORD WINAPI sys__thread_main(LPVOID p) {
-    struct tc_thread *t = p;
-    t->fn(t->arg);
+    sys__start st = *(sys__start *)p;
+    free(p);
+    st.fn(st.arg);
     return 0;
 }
 
-tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
-    struct tc_thread *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    t->fn = fn;
-    t->arg = arg;
-    t->h = CreateThread(NULL, 0, sys__thread_main, t, 0, NULL);
-    if (t->h == NULL) {
-        free(t);
-        return NULL;
+bool tc_thread_start_detached(void (*fn)(void *), void *arg) {
+    sys__start *st = malloc(sizeof *st);
+    if (st == NULL)
+        return false;
+    st->fn = fn;
+    st->arg = arg;
+    HANDLE h = CreateThread(NULL, 0, sys__thread_main, st, 0, NULL);
+    if (h == NULL) {
+        free(st);
+        return false;
     }
-    return t;
-}
-
-void tc_thread_detach(tc_thread *t) {
-    CloseHandle(t->h);
-    /* t itself stays: the thread may still be running with it */
+    CloseHandle(h);
+    return true;
 }
 
 struct tc_gate {
@@ -232,35 +229,38 @@ void tc_gate_close(tc_gate *g) {
     WakeAllConditionVariable(&g->cond);
     LeaveCriticalSection(&g->lock);
 }
+
+void tc_gate_destroy(tc_gate *g) {
+    DeleteCriticalSection(&g->lock);
+    free(g);
+}
 #else
-struct tc_thread {
-    pthread_t id;
+/* What a new thread runs; the thread frees it before it starts. */
+typedef struct sys__start {
     void (*fn)(void *);
     void *arg;
-};
+} sys__start;
 
 static void *sys__thread_main(void *p) {
-    struct tc_thread *t = p;
-    t->fn(t->arg);
+    sys__start st = *(sys__start *)p;
+    free(p);
+    st.fn(st.arg);
     return NULL;
 }
 
-tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
-    struct tc_thread *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    t->fn = fn;
-    t->arg = arg;
-    if (pthread_create(&t->id, NULL, sys__thread_main, t) != 0) {
-        free(t);
-        return NULL;
+bool tc_thread_start_detached(void (*fn)(void *), void *arg) {
+    sys__start *st = malloc(sizeof *st);
+    if (st == NULL)
+        return false;
+    st->fn = fn;
+    st->arg = arg;
+    pthread_t id;
+    if (pthread_create(&id, NULL, sys__thread_main, st) != 0) {
+        free(st);
+        return false;
     }
-    return t;
-}
-
-void tc_thread_detach(tc_thread *t) {
-    pthread_detach(t->id);
-    /* t itself stays: the thread may still be running with it */
+    pthread_detach(id);
+    return true;
 }
 
 struct tc_gate {
@@ -314,5 +314,11 @@ void tc_gate_close(tc_gate *g) {
     g->closed = true;
     pthread_cond_broadcast(&g->cond);
     pthread_mutex_unlock(&g->lock);
+}
+
+void tc_gate_destroy(tc_gate *g) {
+    pthread_cond_destroy(&g->cond);
+    pthread_mutex_destroy(&g->lock);
+    free(g);
 }
 #endif
