@@ -642,9 +642,9 @@ typedef struct tofu_peer {
     tofu_address address;
     /* UDS only: true when at least one of uid, gid, pid below is known.
      * Each is -1 where this platform does not tell (docs/platforms.md):
-     * Linux gives all three (SO_PEERCRED), macOS and the BSDs uid and gid
-     * (getpeereid) and the pid where the system has a call for it,
-     * Windows only the pid (SIO_AF_UNIX_GETPEERPID). For a connected
+     * Linux and OpenBSD give all three (SO_PEERCRED), macOS too
+     * (getpeereid, LOCAL_PEERPID), the other BSDs uid and gid
+     * (getpeereid), Windows only the pid (SIO_AF_UNIX_GETPEERPID). For a connected
      * channel they are the listening process's. Read when the channel was
      * accepted or connected: the process's credentials at that moment. */
     bool has_credentials;
