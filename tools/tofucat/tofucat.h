@@ -51,6 +51,7 @@ typedef struct tc_options {
 
     /* listen */
     bool echo;
+    bool show_peers; /* a line per new client: its address and credentials */
     uint64_t max_messages; /* 0 = no limit */
 
     /* connect */
