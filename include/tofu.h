@@ -635,6 +635,43 @@ TOFU_API tofu_status tofu_post(tofu_group *g, tofu_msg **m, tofu_bhdr *out);
  * wait on a group. */
 TOFU_API tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out);
 
+/* ---- Who is on the other end ---- */
+
+/* What the system tells about a channel's peer. Nothing of it travels on the
+ * wire: it comes from the connected socket (getpeername, and on a Unix
+ * socket the kernel's record of the peer process). */
+typedef struct tofu_peer {
+    /* TCP: the peer's IP address (numeric) and port. UDS: transport UDS and
+     * the name the peer's socket is bound to, which is empty for an
+     * accepted channel (clients do not bind) and the listener's path for a
+     * connected one. Empty (host "", port 0) where the system could not
+     * tell (the peer already gone). */
+    tofu_address address;
+    /* UDS only: true when at least one of uid, gid, pid below is known.
+     * Each is -1 where this platform does not tell (docs/platforms.md):
+     * Linux and OpenBSD give all three (SO_PEERCRED), macOS too
+     * (getpeereid, LOCAL_PEERPID), the other BSDs uid and gid
+     * (getpeereid), Windows only the pid (SIO_AF_UNIX_GETPEERPID). For a connected
+     * channel they are the listening process's. Read when the channel was
+     * accepted or connected: the process's credentials at that moment. */
+    bool has_credentials;
+    int64_t uid;
+    int64_t gid;
+    int64_t pid;
+} tofu_peer;
+
+/* Fills *out with the peer of one of the group's channels: an accepted
+ * channel (known before its first message is delivered, so a server can
+ * decide on the HelloRequest) or a connected one (known once connected,
+ * when its HelloRequest went out). One small record per open channel,
+ * freed when the channel closes. Any thread.
+ * Errors, as tofu_post for the number: TOFU_INVALID_CHANNEL_NUMBER (0, or
+ * never a channel of this group), TOFU_INVALID_MCHN_GROUP (another group's
+ * channel), TOFU_CHANNEL_CLOSED (it closed), TOFU_SHUTDOWN_STARTED (the
+ * group was destroyed); TOFU_NOT_ALLOWED for a NULL group or out, a
+ * listener, or a Hello channel not connected yet. */
+TOFU_API tofu_status tofu_channel_peer(tofu_group *g, uint16_t channel, tofu_peer *out);
+
 /* ---- Event-loop integration ---- */
 
 /* What an event loop waits on: a file descriptor on POSIX, a SOCKET on

@@ -71,9 +71,25 @@ static void dial__liveness(tofui_chan *ch, const tofui_sockaddr *sa) {
         tofui_sock_set_liveness(ch->sock, &ch->set->live);
 }
 
+/* Who is on the other end (tofu_channel_peer), noted once the socket is
+ * connected: in the channel table, which app threads may read. The record
+ * is taken before the channel is adopted or connected, so that no memory
+ * later cannot leave a channel without one. */
+static void dial__note_peer(tofui_chan *ch, tofu_peer *rec, bool uds) {
+    tofui_sock_peer(ch->sock, uds, rec);
+    tofui_chantab_set_peer(ch->set->chantab, ch->num, rec);
+}
+
 static void dial__connected(tofui_chan *ch) {
+    tofu_peer *rec = malloc(sizeof *rec);
+    if (rec == NULL) {
+        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+        return;
+    }
+    const tofui_sockaddr *sa = &ch->dial.addrs[ch->dial.next - 1];
     tofui_timer_stop(&ch->timer);
-    dial__liveness(ch, &ch->dial.addrs[ch->dial.next - 1]);
+    dial__liveness(ch, sa);
+    dial__note_peer(ch, rec, sa->uds);
     tofui_dial_release(ch);
     tofui_chan_connected(ch);
 }
@@ -345,17 +361,22 @@ static void dial__adopt(tofui_chan *l, tofui_socket s) {
         tofui_sock_abort(s);
         return;
     }
-    tofui_chan *ch = tofui_chan_create(set, l->group, num, TOFUI_OPEN_ACCEPT, 0);
+    tofu_peer *rec = malloc(sizeof *rec);
+    tofui_chan *ch = rec != NULL ? tofui_chan_create(set, l->group, num, TOFUI_OPEN_ACCEPT, 0)
+                                 : NULL;
     if (ch == NULL) {
+        free(rec);
         tofui_chantab_release(set->chantab, num);
         tofui_sock_abort(s);
         return;
     }
     if (tofui_chan_attach(ch, s, TOFUI_CH_OPEN) != TOFU_SUCCESS) {
+        free(rec);
         tofui_chan_close(ch, TOFU_COMMUNICATION_FAILED, TOFUI_CLOSE_ABORT);
         return;
     }
     dial__liveness(ch, &l->listen.bound);
+    dial__note_peer(ch, rec, l->listen.bound.uds);
     /* Its first frame, or it goes. */
     tofui_timer_start(&set->timers, &ch->timer, TOFUI_TIMER_HANDSHAKE);
 }

@@ -49,6 +49,17 @@ static tofu_status group__check(tofu_msg *m) {
     return TOFU_SUCCESS;
 }
 
+/* Whether num is an open channel of g, with the status a post to it gets
+ * when it is not. */
+static tofu_status group__owns(const tofu_group *g, uint16_t num) {
+    tofui_chantab *t = g->reg->chantab;
+    tofu_group *owner = tofui_chantab_owner(t, num);
+    if (owner == NULL) /* closed, or never a channel of this group */
+        return tofui_chantab_closed_for(t, num, g) ? TOFU_CHANNEL_CLOSED
+                                                   : TOFU_INVALID_CHANNEL_NUMBER;
+    return owner == g ? TOFU_SUCCESS : TOFU_INVALID_MCHN_GROUP;
+}
+
 /* SPEC §3.2 step 4 with libtofu's rule: a Hello/WelcomeRequest always opens a
  * new channel, so it must come with channel 0. */
 static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocated) {
@@ -65,11 +76,7 @@ static tofu_status group__bind_channel(tofu_group *g, tofu_msg *m, bool *allocat
         *allocated = true;
         return TOFU_SUCCESS;
     }
-    tofu_group *owner = tofui_chantab_owner(t, num);
-    if (owner == NULL) /* closed, or never a channel of this group */
-        return tofui_chantab_closed_for(t, num, g) ? TOFU_CHANNEL_CLOSED
-                                                   : TOFU_INVALID_CHANNEL_NUMBER;
-    return owner == g ? TOFU_SUCCESS : TOFU_INVALID_MCHN_GROUP;
+    return group__owns(g, num);
 }
 
 /* The submission queue's guard (submit.h): a post to an open channel goes in
@@ -118,6 +125,20 @@ tofu_status tofu_post(tofu_group *g, tofu_msg **mp, tofu_bhdr *out) {
     }
     *mp = NULL;
     return TOFU_SUCCESS;
+}
+
+/* The record is the channel table's (the I/O thread notes it at accept
+ * and connect): read under the table's lock, so any thread may ask. */
+tofu_status tofu_channel_peer(tofu_group *g, uint16_t channel, tofu_peer *out) {
+    if (g == NULL || out == NULL)
+        return TOFU_NOT_ALLOWED;
+    if (group__dead(g))
+        return TOFU_SHUTDOWN_STARTED;
+    if (tofui_chantab_peer(g->reg->chantab, channel, g, out))
+        return TOFU_SUCCESS;
+    tofu_status st = group__owns(g, channel);
+    /* Its own channel without a record: a listener, or not connected yet. */
+    return st == TOFU_SUCCESS ? TOFU_NOT_ALLOWED : st;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -171,6 +171,14 @@ void tofui_sock_close_listener(tofui_socket s, const tofui_sockaddr *bound);
 tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *requested,
                                      tofu_address *out);
 
+/* What the system tells about the peer of a connected socket (uds: the
+ * transport it was opened on): getpeername's address, and on a Unix socket
+ * the peer process's credentials where the platform has a call for them
+ * (Linux SO_PEERCRED; OpenBSD SO_PEERCRED; the other BSDs and macOS
+ * getpeereid, and LOCAL_PEERPID on macOS; Windows SIO_AF_UNIX_GETPEERPID).
+ * Never fails: what the system does not tell stays empty, or -1. */
+void tofui_sock_peer(tofui_socket s, bool uds, tofu_peer *out);
+
 /* Sockets opened by this layer and not yet closed, process-wide. */
 uint64_t tofui_sock_open_count(void);
 

@@ -574,6 +574,66 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
 }
 
 /* ------------------------------------------------------------------------ */
+/* the peer                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The peer process of a Unix socket, as far as this system tells: Linux and
+ * OpenBSD have SO_PEERCRED (uid, gid, pid; the structure's name differs),
+ * macOS and the other BSDs getpeereid (uid, gid), macOS also LOCAL_PEERPID. */
+static void posix_sock__peer_credentials(int fd, tofu_peer *out) {
+#if defined(__linux__) || defined(__OpenBSD__)
+#if defined(__linux__)
+    struct ucred cred;
+#else
+    struct sockpeercred cred;
+#endif
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof cred) {
+        out->uid = (int64_t)cred.uid;
+        out->gid = (int64_t)cred.gid;
+        out->pid = cred.pid > 0 ? (int64_t)cred.pid : -1;
+        out->has_credentials = true;
+    }
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+    uid_t uid;
+    gid_t gid;
+    if (getpeereid(fd, &uid, &gid) == 0) {
+        out->uid = (int64_t)uid;
+        out->gid = (int64_t)gid;
+        out->has_credentials = true;
+    }
+#if defined(LOCAL_PEERPID)
+    pid_t pid = 0;
+    socklen_t len = sizeof pid;
+    if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &len) == 0 && pid > 0) {
+        out->pid = (int64_t)pid;
+        out->has_credentials = true;
+    }
+#endif
+#else
+    (void)fd, (void)out; /* no known call: has_credentials stays false */
+#endif
+}
+
+void tofui_sock_peer(tofui_socket s, bool uds, tofu_peer *out) {
+    memset(out, 0, sizeof *out);
+    out->uid = out->gid = out->pid = -1;
+    int fd = posix_sock__fd(s);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_UNIX)
+            posix_sock__uds_name(&ss, (size_t)len, NULL, &out->address);
+        else if (tofui_sockaddr_inet_to_address(&ss, &out->address) != TOFU_SUCCESS)
+            memset(&out->address, 0, sizeof out->address);
+    }
+    out->address.transport = uds ? TOFU_TRANSPORT_UDS : TOFU_TRANSPORT_TCP;
+    if (uds)
+        posix_sock__peer_credentials(fd, out);
+}
+
+/* ------------------------------------------------------------------------ */
 /* capabilities                                                             */
 /* ------------------------------------------------------------------------ */
 

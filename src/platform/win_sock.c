@@ -492,6 +492,41 @@ tofu_status tofui_sock_local_address(tofui_socket s, const tofui_sockaddr *reque
     return TOFU_SUCCESS;
 }
 
+/* ---- the peer ---- */
+
+/* Windows tells the pid of an AF_UNIX peer (Windows 10 1803+), nothing of
+ * its user: uid and gid stay -1. */
+static void win_sock__peer_pid(SOCKET s, tofu_peer *out) {
+#if defined(SIO_AF_UNIX_GETPEERPID)
+    ULONG pid = 0;
+    DWORD got = 0;
+    if (WSAIoctl(s, SIO_AF_UNIX_GETPEERPID, NULL, 0, &pid, sizeof pid, &got, NULL, NULL) == 0 &&
+        got == sizeof pid && pid != 0) {
+        out->pid = (int64_t)pid;
+        out->has_credentials = true;
+    }
+#else
+    (void)s, (void)out;
+#endif
+}
+
+void tofui_sock_peer(tofui_socket s, bool uds, tofu_peer *out) {
+    memset(out, 0, sizeof *out);
+    out->uid = out->gid = out->pid = -1;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername((SOCKET)s, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_UNIX)
+            win_sock__uds_name(&ss, (size_t)len, NULL, &out->address);
+        else if (tofui_sockaddr_inet_to_address(&ss, &out->address) != TOFU_SUCCESS)
+            memset(&out->address, 0, sizeof out->address);
+    }
+    out->address.transport = uds ? TOFU_TRANSPORT_UDS : TOFU_TRANSPORT_TCP;
+    if (uds)
+        win_sock__peer_pid((SOCKET)s, out);
+}
+
 /* ---- capabilities ---- */
 
 /* Probed once: AF_UNIX support does not come and go while a process runs.

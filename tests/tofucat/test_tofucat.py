@@ -281,7 +281,7 @@ def json_lines(out):
             m = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise Failure("not a JSON line: %r (%s)" % (raw, e))
-        if "listening" in m and len(m) == 1:  # listen's first line
+        if len(m) == 1 and ("listening" in m or "peer" in m):  # listen's own lines
             continue
         check_json_message(m, raw)
         msgs.append(m)
@@ -849,6 +849,21 @@ def transport_case_stdin_sees_server_close(transport):
             client.stdin.close()
         err = client.stderr.read().decode("utf-8", "replace")
         check(rc in (0, 1), "ended on its own", rc, err)
+
+
+def transport_case_show_peers(transport):
+    """listen --show-peers: a line per new client before its first message,
+    with its address; over a Unix socket also its uid (ours: same user)."""
+    with Listener(transport, "--echo", "--show-peers", "--format", "json") as ls:
+        connect(ls.url, "--data", "x")
+        lines = ls.stop()
+    peers = [json.loads(l)["peer"] for l in lines if l.startswith(b'{"peer"')]
+    check(len(peers) == 1, "one peer line for one client", lines)
+    p = peers[0]
+    if transport in ("tcp4", "tcp6"):
+        check(p["address"].startswith("tcp://"), "a TCP peer's address", p)
+    elif not WINDOWS and hasattr(os, "getuid"):
+        check(p["uid"] == os.getuid(), "a Unix-socket peer's uid is ours", p)
 
 
 def case_missing_file_before_connecting(_):

@@ -69,6 +69,12 @@ static bool opt__echo(tc_options *o, const char *v) {
     return true;
 }
 
+static bool opt__show_peers(tc_options *o, const char *v) {
+    (void)v;
+    o->show_peers = true;
+    return true;
+}
+
 static bool opt__max_messages(tc_options *o, const char *v) {
     return args__parse_u64(v, &o->max_messages) && o->max_messages > 0;
 }
@@ -152,6 +158,7 @@ static bool opt__bye_signal(tc_options *o, const char *v) {
 
 static const option_spec args__options[] = {
     {"echo", CMD_LISTEN, false, opt__echo, NULL},
+    {"show-peers", CMD_LISTEN, false, opt__show_peers, NULL},
     {"max-messages", CMD_LISTEN, true, opt__max_messages, "a positive number"},
     {"format", CMD_BOTH, true, opt__format, "text, json or raw"},
     {"quiet", CMD_BOTH, false, opt__quiet, NULL},
@@ -297,7 +304,8 @@ void tc_print_version(FILE *f) {
 
 void tc_print_help(FILE *f) {
     fputs("Usage:\n"
-          "  tofucat listen ADDRESS [--echo] [--max-messages N] [--format text|json|raw] [--quiet]\n"
+          "  tofucat listen ADDRESS [--echo] [--max-messages N] [--show-peers]\n"
+          "                 [--format text|json|raw] [--quiet]\n"
           "  tofucat connect ADDRESS [--data STR]... [--file PATH] [--signal] [--count N]\n"
           "                  [--header NAME:VALUE]... [--data-header NAME:VALUE]...\n"
           "                  [--format text|json|raw] [--timeout MS] [--retry MS]\n"
@@ -316,6 +324,8 @@ void tc_print_help(FILE *f) {
           "                      headers and body; send each Signal back (without --echo\n"
           "                      a Request gets an empty Response)\n"
           "  --max-messages N    exit 0 after N Requests/Signals, once the replies are out\n"
+          "  --show-peers        a line per new client before its first message: its\n"
+          "                      address and, over a Unix socket, its uid, gid and pid\n"
           "\n"
           "connect: says hello, sends each payload as a Request and waits for its\n"
           "Response, then says bye. Payloads: every --data, then --file (split into\n"

@@ -16,6 +16,7 @@
  * ByeRequest is answered with a ByeResponse at any time; if payloads were
  * still to go, they come back with channel_closed and the run fails.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -330,10 +331,20 @@ static int client__send_arguments(client *c) {
 static char client__stdin_line;
 static char client__stdin_end;
 
+/* Shared by the main thread and the reader; the last of the two to be done
+ * with it frees it (the reader may stay blocked in a read until exit). */
 typedef struct stdin_reader {
     tc_session *s;
     tc_gate *gate;
+    atomic_int users;
 } stdin_reader;
+
+static void client__reader_done(stdin_reader *r) {
+    if (atomic_fetch_sub(&r->users, 1) == 1) {
+        tc_gate_destroy(r->gate);
+        free(r);
+    }
+}
 
 /* Hands a line (or the end of the input) to the main thread; nothing once
  * the main thread is done with the engine (the gate is closed). */
@@ -361,6 +372,7 @@ static void client__read_stdin(void *arg) {
         client__forward(r, line, len, &client__stdin_line);
     client__forward(r, NULL, 0, &client__stdin_end);
     free(line);
+    client__reader_done(r);
 }
 
 /* Waits for the next line of standard input (NULL at its end), handling
@@ -400,17 +412,20 @@ static tofu_msg *client__next_line(client *c, int *rc) {
 static int client__send_stdin(client *c) {
     stdin_reader *r = calloc(1, sizeof *r);
     tc_gate *gate = tc_gate_create();
-    tc_thread *t = NULL;
-    if (r != NULL && gate != NULL) {
-        r->s = &c->s;
-        r->gate = gate;
-        t = tc_thread_start(client__read_stdin, r);
+    if (r == NULL || gate == NULL) {
+        free(r);
+        if (gate != NULL)
+            tc_gate_destroy(gate);
+        return client__fail(TOFU_ALLOCATION_FAILED, "cannot start reading standard input");
     }
-    if (t == NULL) {
+    r->s = &c->s;
+    r->gate = gate;
+    atomic_init(&r->users, 2);
+    if (!tc_thread_start_detached(client__read_stdin, r)) {
+        tc_gate_destroy(gate);
         free(r);
         return client__fail(TOFU_ALLOCATION_FAILED, "cannot start reading standard input");
     }
-    tc_thread_detach(t); /* r and gate stay for it: it may outlive us, blocked in a read */
     int rc = TC_EXIT_OK;
     tc_gate_open(gate);
     tofu_msg *m;
@@ -425,6 +440,7 @@ static int client__send_stdin(client *c) {
         tc_gate_open(gate);
     }
     tc_gate_close(gate); /* the reader touches the engine no more */
+    client__reader_done(r);
     return rc;
 }
 

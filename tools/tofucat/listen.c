@@ -164,9 +164,34 @@ static void server__signal(server *sv, tofu_msg **m) {
     server__count_handled(sv);
 }
 
+/* --show-peers: who a new client is (tofu_channel_peer), before its first
+ * message: "Peer channel=N address=URL uid=U gid=G pid=P" (-1: unknown),
+ * or {"peer":{...}} with --format json. */
+static void server__show_peer(const server *sv, uint16_t ch) {
+    tofu_peer p;
+    char url[TOFU_MAX_HOST_LEN + TOFU_UDS_PATH_BUF + 32] = "";
+    if (!sv->opt->show_peers || sv->opt->quiet || tofu_channel_peer(sv->s.g, ch, &p) != TOFU_SUCCESS)
+        return;
+    if (!tc_url_format(&p.address, url, sizeof url))
+        strcpy(url, p.address.transport == TOFU_TRANSPORT_UDS ? "uds:" : "");
+    FILE *f = sv->opt->format == TC_FORMAT_RAW ? stderr : stdout;
+    if (sv->opt->format == TC_FORMAT_JSON) {
+        fprintf(f, "{\"peer\":{\"channel\":%u,\"address\":\"", (unsigned)ch);
+        tc_write_escaped(f, (const unsigned char *)url, strlen(url), TC_ESCAPE_JSON);
+        fprintf(f, "\",\"uid\":%lld,\"gid\":%lld,\"pid\":%lld}}\n", (long long)p.uid,
+                (long long)p.gid, (long long)p.pid);
+    } else {
+        fprintf(f, "Peer channel=%u address=%s uid=%lld gid=%lld pid=%lld\n", (unsigned)ch, url,
+                (long long)p.uid, (long long)p.gid, (long long)p.pid);
+    }
+    fflush(f);
+}
+
 static void server__app_msg(server *sv, tofu_msg *m) {
     uint16_t ch = tofu_msg_channel(m);
     bool is_new = server__mark_open(sv, ch);
+    if (is_new)
+        server__show_peer(sv, ch);
     tc_print_msg(sv->opt, m);
     switch (tofu_msg_opcode(m)) {
     case TOFU_OP_HELLO_REQUEST:

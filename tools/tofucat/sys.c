@@ -146,126 +146,92 @@ bool tc_read_file(const char *path, unsigned char **data, size_t *len, const cha
     return true;
 }
 
-/* ---- a background thread and a gate ---- */
+/* ---- a background thread and a gate ----
+ *
+ * Written once over a few primitives per platform: Win32 threads, critical
+ * sections and condition variables, or pthreads. */
 
 #if defined(_WIN32)
-struct tc_thread {
-    HANDLE h;
+typedef CRITICAL_SECTION sys__mutex;
+typedef CONDITION_VARIABLE sys__cond;
+#define SYS__MUTEX_INIT(m) InitializeCriticalSection(m)
+#define SYS__MUTEX_FINI(m) DeleteCriticalSection(m)
+#define SYS__LOCK(m) EnterCriticalSection(m)
+#define SYS__UNLOCK(m) LeaveCriticalSection(m)
+#define SYS__COND_INIT(c) InitializeConditionVariable(c)
+#define SYS__COND_FINI(c) ((void)(c)) /* nothing to free */
+#define SYS__WAIT(c, m) SleepConditionVariableCS((c), (m), INFINITE)
+#define SYS__WAKE_ONE(c) WakeConditionVariable(c)
+#define SYS__WAKE_ALL(c) WakeAllConditionVariable(c)
+#else
+typedef pthread_mutex_t sys__mutex;
+typedef pthread_cond_t sys__cond;
+#define SYS__MUTEX_INIT(m) pthread_mutex_init((m), NULL)
+#define SYS__MUTEX_FINI(m) pthread_mutex_destroy(m)
+#define SYS__LOCK(m) pthread_mutex_lock(m)
+#define SYS__UNLOCK(m) pthread_mutex_unlock(m)
+#define SYS__COND_INIT(c) pthread_cond_init((c), NULL)
+#define SYS__COND_FINI(c) pthread_cond_destroy(c)
+#define SYS__WAIT(c, m) pthread_cond_wait((c), (m))
+#define SYS__WAKE_ONE(c) pthread_cond_signal(c)
+#define SYS__WAKE_ALL(c) pthread_cond_broadcast(c)
+#endif
+
+/* What a new thread runs; the thread frees it before it starts. */
+typedef struct sys__start {
     void (*fn)(void *);
     void *arg;
-};
+} sys__start;
 
+static void sys__run(void *p) {
+    sys__start st = *(sys__start *)p;
+    free(p);
+    st.fn(st.arg);
+}
+
+#if defined(_WIN32)
 static DWORD WINAPI sys__thread_main(LPVOID p) {
-    struct tc_thread *t = p;
-    t->fn(t->arg);
+    sys__run(p);
     return 0;
 }
 
-tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
-    struct tc_thread *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    t->fn = fn;
-    t->arg = arg;
-    t->h = CreateThread(NULL, 0, sys__thread_main, t, 0, NULL);
-    if (t->h == NULL) {
-        free(t);
-        return NULL;
-    }
-    return t;
-}
-
-void tc_thread_detach(tc_thread *t) {
-    CloseHandle(t->h);
-    /* t itself stays: the thread may still be running with it */
-}
-
-struct tc_gate {
-    CRITICAL_SECTION lock;
-    CONDITION_VARIABLE cond;
-    unsigned open;
-    bool closed;
-};
-
-tc_gate *tc_gate_create(void) {
-    struct tc_gate *g = calloc(1, sizeof *g);
-    if (g == NULL)
-        return NULL;
-    InitializeCriticalSection(&g->lock);
-    InitializeConditionVariable(&g->cond);
-    return g;
-}
-
-void tc_gate_open(tc_gate *g) {
-    EnterCriticalSection(&g->lock);
-    g->open++;
-    WakeConditionVariable(&g->cond);
-    LeaveCriticalSection(&g->lock);
-}
-
-bool tc_gate_pass(tc_gate *g) {
-    EnterCriticalSection(&g->lock);
-    while (g->open == 0 && !g->closed)
-        SleepConditionVariableCS(&g->cond, &g->lock, INFINITE);
-    bool pass = !g->closed;
-    if (pass)
-        g->open--;
-    LeaveCriticalSection(&g->lock);
-    return pass;
-}
-
-bool tc_gate_hold(tc_gate *g) {
-    EnterCriticalSection(&g->lock);
-    if (!g->closed)
-        return true;
-    LeaveCriticalSection(&g->lock);
-    return false;
-}
-
-void tc_gate_release(tc_gate *g) {
-    LeaveCriticalSection(&g->lock);
-}
-
-void tc_gate_close(tc_gate *g) {
-    EnterCriticalSection(&g->lock);
-    g->closed = true;
-    WakeAllConditionVariable(&g->cond);
-    LeaveCriticalSection(&g->lock);
+static bool sys__spawn_detached(sys__start *st) {
+    HANDLE h = CreateThread(NULL, 0, sys__thread_main, st, 0, NULL);
+    if (h == NULL)
+        return false;
+    CloseHandle(h);
+    return true;
 }
 #else
-struct tc_thread {
-    pthread_t id;
-    void (*fn)(void *);
-    void *arg;
-};
-
 static void *sys__thread_main(void *p) {
-    struct tc_thread *t = p;
-    t->fn(t->arg);
+    sys__run(p);
     return NULL;
 }
 
-tc_thread *tc_thread_start(void (*fn)(void *), void *arg) {
-    struct tc_thread *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return NULL;
-    t->fn = fn;
-    t->arg = arg;
-    if (pthread_create(&t->id, NULL, sys__thread_main, t) != 0) {
-        free(t);
-        return NULL;
-    }
-    return t;
+static bool sys__spawn_detached(sys__start *st) {
+    pthread_t id;
+    if (pthread_create(&id, NULL, sys__thread_main, st) != 0)
+        return false;
+    pthread_detach(id);
+    return true;
 }
+#endif
 
-void tc_thread_detach(tc_thread *t) {
-    pthread_detach(t->id);
-    /* t itself stays: the thread may still be running with it */
+bool tc_thread_start_detached(void (*fn)(void *), void *arg) {
+    sys__start *st = malloc(sizeof *st);
+    if (st == NULL)
+        return false;
+    st->fn = fn;
+    st->arg = arg;
+    if (sys__spawn_detached(st))
+        return true;
+    free(st);
+    return false;
 }
 
 struct tc_gate {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    sys__mutex lock;
+    sys__cond cond;
     unsigned open;
     bool closed;
 };
@@ -274,45 +240,50 @@ tc_gate *tc_gate_create(void) {
     struct tc_gate *g = calloc(1, sizeof *g);
     if (g == NULL)
         return NULL;
-    pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->cond, NULL);
+    SYS__MUTEX_INIT(&g->lock);
+    SYS__COND_INIT(&g->cond);
     return g;
 }
 
 void tc_gate_open(tc_gate *g) {
-    pthread_mutex_lock(&g->lock);
+    SYS__LOCK(&g->lock);
     g->open++;
-    pthread_cond_signal(&g->cond);
-    pthread_mutex_unlock(&g->lock);
+    SYS__WAKE_ONE(&g->cond);
+    SYS__UNLOCK(&g->lock);
 }
 
 bool tc_gate_pass(tc_gate *g) {
-    pthread_mutex_lock(&g->lock);
+    SYS__LOCK(&g->lock);
     while (g->open == 0 && !g->closed)
-        pthread_cond_wait(&g->cond, &g->lock);
+        SYS__WAIT(&g->cond, &g->lock);
     bool pass = !g->closed;
     if (pass)
         g->open--;
-    pthread_mutex_unlock(&g->lock);
+    SYS__UNLOCK(&g->lock);
     return pass;
 }
 
 bool tc_gate_hold(tc_gate *g) {
-    pthread_mutex_lock(&g->lock);
+    SYS__LOCK(&g->lock);
     if (!g->closed)
         return true;
-    pthread_mutex_unlock(&g->lock);
+    SYS__UNLOCK(&g->lock);
     return false;
 }
 
 void tc_gate_release(tc_gate *g) {
-    pthread_mutex_unlock(&g->lock);
+    SYS__UNLOCK(&g->lock);
 }
 
 void tc_gate_close(tc_gate *g) {
-    pthread_mutex_lock(&g->lock);
+    SYS__LOCK(&g->lock);
     g->closed = true;
-    pthread_cond_broadcast(&g->cond);
-    pthread_mutex_unlock(&g->lock);
+    SYS__WAKE_ALL(&g->cond);
+    SYS__UNLOCK(&g->lock);
 }
-#endif
+
+void tc_gate_destroy(tc_gate *g) {
+    SYS__COND_FINI(&g->cond);
+    SYS__MUTEX_FINI(&g->lock);
+    free(g);
+}

@@ -51,6 +51,7 @@ typedef struct tc_options {
 
     /* listen */
     bool echo;
+    bool show_peers; /* a line per new client: its address and credentials */
     uint64_t max_messages; /* 0 = no limit */
 
     /* connect */
@@ -147,16 +148,15 @@ void tc_install_stop_handlers(void);
 /* Standard output in binary mode (no CR LF translation on Windows). */
 void tc_stdout_binary(void);
 
-/* One background thread, never joined: it may be blocked in a read when
- * tofucat is done, and exit ends it. NULL when it cannot start. */
-typedef struct tc_thread tc_thread;
-tc_thread *tc_thread_start(void (*fn)(void *), void *arg);
-void tc_thread_detach(tc_thread *t);
+/* Starts fn(arg) on a detached thread, never joined: it may be blocked in
+ * a read when tofucat is done, and exit ends it. False when it cannot. */
+bool tc_thread_start_detached(void (*fn)(void *), void *arg);
 /* A gate a thread passes once per opening (a counting semaphore): the
  * standard-input reader reads the next line only when the main thread is
  * ready for it. Once closed, nobody passes or holds it any more: what the
  * reader does with the engine it does holding the gate, so after close
- * returns the engine may go. Never destroyed (see tc_thread). */
+ * returns the engine may go. Destroyed by whichever of the two threads is
+ * done with it last. */
 typedef struct tc_gate tc_gate;
 tc_gate *tc_gate_create(void);
 void tc_gate_open(tc_gate *g);
@@ -166,6 +166,7 @@ bool tc_gate_pass(tc_gate *g);
 bool tc_gate_hold(tc_gate *g);
 void tc_gate_release(tc_gate *g);
 void tc_gate_close(tc_gate *g);
+void tc_gate_destroy(tc_gate *g);
 /* How many stop signals arrived so far. */
 int tc_stop_requests(void);
 
