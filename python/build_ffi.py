@@ -27,15 +27,17 @@ def _sources():
     files = []
     for part in ("msg", "engine", "util"):
         files += sorted(glob.glob(os.path.join(SRC, part, "*.c")))
+    # The platform layer as src/CMakeLists.txt picks it: every file of this
+    # system's family (posix_*.c or win_*.c, so that a new one is never
+    # missed), the shared ones, and the poller backend.
     plat = os.path.join(SRC, "platform")
     if sys.platform == "win32":
-        names = ["win_thread.c", "win_sock.c", "sock_addr.c", "sock_count.c", "win_notify.c",
-                 "poller_afd.c", "win_afd.c"]
+        family, poller = "win_*.c", "poller_afd.c"
     else:
+        family = "posix_*.c"
         poller = "poller_epoll.c" if sys.platform.startswith("linux") else "poller_poll.c"
-        names = ["posix_thread.c", "posix_sock.c", "sock_addr.c", "sock_count.c",
-                 "posix_notify.c", poller]
-    files += [os.path.join(plat, n) for n in names]
+    files += sorted(glob.glob(os.path.join(plat, family)))
+    files += [os.path.join(plat, n) for n in ("sock_addr.c", "sock_count.c", poller)]
     # setuptools wants paths relative to the setup script's folder.
     return [os.path.relpath(f, HERE) for f in files]
 
