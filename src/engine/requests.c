@@ -4,18 +4,13 @@
 #include <stdlib.h>
 
 #include "engine/requests.h"
+#include "engine/timers.h"
 #include "msg/msg.h"
-#include "platform/platform.h"
 
 #define REQS__FIRST_BUCKETS 64u
 /* Records kept for reuse beyond what is in use: enough for the bursts of a
  * busy channel, not a pool that grows with the worst moment forever. */
 #define REQS__MAX_FREE 4096u
-#define REQS__NS_PER_MS 1000000ull
-
-static uint64_t reqs__now_ms(void) {
-    return tofui_clock_ns() / REQS__NS_PER_MS;
-}
 
 tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt) {
     r->buckets = calloc(REQS__FIRST_BUCKETS, sizeof *r->buckets);
@@ -26,7 +21,7 @@ tofu_status tofui_reqs_init(tofui_reqs *r, const tofu_options *opt) {
     r->free = NULL;
     r->nfree = 0;
     r->default_ms = opt->request_timeout_ms == TOFU_TIMEOUT_NONE ? 0 : opt->request_timeout_ms;
-    tofui_wheel_init(&r->wheel, reqs__now_ms());
+    tofui_ms_wheel_init(&r->wheel);
     return TOFU_SUCCESS;
 }
 
@@ -120,15 +115,6 @@ static bool reqs__deadline_ms(const tofui_reqs *r, const tofu_msg *m, uint32_t *
     return r->default_ms != 0;
 }
 
-/* The deadline runs from now, rounded up to the next whole millisecond
- * (the wheel's tick) so that it never expires early. */
-static void reqs__start_deadline(tofui_reqs *r, tofui_req *q, uint32_t ms) {
-    uint64_t now_ns = tofui_clock_ns();
-    uint64_t at_ns = now_ns + (uint64_t)ms * REQS__NS_PER_MS;
-    uint64_t at = (at_ns + REQS__NS_PER_MS - 1) / REQS__NS_PER_MS;
-    tofui_wheel_add(&r->wheel, &q->deadline, at);
-}
-
 /* The chain of bucket b, searched for (owner, id). */
 static tofui_req *reqs__search(const tofui_reqs *r, size_t b, const void *owner, uint64_t id) {
     tofui_req *q = r->buckets[b];
@@ -163,13 +149,13 @@ tofui_req *tofui_reqs_get(tofui_reqs *r, const void *owner, tofui_link *owner_li
     tofui_list_push_back(owner_list, &q->owner_link);
     uint32_t ms;
     if (reqs__deadline_ms(r, m, &ms))
-        reqs__start_deadline(r, q, ms);
+        tofui_ms_wheel_start(&r->wheel, &q->deadline, ms);
     return q;
 }
 
 void tofui_reqs_retry(tofui_reqs *r, tofui_req *q, uint32_t ms) {
     tofui_wheel_remove(&r->wheel, &q->deadline);
-    reqs__start_deadline(r, q, ms);
+    tofui_ms_wheel_start(&r->wheel, &q->deadline, ms);
 }
 
 tofui_req *tofui_reqs_find(const tofui_reqs *r, const void *owner, uint64_t id) {
@@ -194,28 +180,13 @@ void tofui_reqs_free(tofui_reqs *r, tofui_req *q) {
     reqs__recycle(r, q);
 }
 
-/* The clock is read only when nothing is due yet and some deadline runs. */
 tofui_req *tofui_reqs_pop_expired(tofui_reqs *r) {
     if (tofui_reqs_no_deadlines(r))
         return NULL;
-    tofui_wheel_timer *t = tofui_wheel_pop_due(&r->wheel);
-    if (t == NULL && tofui_wheel_next(&r->wheel) != UINT64_MAX) {
-        tofui_wheel_advance(&r->wheel, reqs__now_ms());
-        t = tofui_wheel_pop_due(&r->wheel);
-    }
+    tofui_wheel_timer *t = tofui_ms_wheel_pop_expired(&r->wheel);
     return t == NULL ? NULL : TOFUI_CONTAINER(t, tofui_req, deadline);
 }
 
 int tofui_reqs_timeout(const tofui_reqs *r) {
-    if (tofui_reqs_no_deadlines(r))
-        return -1;
-    uint64_t next = tofui_wheel_next(&r->wheel);
-    if (next == UINT64_MAX)
-        return -1;
-    uint64_t now_ns = tofui_clock_ns();
-    uint64_t at_ns = next * REQS__NS_PER_MS;
-    if (at_ns <= now_ns)
-        return 0;
-    uint64_t ms = (at_ns - now_ns + REQS__NS_PER_MS - 1) / REQS__NS_PER_MS;
-    return ms > 60000u ? 60000 : (int)ms;
+    return tofui_reqs_no_deadlines(r) ? -1 : tofui_timeout_until(tofui_ms_wheel_next_ns(&r->wheel));
 }

@@ -41,7 +41,7 @@ void tofui_timers_init(tofui_timers *t, const tofu_options *opt) {
     /* No default: 0 is off, as TOFU_TIMEOUT_NONE. */
     t->len_ns[TOFUI_TIMER_IDLE] =
         opt->idle_timeout_ms == 0 ? 0 : timers__option_ns(opt->idle_timeout_ms, 0);
-    tofui_wheel_init(&t->waits, tofui_clock_ns() / TIMERS__NS_PER_MS);
+    tofui_ms_wheel_init(&t->waits);
 }
 
 void tofui_timer_start(tofui_timers *t, tofui_timer *tm, tofui_timer_kind kind) {
@@ -61,23 +61,56 @@ bool tofui_timer_runs(const tofui_timer *tm, tofui_timer_kind kind) {
     return tofui_list_linked(&tm->link) && tm->kind == (uint8_t)kind;
 }
 
-void tofui_wait_start(tofui_timers *t, tofui_wheel_timer *w, uint64_t ms) {
+/* ---- millisecond wheels on the engine's clock ---- */
+
+void tofui_ms_wheel_init(tofui_wheel *w) {
+    tofui_wheel_init(w, tofui_clock_ns() / TIMERS__NS_PER_MS);
+}
+
+/* Rounded up to the next whole millisecond (the wheel's tick), so that a
+ * timer never expires early. */
+void tofui_ms_wheel_start(tofui_wheel *w, tofui_wheel_timer *wt, uint64_t ms) {
     uint64_t at_ns = tofui_clock_ns() + ms * TIMERS__NS_PER_MS;
-    tofui_wheel_add(&t->waits, w, (at_ns + TIMERS__NS_PER_MS - 1) / TIMERS__NS_PER_MS);
+    tofui_wheel_add(w, wt, (at_ns + TIMERS__NS_PER_MS - 1) / TIMERS__NS_PER_MS);
+}
+
+/* The clock is read only when nothing is due yet and some timer runs. */
+tofui_wheel_timer *tofui_ms_wheel_pop_expired(tofui_wheel *w) {
+    tofui_wheel_timer *wt = tofui_wheel_pop_due(w);
+    if (wt == NULL && tofui_wheel_next(w) != UINT64_MAX) {
+        tofui_wheel_advance(w, tofui_clock_ns() / TIMERS__NS_PER_MS);
+        wt = tofui_wheel_pop_due(w);
+    }
+    return wt;
+}
+
+uint64_t tofui_ms_wheel_next_ns(const tofui_wheel *w) {
+    uint64_t tick = tofui_wheel_next(w);
+    return tick == UINT64_MAX ? UINT64_MAX : tick * TIMERS__NS_PER_MS;
+}
+
+int tofui_timeout_until(uint64_t deadline_ns) {
+    if (deadline_ns == UINT64_MAX)
+        return -1;
+    uint64_t now = tofui_clock_ns();
+    if (deadline_ns <= now)
+        return 0;
+    uint64_t ms = (deadline_ns - now + TIMERS__NS_PER_MS - 1) / TIMERS__NS_PER_MS;
+    return ms > 60000u ? 60000 : (int)ms;
+}
+
+/* ---- the connect waits ---- */
+
+void tofui_wait_start(tofui_timers *t, tofui_wheel_timer *w, uint64_t ms) {
+    tofui_ms_wheel_start(&t->waits, w, ms);
 }
 
 void tofui_wait_stop(tofui_timers *t, tofui_wheel_timer *w) {
     tofui_wheel_remove(&t->waits, w);
 }
 
-/* The clock is read only when nothing is due yet and some wait runs. */
 tofui_wheel_timer *tofui_waits_pop_expired(tofui_timers *t) {
-    tofui_wheel_timer *w = tofui_wheel_pop_due(&t->waits);
-    if (w == NULL && tofui_wheel_next(&t->waits) != UINT64_MAX) {
-        tofui_wheel_advance(&t->waits, tofui_clock_ns() / TIMERS__NS_PER_MS);
-        w = tofui_wheel_pop_due(&t->waits);
-    }
-    return w;
+    return tofui_ms_wheel_pop_expired(&t->waits);
 }
 
 /* The first timer of a list, or NULL. */
@@ -94,16 +127,8 @@ int tofui_timers_timeout(const tofui_timers *t) {
         if (tm != NULL && tm->deadline < next)
             next = tm->deadline;
     }
-    uint64_t wait_ms = tofui_wheel_next(&t->waits);
-    if (wait_ms != UINT64_MAX && wait_ms * TIMERS__NS_PER_MS < next)
-        next = wait_ms * TIMERS__NS_PER_MS;
-    if (next == UINT64_MAX)
-        return -1;
-    uint64_t now = tofui_clock_ns();
-    if (next <= now)
-        return 0;
-    uint64_t ms = (next - now + TIMERS__NS_PER_MS - 1) / TIMERS__NS_PER_MS;
-    return ms > 60000u ? 60000 : (int)ms;
+    uint64_t wait = tofui_ms_wheel_next_ns(&t->waits);
+    return tofui_timeout_until(wait < next ? wait : next);
 }
 
 /* Kinds are looked at in order; the clock is read once, and only when some

@@ -68,6 +68,20 @@ void tofui_wait_stop(tofui_timers *t, tofui_wheel_timer *w);
 tofui_wheel_timer *tofui_waits_pop_expired(tofui_timers *t);
 /* Wait timeout for the next deadline or wait, in ms: -1 when none. */
 int tofui_timers_timeout(const tofui_timers *t);
+
+/* Timing wheels of milliseconds on the engine's clock: the connect waits
+ * above, and the Request deadlines (requests.c). */
+void tofui_ms_wheel_init(tofui_wheel *w);
+/* Adds wt, due at least ms milliseconds from now; wt must be in no wheel. */
+void tofui_ms_wheel_start(tofui_wheel *w, tofui_wheel_timer *wt, uint64_t ms);
+/* A timer whose time came, taken out; NULL when none. */
+tofui_wheel_timer *tofui_ms_wheel_pop_expired(tofui_wheel *w);
+/* When the wheel must be looked at next, on the clock (ns); UINT64_MAX:
+ * nothing runs. */
+uint64_t tofui_ms_wheel_next_ns(const tofui_wheel *w);
+/* A wait timeout in ms (at most 60 s) until the clock reaches deadline_ns;
+ * -1 for UINT64_MAX. */
+int tofui_timeout_until(uint64_t deadline_ns);
 /* A timer whose deadline passed, taken off its list, and its kind; NULL
  * when there is none. *now is 0 on the first call of a round (the clock is
  * then read once, and only if some timer runs). */

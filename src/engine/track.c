@@ -80,9 +80,11 @@ void tofui_track_unqueued(tofui_chan *ch, tofu_msg *m) {
     tofui_req *q = m->track;
     if (q == NULL)
         return;
+    /* Its only part, never on the wire, still waiting: as if never posted.
+     * Decided first: a record out of the table goes with its last part. */
+    bool never_posted = q->unsent_parts == 1 && !q->written && q->state == TOFUI_REQ_WAITING;
     track__part_gone(&ch->set->reqs, m);
-    /* never on the wire, nothing else queued: as if never posted */
-    if (q->unsent_parts == 0 && q->state == TOFUI_REQ_WAITING && !q->written)
+    if (never_posted)
         tofui_reqs_free(&ch->set->reqs, q);
 }
 
@@ -191,7 +193,7 @@ static void track__expired(tofui_reqs *r, tofui_req *q) {
 }
 
 void tofui_track_expire(tofui_chanset *set) {
-    if (TRACK__OFF || tofui_reqs_no_deadlines(&set->reqs))
+    if (TRACK__OFF)
         return;
     tofui_req *q;
     while ((q = tofui_reqs_pop_expired(&set->reqs)) != NULL)
