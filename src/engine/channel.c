@@ -12,7 +12,6 @@
  * the list is worked off just before the wait, applying only real changes.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "engine/channel.h"
 #include "msg/headers.h"
@@ -189,10 +188,9 @@ static tofu_msg *chan__close_signal(uint16_t num, uint64_t id, tofu_status reaso
     tofu_msg *m = tofui_msg_engine(TOFU_OP_SIGNAL, TOFU_CHANNEL_CLOSED, num, id);
     if (m == NULL)
         return NULL;
-    tofu_msg_add_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
+    tofui_msg_set_header(m, TOFU_HDR_REASON, tofu_status_name(reason));
     if (violation != NULL)
-        tofu_msg_add_header(m, TOFU_HDR_VIOLATION, violation);
-    m->bhdr.thl = (uint16_t)m->thdrs.len;
+        tofui_msg_set_header(m, TOFU_HDR_VIOLATION, violation);
     return m;
 }
 
@@ -216,10 +214,8 @@ static void chan__mark_unsent(tofui_chan *ch, tofui_mq *unsent, tofu_status reas
  * status in ~reason: a status alone could not tell a frame that timed out
  * from a read that failed. */
 static void chan__add_limit(tofu_msg *closed, const char *limit) {
-    if (limit == NULL)
-        return;
-    tofu_msg_add_header(closed, TOFU_HDR_LIMIT, limit);
-    closed->bhdr.thl = (uint16_t)closed->thdrs.len;
+    if (limit != NULL)
+        tofui_msg_set_header(closed, TOFU_HDR_LIMIT, limit);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -240,11 +236,7 @@ void tofui_chan_add_error(const tofui_chan *ch, tofu_msg *m) {
     if (ch->os_error == 0)
         return;
     tofui_os_error_text(ch->os_error, text, sizeof text);
-    if (tofu_msg_find_header(m, TOFU_HDR_ERROR, NULL))
-        tofui_msg_replace_header(m, TOFU_HDR_ERROR, text, strlen(text));
-    else
-        tofu_msg_add_header(m, TOFU_HDR_ERROR, text);
-    m->bhdr.thl = (uint16_t)m->thdrs.len;
+    tofui_msg_set_header(m, TOFU_HDR_ERROR, text);
 }
 
 /* Every request of the application gets its answer (the pending

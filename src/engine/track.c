@@ -25,6 +25,7 @@
  * ByeResponse. It needs no table: a channel sends at most one.
  */
 #include "engine/channel.h"
+#include "msg/headers.h"
 
 /* TOFUI_BENCH_NO_TRACKING is defined only for the benchmarks' second copy
  * of the library (tofu_untracked, bench/CMakeLists.txt), never for the
@@ -47,10 +48,8 @@
 static tofu_msg *track__answer(tofui_chan *ch, tofu_opcode op, uint64_t id, tofu_status st,
                                const char *reason) {
     tofu_msg *m = tofui_msg_engine(op, st, ch->num, id);
-    if (m == NULL)
-        return NULL;
-    tofu_msg_add_header(m, TOFU_HDR_REASON, reason);
-    m->bhdr.thl = (uint16_t)m->thdrs.len;
+    if (m != NULL)
+        tofui_msg_set_header(m, TOFU_HDR_REASON, reason);
     return m;
 }
 

@@ -189,6 +189,16 @@ tofu_status tofui_msg_replace_header(tofu_msg *m, const char *name, const char *
     return TOFU_SUCCESS;
 }
 
+tofu_status tofui_msg_set_header(tofu_msg *m, const char *name, const char *value) {
+    size_t len = strlen(value);
+    tofu_status st = tofu_msg_find_header(m, name, NULL)
+                         ? tofui_msg_replace_header(m, name, value, len)
+                         : tofu_msg_add_header_n(m, name, strlen(name), value, len);
+    if (st == TOFU_SUCCESS)
+        m->bhdr.thl = (uint16_t)m->thdrs.len;
+    return st;
+}
+
 /* The engine's answer to a Request whose deadline passed. */
 bool tofu_msg_timed_out(const tofu_msg *m) {
     tofu_header h;

@@ -15,4 +15,11 @@
  * block would grow beyond 65535 bytes), TOFU_ALLOCATION_FAILED. */
 tofu_status tofui_msg_replace_header(tofu_msg *m, const char *name, const char *value, size_t len);
 
+/* Sets header `name` (NUL-terminated value) of a message the engine makes
+ * or hands back: replaces the first one with that name, or appends one,
+ * and keeps bhdr.thl in step with the block. Errors as the writer's, the
+ * message unchanged (the engine then sends it without: its status says
+ * the essential). */
+tofu_status tofui_msg_set_header(tofu_msg *m, const char *name, const char *value);
+
 #endif
