@@ -364,7 +364,8 @@ void tofui_dial_release(tofui_chan *ch);
  * with not_allowed). */
 void tofui_send_post(tofui_chan *ch, tofu_msg *m);
 /* Appends to the send queue itself, counted for max_send_queue (the
- * HelloRequest goes first, before any rule applies). */
+ * HelloRequest goes first, before any rule applies); a Request starts
+ * waiting for its answer (track.c). */
 void tofui_send_push(tofui_chan *ch, tofu_msg *m);
 /* Writes as much of the send queue as the socket takes. */
 void tofui_send_write(tofui_chan *ch);

@@ -40,7 +40,6 @@ void tofu_options_init(tofu_options *opt) {
     opt->bye_linger_ms = TOFU_DEFAULT_BYE_LINGER_MS;
     opt->frame_timeout_ms = TOFU_DEFAULT_FRAME_TIMEOUT_MS;
     opt->max_partial_bytes = TOFU_DEFAULT_MAX_PARTIAL_BYTES;
-    opt->request_timeout_ms = 0; /* no deadline unless asked for */
     opt->keepalive_idle_ms = TOFU_DEFAULT_KEEPALIVE_IDLE_MS;
     opt->keepalive_interval_ms = TOFU_DEFAULT_KEEPALIVE_INTERVAL_MS;
     opt->keepalive_count = TOFU_DEFAULT_KEEPALIVE_COUNT;
@@ -58,11 +57,7 @@ tofu_status tofu_get_wait(tofu_engine *e, uint64_t timeout_ns, tofu_msg **out) {
     *out = NULL;
     if (e == NULL)
         return TOFU_NOT_ALLOWED;
-    uint64_t now = tofui_clock_ns();
-    uint64_t deadline = timeout_ns == TOFU_WAIT_INFINITE || timeout_ns > UINT64_MAX - now
-                            ? UINT64_MAX
-                            : now + timeout_ns;
-    return tofui_pool_get_wait(&e->pool, deadline, out);
+    return tofui_pool_get_wait(&e->pool, tofui_clock_deadline(timeout_ns), out);
 }
 
 void tofu_put(tofu_engine *e, tofu_msg **m) {

@@ -191,12 +191,6 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
     }
 }
 
-/* now + timeout, saturating (a huge timeout is "forever" in practice). */
-static uint64_t group__deadline(uint64_t timeout_ns) {
-    uint64_t now = tofui_clock_ns();
-    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
-}
-
 /* One wait for something to happen; false when the deadline passed. */
 static bool group__wait(tofu_group *g, bool forever, uint64_t deadline) {
     if (!forever && tofui_clock_ns() >= deadline)
@@ -217,7 +211,7 @@ tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
     if (g == NULL)
         return TOFU_NOT_ALLOWED;
     bool forever = timeout_ns == TOFU_WAIT_INFINITE;
-    uint64_t deadline = forever ? 0 : group__deadline(timeout_ns);
+    uint64_t deadline = forever ? 0 : tofui_clock_deadline(timeout_ns);
     tofu_status st = TOFU_SUCCESS;
     tofui_mutex_lock(&g->lock);
     for (;;) {
@@ -276,7 +270,7 @@ tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
     if (g == NULL)
         return TOFU_NOT_ALLOWED;
     bool forever = timeout_ns == TOFU_WAIT_INFINITE;
-    uint64_t deadline = forever ? 0 : group__deadline(timeout_ns);
+    uint64_t deadline = forever ? 0 : tofui_clock_deadline(timeout_ns);
     tofu_status st;
     tofui_mutex_lock(&g->lock);
     for (;;) {

@@ -23,6 +23,8 @@
 void tofui_send_push(tofui_chan *ch, tofu_msg *m) {
     tofui_mq_push(&ch->send.q, m);
     ch->send.queued++;
+    if (m->bhdr.opcode == TOFU_OP_REQUEST) /* it waits for its answer from now */
+        tofui_track_queued(ch, m);
 }
 
 static tofu_msg *send__pop(tofui_chan *ch) {
@@ -65,8 +67,6 @@ static bool send__make_room(tofui_chan *ch, tofu_msg *m) {
         return false;
     tofu_msg *before = ch->send.q.tail; /* not NULL: the queue is full */
     tofui_send_push(ch, m);
-    if (m->bhdr.opcode == TOFU_OP_REQUEST) /* it may go out in this write */
-        tofui_track_queued(ch, m);
     tofui_send_write(ch);
     if (ch->state == TOFUI_CH_CLOSED)
         return true;
@@ -98,8 +98,6 @@ void tofui_send_post(tofui_chan *ch, tofu_msg *m) {
     else if (op == TOFU_OP_BYE_RESPONSE || op == TOFU_OP_BYE_SIGNAL)
         ch->send.bye_last_queued = true;
     tofui_send_push(ch, m);
-    if (op == TOFU_OP_REQUEST)
-        tofui_track_queued(ch, m);
     if (ch->state == TOFUI_CH_OPEN && !ch->send.blocked)
         tofui_chan_touch(ch); /* written just before the next wait */
 }

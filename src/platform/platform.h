@@ -61,6 +61,12 @@ void tofui_cond_broadcast(tofui_cond *c);
 
 /* Monotonic clock in nanoseconds (arbitrary origin). */
 uint64_t tofui_clock_ns(void);
+/* The clock's value timeout_ns from now, saturating at UINT64_MAX (so a
+ * huge timeout, TOFU_WAIT_INFINITE among them, is "never"). */
+static inline uint64_t tofui_clock_deadline(uint64_t timeout_ns) {
+    uint64_t now = tofui_clock_ns();
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
 void tofui_sleep_ms(unsigned ms);
 
 /* ---- sockets ---- */
