@@ -191,12 +191,13 @@ void tofui_group_deliver_list(tofu_group *g, tofui_mq *q) {
     }
 }
 
-/* One wait for something to happen; false when the deadline passed. */
-static bool group__wait(tofu_group *g, bool forever, uint64_t deadline) {
-    if (!forever && tofui_clock_ns() >= deadline)
+/* One wait for something to happen until the clock reaches deadline
+ * (UINT64_MAX: no limit); false when the deadline passed. */
+static bool group__wait(tofu_group *g, uint64_t deadline) {
+    if (deadline != UINT64_MAX && tofui_clock_ns() >= deadline)
         return false;
     g->waiters++;
-    if (forever)
+    if (deadline == UINT64_MAX)
         tofui_cond_wait(&g->cond, &g->lock);
     else
         tofui_cond_wait_until(&g->cond, &g->lock, deadline);
@@ -204,30 +205,28 @@ static bool group__wait(tofu_group *g, bool forever, uint64_t deadline) {
     return true;
 }
 
-tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out) {
-    if (out == NULL)
-        return TOFU_NULL_MESSAGE;
-    *out = NULL;
-    if (g == NULL)
-        return TOFU_NOT_ALLOWED;
-    bool forever = timeout_ns == TOFU_WAIT_INFINITE;
-    uint64_t deadline = forever ? 0 : tofui_clock_deadline(timeout_ns);
-    tofu_status st = TOFU_SUCCESS;
+/* Moves up to cap queued messages to out[]; the status that ends receiving
+ * once the queue is empty. Under g->lock. */
+static tofu_status group__take(tofu_group *g, tofu_msg **out, size_t cap, size_t *n) {
+    *n = 0;
+    if (g->closed) /* destroy wins over queued messages: they are freed */
+        return TOFU_SHUTDOWN_STARTED;
+    while (*n < cap && (out[*n] = tofui_mq_pop(&g->queue)) != NULL)
+        (*n)++;
+    group__sync_notify(g);
+    return *n == 0 && g->engine_failed ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
+}
+
+/* tofu_wait_receive and tofu_receive_many: up to cap messages, waiting
+ * only for the first. */
+static tofu_status group__receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out, size_t cap,
+                                  size_t *n) {
+    uint64_t deadline = tofui_clock_deadline(timeout_ns);
+    tofu_status st;
     tofui_mutex_lock(&g->lock);
     for (;;) {
-        if (g->closed) { /* destroy wins over queued messages: they are freed */
-            st = TOFU_SHUTDOWN_STARTED;
-            break;
-        }
-        if ((*out = tofui_mq_pop(&g->queue)) != NULL) {
-            group__sync_notify(g);
-            break;
-        }
-        if (g->engine_failed) {
-            st = TOFU_SHUTDOWN_STARTED;
-            break;
-        }
-        if (!group__wait(g, forever, deadline))
+        st = group__take(g, out, cap, n);
+        if (st != TOFU_SUCCESS || *n > 0 || !group__wait(g, deadline))
             break;
     }
     if (g->closed)
@@ -236,16 +235,14 @@ tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
     return st;
 }
 
-/* Moves up to cap queued messages to out[]; the status that ends receiving
- * once the queue is empty. Under g->lock. */
-static tofu_status group__take(tofu_group *g, tofu_msg **out, size_t cap, size_t *n) {
-    *n = 0;
-    if (g->closed)
-        return TOFU_SHUTDOWN_STARTED;
-    while (*n < cap && (out[*n] = tofui_mq_pop(&g->queue)) != NULL)
-        (*n)++;
-    group__sync_notify(g);
-    return *n == 0 && g->engine_failed ? TOFU_SHUTDOWN_STARTED : TOFU_SUCCESS;
+tofu_status tofu_wait_receive(tofu_group *g, uint64_t timeout_ns, tofu_msg **out) {
+    if (out == NULL)
+        return TOFU_NULL_MESSAGE;
+    *out = NULL;
+    if (g == NULL)
+        return TOFU_NOT_ALLOWED;
+    size_t n;
+    return group__receive(g, timeout_ns, out, 1, &n);
 }
 
 tofu_status tofu_try_receive(tofu_group *g, tofu_msg **out) {
@@ -269,19 +266,7 @@ tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out
         return TOFU_NULL_MESSAGE;
     if (g == NULL)
         return TOFU_NOT_ALLOWED;
-    bool forever = timeout_ns == TOFU_WAIT_INFINITE;
-    uint64_t deadline = forever ? 0 : tofui_clock_deadline(timeout_ns);
-    tofu_status st;
-    tofui_mutex_lock(&g->lock);
-    for (;;) {
-        st = group__take(g, out, cap, n);
-        if (st != TOFU_SUCCESS || *n > 0 || !group__wait(g, forever, deadline))
-            break;
-    }
-    if (g->closed)
-        tofui_cond_broadcast(&g->cond); /* the destroyer waits for us to leave */
-    tofui_mutex_unlock(&g->lock);
-    return st;
+    return group__receive(g, timeout_ns, out, cap, n);
 }
 
 /* Opens the descriptor outside the lock (a socket pair on Windows takes a
