@@ -113,7 +113,7 @@ static uint64_t dial__random(tofui_chanset *set) {
 
 /* The retry deadline of a HelloRequest: its own, else the engine's. */
 static uint32_t dial__retry_ms(const tofui_chanset *set, const tofu_msg *m) {
-    uint32_t ms = m->retry_set ? m->retry_ms : set->retry_ms;
+    uint32_t ms = m->local.retry.set ? m->local.retry.ms : set->retry_ms;
     return ms == TOFU_TIMEOUT_NONE ? 0 : ms;
 }
 

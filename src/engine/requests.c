@@ -107,9 +107,9 @@ static void reqs__recycle(tofui_reqs *r, tofui_req *q) {
 /* The Request's deadline in ms from now, or false when it has none: its
  * own timeout when the application set one, else the engine's default. */
 static bool reqs__deadline_ms(const tofui_reqs *r, const tofu_msg *m, uint32_t *ms) {
-    if (m->timeout_set) {
-        *ms = m->timeout_ms;
-        return m->timeout_ms != TOFU_TIMEOUT_NONE;
+    if (m->local.timeout.set) {
+        *ms = m->local.timeout.ms;
+        return *ms != TOFU_TIMEOUT_NONE;
     }
     *ms = r->default_ms;
     return r->default_ms != 0;

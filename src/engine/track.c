@@ -127,7 +127,7 @@ void tofui_track_received(tofui_chan *ch, tofu_msg *m) {
         return;
     tofui_req *q = track__waiting(ch, m->bhdr.message_id);
     if (q == NULL)
-        m->late = true;
+        m->local.late = true;
     else if (!m->bhdr.more) /* the last part of the answer */
         track__answered(&ch->set->reqs, q);
 }

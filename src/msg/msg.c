@@ -122,11 +122,7 @@ void tofu_msg_reset(tofu_msg *m) {
     m->body.len = 0;
     m->user = NULL;
     m->ctx = NULL;
-    m->timeout_ms = 0;
-    m->timeout_set = false;
-    m->retry_ms = 0;
-    m->retry_set = false;
-    m->late = false;
+    memset(&m->local, 0, sizeof m->local);
     m->track = NULL;
 }
 
@@ -153,11 +149,7 @@ tofu_status tofu_msg_clone(const tofu_msg *m, tofu_msg **out) {
         return TOFU_ALLOCATION_FAILED;
     c->bhdr = m->bhdr;
     c->user = m->user;
-    c->timeout_ms = m->timeout_ms;
-    c->timeout_set = m->timeout_set;
-    c->retry_ms = m->retry_ms;
-    c->retry_set = m->retry_set;
-    c->late = m->late;
+    c->local = m->local;
     memcpy(c->thdrs.data, m->thdrs.data, m->thdrs.len);
     c->thdrs.len = m->thdrs.len;
     memcpy(c->body.data, m->body.data, m->body.len);
@@ -216,30 +208,36 @@ void tofu_msg_set_user(tofu_msg *m, void *p) {
     m->user = p;
 }
 
+static void msg__ms_set(tofui_msg_ms *v, uint32_t ms) {
+    v->ms = ms;
+    v->set = true;
+}
+
+/* True when set, *ms (may be NULL) then receiving it. */
+static bool msg__ms_get(const tofui_msg_ms *v, uint32_t *ms) {
+    if (v->set && ms != NULL)
+        *ms = v->ms;
+    return v->set;
+}
+
 void tofu_msg_set_timeout(tofu_msg *m, uint32_t ms) {
-    m->timeout_ms = ms;
-    m->timeout_set = true;
+    msg__ms_set(&m->local.timeout, ms);
 }
 
 bool tofu_msg_timeout(const tofu_msg *m, uint32_t *ms) {
-    if (m->timeout_set && ms != NULL)
-        *ms = m->timeout_ms;
-    return m->timeout_set;
+    return msg__ms_get(&m->local.timeout, ms);
 }
 
 void tofu_msg_set_connect_retry(tofu_msg *m, uint32_t ms) {
-    m->retry_ms = ms;
-    m->retry_set = true;
+    msg__ms_set(&m->local.retry, ms);
 }
 
 bool tofu_msg_connect_retry(const tofu_msg *m, uint32_t *ms) {
-    if (m->retry_set && ms != NULL)
-        *ms = m->retry_ms;
-    return m->retry_set;
+    return msg__ms_get(&m->local.retry, ms);
 }
 
 bool tofu_msg_late(const tofu_msg *m) {
-    return m->late;
+    return m->local.late;
 }
 
 /* ---- raw text-header block and body ---- */

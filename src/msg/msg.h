@@ -18,6 +18,21 @@ typedef struct tofui_buf {
 #define TOFUI_BUF_UNIT 256u
 #define TOFUI_BUF_MAX_CAP 65536u
 
+/* A time in milliseconds the application may give a message; unset, the
+ * engine's default applies. */
+typedef struct tofui_msg_ms {
+    uint32_t ms;
+    bool set;
+} tofui_msg_ms;
+
+/* A message's local properties: never transmitted, cleared by reset,
+ * copied by clone. */
+typedef struct tofui_msg_local {
+    tofui_msg_ms timeout; /* a Request's deadline (tofu_msg_set_timeout) */
+    tofui_msg_ms retry;   /* a HelloRequest's retry deadline (tofu_msg_set_connect_retry) */
+    bool late;            /* a Response that answers no waiting Request */
+} tofui_msg_local;
+
 struct tofu_msg {
     tofu_bhdr bhdr;
     tofui_buf thdrs;
@@ -25,12 +40,7 @@ struct tofu_msg {
     void *user;      /* the application's pointer */
     void *ctx;       /* engine-private (owning group); cleared before delivery */
     tofu_msg *next;  /* intrusive link for the engine's queues */
-    /* Local properties, never transmitted, cleared by reset: */
-    uint32_t timeout_ms; /* the Request's deadline (tofu_msg_set_timeout) */
-    bool timeout_set;    /* timeout_ms was set: else the engine default */
-    uint32_t retry_ms;   /* a HelloRequest's retry deadline (tofu_msg_set_connect_retry) */
-    bool retry_set;      /* retry_ms was set: else the engine default */
-    bool late;           /* a Response that answers no waiting Request */
+    tofui_msg_local local;
     /* Engine-private while the message is in a send queue: */
     void *track;         /* its record among the waiting Requests */
 };
