@@ -195,6 +195,14 @@ uint64_t tofui_sock_open_count(void);
 void tofui_sock_count_opened(void);
 void tofui_sock_count_closed(void);
 
+#if !defined(_WIN32)
+/* POSIX: a pipe whose two ends are non-blocking and close-on-exec (the
+ * wake-up of poller_poll.c, the readiness flag of posix_notify.c where
+ * there is no eventfd); 0, or -1 with errno. Not counted: the caller does
+ * that. */
+int tofui_posix_pipe(int fds[2]);
+#endif
+
 /* ---- the operating system's error behind a failure ---- */
 
 /* The OS error of this thread's last call of this layer that failed (errno

@@ -10,15 +10,8 @@
  * Wake-ups coalesce as in poller_epoll.c: the first wake of a burst writes
  * one byte; the waiter drains the pipe and only then clears the flag.
  */
-#if defined(__linux__)
-#define _GNU_SOURCE /* pipe2 under -std=c11 */
-#define POLLER_POLL__HAVE_PIPE2 1
-#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
-#define POLLER_POLL__HAVE_PIPE2 1
-#endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -65,25 +58,6 @@ static unsigned poller_poll__events(short rev) {
 }
 
 /* ---- wake-up pipe ---- */
-
-static int poller_poll__pipe(int fds[2]) {
-#if defined(POLLER_POLL__HAVE_PIPE2)
-    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
-#else
-    if (pipe(fds) != 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        int fl = fcntl(fds[i], F_GETFL);
-        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
-            close(fds[0]);
-            close(fds[1]);
-            return -1;
-        }
-    }
-    return 0;
-#endif
-}
 
 /* Both pipe ends are counted by tofu_open_sockets(). */
 static void poller_poll__close_wake(int fd) {
@@ -166,7 +140,7 @@ tofu_status tofui_poller_create(tofui_poller **out) {
         return TOFU_ALLOCATION_FAILED;
     atomic_init(&p->wake_pending, false);
     p->wake_rd = p->wake_wr = -1;
-    if (poller_poll__pipe(fds) != 0) {
+    if (tofui_posix_pipe(fds) != 0) {
         free(p);
         return TOFU_COMMUNICATION_FAILED;
     }

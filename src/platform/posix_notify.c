@@ -6,8 +6,11 @@
  * Both calls are a system call each, and only on a transition.
  */
 #if defined(__linux__)
-#define _GNU_SOURCE /* eventfd under -std=c11 */
+#define _GNU_SOURCE /* eventfd, pipe2 under -std=c11 */
 #define POSIX_NOTIFY__EVENTFD 1
+#define POSIX_NOTIFY__HAVE_PIPE2 1
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+#define POSIX_NOTIFY__HAVE_PIPE2 1
 #endif
 
 #include <errno.h>
@@ -25,6 +28,25 @@ static void posix_notify__close_fd(tofui_socket fd) {
         close((int)fd);
         tofui_sock_count_closed();
     }
+}
+
+int tofui_posix_pipe(int fds[2]) {
+#if defined(POSIX_NOTIFY__HAVE_PIPE2)
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+#else
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            close(fds[0]);
+            close(fds[1]);
+            return -1;
+        }
+    }
+    return 0;
+#endif
 }
 
 #if defined(POSIX_NOTIFY__EVENTFD)
@@ -48,23 +70,8 @@ static void posix_notify__read(int fd) {
 
 #else
 
-static int posix_notify__cloexec_nonblock(int fd) {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
 static int posix_notify__open(int fds[2]) {
-    if (pipe(fds) != 0)
-        return -1;
-    if (posix_notify__cloexec_nonblock(fds[0]) != 0 ||
-        posix_notify__cloexec_nonblock(fds[1]) != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    return 2;
+    return tofui_posix_pipe(fds) != 0 ? -1 : 2;
 }
 
 static void posix_notify__write(int fd) {
