@@ -28,9 +28,42 @@
 
 /* ---- big-endian helpers ---- */
 
-/* Written out byte by byte, which compilers turn into one load or store and
- * a byte swap where the host allows it (a loop over the bytes they do not:
- * the header is packed and unpacked once per frame). */
+/* Where the compiler tells the byte order, a field is one load or store and
+ * a byte swap (the header is packed and unpacked once per frame); elsewhere
+ * it goes byte by byte. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE__BE16(v) __builtin_bswap16(v)
+#define WIRE__BE64(v) __builtin_bswap64(v)
+#elif defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define WIRE__BE16(v) (v)
+#define WIRE__BE64(v) (v)
+#endif
+
+#ifdef WIRE__BE64
+static void wire__put_u16(uint8_t *p, uint16_t v) {
+    uint16_t be = WIRE__BE16(v);
+    memcpy(p, &be, sizeof be);
+}
+
+static uint16_t wire__get_u16(const uint8_t *p) {
+    uint16_t be;
+    memcpy(&be, p, sizeof be);
+    return WIRE__BE16(be);
+}
+
+static void wire__put_u64(uint8_t *p, uint64_t v) {
+    uint64_t be = WIRE__BE64(v);
+    memcpy(p, &be, sizeof be);
+}
+
+static uint64_t wire__get_u64(const uint8_t *p) {
+    uint64_t be;
+    memcpy(&be, p, sizeof be);
+    return WIRE__BE64(be);
+}
+#else
 static void wire__put_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
@@ -41,34 +74,28 @@ static uint16_t wire__get_u16(const uint8_t *p) {
 }
 
 static void wire__put_u64(uint8_t *p, uint64_t v) {
-    p[0] = (uint8_t)(v >> 56);
-    p[1] = (uint8_t)(v >> 48);
-    p[2] = (uint8_t)(v >> 40);
-    p[3] = (uint8_t)(v >> 32);
-    p[4] = (uint8_t)(v >> 24);
-    p[5] = (uint8_t)(v >> 16);
-    p[6] = (uint8_t)(v >> 8);
-    p[7] = (uint8_t)v;
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
 }
 
 static uint64_t wire__get_u64(const uint8_t *p) {
-    return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
-           (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
-           (uint64_t)p[6] << 8 | (uint64_t)p[7];
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
 }
+#endif
 
 /* ---- header ---- */
 
 uint8_t tofui_proto_pack(const tofu_bhdr *h) {
     unsigned p = h->opcode & WIRE_OPCODE_MASK;
-    if (h->origin != TOFU_ORIGIN_APPLICATION)
-        p |= WIRE_ORIGIN_BIT;
-    if (h->more)
-        p |= WIRE_MORE_BIT;
-    if (h->internal_a)
-        p |= WIRE_INTERNAL_A_BIT;
-    if (h->internal_b)
-        p |= WIRE_INTERNAL_B_BIT;
+    p |= h->origin != TOFU_ORIGIN_APPLICATION ? WIRE_ORIGIN_BIT : 0u;
+    p |= h->more ? WIRE_MORE_BIT : 0u;
+    p |= h->internal_a ? WIRE_INTERNAL_A_BIT : 0u;
+    p |= h->internal_b ? WIRE_INTERNAL_B_BIT : 0u;
     return (uint8_t)p;
 }
 
@@ -80,13 +107,18 @@ void tofui_proto_unpack(uint8_t proto, tofu_bhdr *h) {
     h->internal_b = (proto & WIRE_INTERNAL_B_BIT) != 0;
 }
 
-void tofui_bhdr_pack(const tofu_bhdr *h, uint8_t out[TOFUI_BHDR_SIZE]) {
+/* The header with thl and bl given apart from h's. */
+static void wire__pack(const tofu_bhdr *h, uint16_t thl, uint16_t bl, uint8_t out[TOFUI_BHDR_SIZE]) {
     wire__put_u16(out + WIRE_OFF_CHANNEL, h->channel);
     out[WIRE_OFF_PROTO] = tofui_proto_pack(h);
     out[WIRE_OFF_STATUS] = h->status;
     wire__put_u64(out + WIRE_OFF_ID, h->message_id);
-    wire__put_u16(out + WIRE_OFF_THL, h->thl);
-    wire__put_u16(out + WIRE_OFF_BL, h->bl);
+    wire__put_u16(out + WIRE_OFF_THL, thl);
+    wire__put_u16(out + WIRE_OFF_BL, bl);
+}
+
+void tofui_bhdr_pack(const tofu_bhdr *h, uint8_t out[TOFUI_BHDR_SIZE]) {
+    wire__pack(h, h->thl, h->bl, out);
 }
 
 void tofui_bhdr_unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
@@ -109,10 +141,7 @@ static void wire__frame_header(const tofu_msg *m, uint8_t out[TOFUI_BHDR_SIZE]) 
     /* Post validation keeps both parts within the u16 fields; a longer
      * buffer here would desynchronise the stream, so it is a bug upstream. */
     assert(m->thdrs.len <= TOFU_MAX_PART_LEN && m->body.len <= TOFU_MAX_PART_LEN);
-    tofu_bhdr h = m->bhdr;
-    h.thl = (uint16_t)m->thdrs.len;
-    h.bl = (uint16_t)m->body.len;
-    tofui_bhdr_pack(&h, out);
+    wire__pack(&m->bhdr, (uint16_t)m->thdrs.len, (uint16_t)m->body.len, out);
 }
 
 void tofui_batch_init(tofui_batch *b, unsigned char *stage) {
@@ -136,10 +165,9 @@ static bool wire__fits(const tofui_batch *b, const tofu_msg *m) {
     return b->n_iov + 3 <= TOFUI_BATCH_IOV && b->staged + wire__copied_len(m) <= TOFUI_BATCH_STAGE;
 }
 
-/* Copies a small piece to the stage, extending the iovec that ends there. */
-static void wire__add_copy(tofui_batch *b, const void *p, size_t len) {
-    unsigned char *dst = b->stage + b->staged;
-    memcpy(dst, p, len);
+/* len bytes just written at the end of the stage join the iovec that ends
+ * there, or start one. */
+static void wire__staged(tofui_batch *b, unsigned char *dst, size_t len) {
     b->staged += len;
     if (b->stage_iov >= 0) {
         b->iov[b->stage_iov].len += len;
@@ -148,6 +176,13 @@ static void wire__add_copy(tofui_batch *b, const void *p, size_t len) {
     b->stage_iov = b->n_iov;
     b->iov[b->n_iov].base = dst;
     b->iov[b->n_iov++].len = len;
+}
+
+/* Copies a small piece to the stage, extending the iovec that ends there. */
+static void wire__add_copy(tofui_batch *b, const void *p, size_t len) {
+    unsigned char *dst = b->stage + b->staged;
+    memcpy(dst, p, len);
+    wire__staged(b, dst, len);
 }
 
 static void wire__add_ref(tofui_batch *b, const void *p, size_t len) {
@@ -172,9 +207,28 @@ static void wire__add_part(tofui_batch *b, const void *p, size_t len, size_t *sk
     b->total += len;
 }
 
+/* The common case, a frame none of which is written yet and whose parts
+ * are all copied: header, text headers and body go to the stage in one
+ * piece, the header packed in place. */
+static void wire__add_whole(tofui_batch *b, const tofu_msg *m) {
+    unsigned char *dst = b->stage + b->staged;
+    size_t thl = m->thdrs.len, bl = m->body.len;
+    wire__frame_header(m, dst);
+    if (thl > 0)
+        memcpy(dst + TOFUI_BHDR_SIZE, m->thdrs.data, thl);
+    if (bl > 0)
+        memcpy(dst + TOFUI_BHDR_SIZE + thl, m->body.data, bl);
+    wire__staged(b, dst, TOFUI_BHDR_SIZE + thl + bl);
+    b->total += TOFUI_BHDR_SIZE + thl + bl;
+}
+
 bool tofui_batch_add(tofui_batch *b, const tofu_msg *m, size_t *skip) {
     if (!wire__fits(b, m))
         return false;
+    if (*skip == 0 && m->thdrs.len <= TOFUI_BATCH_COPY_MAX && m->body.len <= TOFUI_BATCH_COPY_MAX) {
+        wire__add_whole(b, m);
+        return true;
+    }
     uint8_t hdr[TOFUI_BHDR_SIZE]; /* always copied: the stage keeps it */
     wire__frame_header(m, hdr);
     wire__add_part(b, hdr, TOFUI_BHDR_SIZE, skip);
