@@ -38,7 +38,7 @@ static size_t buf__grown_cap(size_t cap, size_t need) {
     return grown > TOFUI_BUF_MAX_CAP ? TOFUI_BUF_MAX_CAP : grown;
 }
 
-tofu_status tofui_buf_reserve(tofui_buf *b, size_t need) {
+tofu_status tofui_buf_grow(tofui_buf *b, size_t need) {
     if (need <= b->cap && b->data != NULL)
         return TOFU_SUCCESS;
     if (need > TOFUI_BUF_MAX_CAP)
@@ -50,13 +50,6 @@ tofu_status tofui_buf_reserve(tofui_buf *b, size_t need) {
     b->data = data;
     b->cap = cap;
     return TOFU_SUCCESS;
-}
-
-tofu_status tofui_buf_resize(tofui_buf *b, size_t len) {
-    tofu_status st = tofui_buf_reserve(b, len);
-    if (st == TOFU_SUCCESS)
-        b->len = len;
-    return st;
 }
 
 /* Appends n bytes unless the result would exceed the u16 length of a part;
@@ -117,18 +110,9 @@ void tofu_msg_destroy(tofu_msg *m) {
 }
 
 void tofu_msg_reset(tofu_msg *m) {
-    memset(&m->bhdr, 0, sizeof m->bhdr);
-    m->thdrs.len = 0;
-    m->body.len = 0;
-    m->user = NULL;
-    m->ctx = NULL;
-    memset(&m->local, 0, sizeof m->local);
-    m->track = NULL;
-}
-
-void tofui_msg_clear(tofu_msg *m) {
-    tofu_msg_reset(m);
-    m->next = NULL;
+    tofu_msg *next = m->next; /* reset leaves the link alone */
+    tofui_msg_clear(m);
+    m->next = next;
 }
 
 tofu_msg *tofui_msg_engine(tofu_opcode op, tofu_status st, uint16_t channel, uint64_t id) {

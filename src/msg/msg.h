@@ -45,20 +45,48 @@ struct tofu_msg {
     void *track;         /* its record among the waiting Requests */
 };
 
-/* Makes room for at least `need` bytes in total (len unchanged). */
-tofu_status tofui_buf_reserve(tofui_buf *b, size_t need);
+/* Grows the buffer to hold `need` bytes (tofui_buf_reserve's slow path). */
+tofu_status tofui_buf_grow(tofui_buf *b, size_t need);
+
+/* Makes room for at least `need` bytes in total (len unchanged). Inline:
+ * every received frame and every append passes here, and the buffer almost
+ * always has the room. */
+static inline tofu_status tofui_buf_reserve(tofui_buf *b, size_t need) {
+    if (need <= b->cap && b->data != NULL)
+        return TOFU_SUCCESS;
+    return tofui_buf_grow(b, need);
+}
 
 /* Sets the length to exactly `len` bytes, growing capacity as needed; the new
  * bytes are uninitialised (the receiver fills them). */
-tofu_status tofui_buf_resize(tofui_buf *b, size_t len);
+static inline tofu_status tofui_buf_resize(tofui_buf *b, size_t len) {
+    tofu_status st = tofui_buf_reserve(b, len);
+    if (st == TOFU_SUCCESS)
+        b->len = len;
+    return st;
+}
 
 /* A Hello/WelcomeRequest: the posts that open a new channel. */
 static inline bool tofui_op_opens_channel(uint8_t op) {
     return op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST;
 }
 
-/* Clears header, buffers (capacity kept), user and ctx pointers, links. */
-void tofui_msg_clear(tofu_msg *m);
+/* Clears header, buffers (capacity kept), user and ctx pointers, local
+ * properties, links: tofu_msg_reset and the link. Inline, as the pool clears
+ * every message it takes back and hands out: a few stores, not a call and a
+ * memset. */
+static inline void tofui_msg_clear(tofu_msg *m) {
+    static const tofu_bhdr zero_bhdr;
+    static const tofui_msg_local zero_local;
+    m->bhdr = zero_bhdr;
+    m->thdrs.len = 0;
+    m->body.len = 0;
+    m->user = NULL;
+    m->ctx = NULL;
+    m->next = NULL;
+    m->local = zero_local;
+    m->track = NULL;
+}
 
 /* A new message made by the engine: origin engine, status st, no text
  * headers or body. NULL without memory. */

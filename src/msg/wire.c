@@ -269,8 +269,22 @@ static tofu_status wire__check_header(const tofu_bhdr *h) {
     return TOFU_SUCCESS;
 }
 
-/* Collects header bytes; once all 16 are in, unpacks and validates them. */
+/* The 16 header bytes at p: unpacked into the decoder and validated. */
+static tofu_status wire__header_from(tofui_dec *d, const uint8_t *p) {
+    tofui_bhdr_unpack(p, &d->bhdr);
+    tofu_status st = wire__check_header(&d->bhdr);
+    if (st == TOFU_SUCCESS)
+        d->have_hdr = true;
+    return st;
+}
+
+/* Collects header bytes; once all 16 are in, unpacks and validates them.
+ * A header that lies whole in the input is read where it is. */
 static tofu_status wire__take_header(tofui_dec *d, const uint8_t *p, size_t len, size_t *off) {
+    if (d->hdr_got == 0 && len - *off >= TOFUI_BHDR_SIZE) {
+        *off += TOFUI_BHDR_SIZE;
+        return wire__header_from(d, p + *off - TOFUI_BHDR_SIZE);
+    }
     size_t n = wire__min(TOFUI_BHDR_SIZE - d->hdr_got, len - *off);
     if (n > 0) { /* data may be NULL when len is 0 */
         memcpy(d->hdr + d->hdr_got, p + *off, n);
@@ -279,11 +293,8 @@ static tofu_status wire__take_header(tofui_dec *d, const uint8_t *p, size_t len,
     }
     if (d->hdr_got < TOFUI_BHDR_SIZE)
         return TOFU_SUCCESS;
-    tofui_bhdr_unpack(d->hdr, &d->bhdr);
-    tofu_status st = wire__check_header(&d->bhdr);
-    if (st == TOFU_SUCCESS)
-        d->have_hdr = true;
-    return st;
+    d->hdr_got = 0; /* have_hdr from now on */
+    return wire__header_from(d, d->hdr);
 }
 
 /* Sizes the message's buffers to exactly thl/bl before the first part byte
@@ -315,10 +326,34 @@ static void wire__take_part(char *dst, size_t want, size_t *got, const uint8_t *
 static void wire__finish_frame(tofui_dec *d, tofu_msg *m) {
     m->bhdr = d->bhdr;
     m->bhdr.origin = TOFU_ORIGIN_APPLICATION;
-    d->hdr_got = 0;
     d->have_hdr = false;
     d->th_got = 0;
     d->body_got = 0;
+}
+
+/* The parts of the frame whose header the decoder holds, from p[*off..len). */
+static tofui_dec_rc wire__take_parts(tofui_dec *d, tofu_msg *m, const uint8_t *p, size_t len,
+                                     size_t *off) {
+    size_t thl = d->bhdr.thl, bl = d->bhdr.bl;
+    tofu_status st = wire__prepare_msg(d, m);
+    if (st != TOFU_SUCCESS)
+        return wire__fail(d, st);
+    if (d->th_got == 0 && d->body_got == 0 && len - *off >= thl + bl) {
+        /* the common case: the whole rest of the frame is at hand */
+        if (thl > 0)
+            memcpy(m->thdrs.data, p + *off, thl);
+        if (bl > 0)
+            memcpy(m->body.data, p + *off + thl, bl);
+        *off += thl + bl;
+    } else {
+        wire__take_part(m->thdrs.data, thl, &d->th_got, p, len, off);
+        if (d->th_got == thl)
+            wire__take_part(m->body.data, bl, &d->body_got, p, len, off);
+        if (d->th_got < thl || d->body_got < bl)
+            return TOFUI_DEC_MORE;
+    }
+    wire__finish_frame(d, m);
+    return TOFUI_DEC_FRAME;
 }
 
 tofui_dec_rc tofui_dec_feed(tofui_dec *d, tofu_msg *m, const void *data, size_t len,
@@ -338,15 +373,7 @@ tofui_dec_rc tofui_dec_feed(tofui_dec *d, tofu_msg *m, const void *data, size_t 
     }
     if (m == NULL)
         return TOFUI_DEC_NEED_MSG;
-    tofu_status st = wire__prepare_msg(d, m);
-    if (st != TOFU_SUCCESS)
-        return wire__fail(d, st);
-    wire__take_part(m->thdrs.data, d->bhdr.thl, &d->th_got, p, len, &off);
-    if (d->th_got == d->bhdr.thl)
-        wire__take_part(m->body.data, d->bhdr.bl, &d->body_got, p, len, &off);
+    tofui_dec_rc rc = wire__take_parts(d, m, p, len, &off);
     *used = off;
-    if (d->th_got < d->bhdr.thl || d->body_got < d->bhdr.bl)
-        return TOFUI_DEC_MORE;
-    wire__finish_frame(d, m);
-    return TOFUI_DEC_FRAME;
+    return rc;
 }

@@ -70,7 +70,7 @@ typedef enum tofui_dec_rc {
 
 typedef struct tofui_dec {
     uint8_t hdr[TOFUI_BHDR_SIZE];
-    size_t hdr_got;    /* header bytes collected */
+    size_t hdr_got;    /* bytes of a header that came in pieces, collected in hdr */
     bool have_hdr;     /* header complete and validated */
     tofu_bhdr bhdr;    /* the unpacked header once have_hdr */
     size_t th_got;     /* text-header bytes copied into the message */
