@@ -274,31 +274,40 @@ static recv__next recv__part_decode(tofui_chan *ch, recv__span *s) {
 
 /* Frames the span may still hold, counting the current one, if all were
  * as long as it: a guess that is exact for a stream of equal frames. */
-static size_t recv__frames_ahead(const tofui_chan *ch, size_t avail) {
-    size_t rest = recv__frame_rest(ch);
+static size_t recv__frames_ahead(size_t rest, size_t avail) {
     size_t n = 1 + (avail - rest) / (TOFUI_BHDR_SIZE + rest);
     return n < TOFUI_RECV_BATCH ? n : TOFUI_RECV_BATCH;
 }
 
-/* A header is complete: a pool message is taken only when the span holds
- * the whole frame. */
+/* The decoder has a header (tofui_dec_take): a pool message is taken only
+ * when the span holds the whole frame. */
+static tofu_msg *recv__take(void *ctx, size_t rest, size_t avail) {
+    tofui_chan *ch = ctx;
+    if (avail < rest || !tofui_recv_take_msg(ch, recv__frames_ahead(rest, avail)))
+        return NULL;
+    return ch->recv.msg;
+}
+
+/* The decoder has a header and no message for its frame: either the span
+ * ends inside the frame, or the pool had none. */
 static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
     if (s->n < recv__frame_rest(ch))
         return recv__part_start(ch, s);
-    return tofui_recv_take_msg(ch, recv__frames_ahead(ch, s->n)) ? RECV__GO_ON : RECV__STALL;
+    return RECV__STALL;
 }
 
 static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
     size_t used = 0;
-    tofui_dec_rc rc = tofui_dec_feed(&ch->recv.dec, ch->recv.msg, s->data, s->n, &used);
+    tofui_dec_rc rc = tofui_dec_feed_take(&ch->recv.dec, &ch->recv.msg, recv__take, ch, s->data,
+                                          s->n, &used);
     recv__advance(s, used);
+    if (rc == TOFUI_DEC_FRAME)
+        return recv__frame(ch, s);
     if (rc == TOFUI_DEC_MORE)
         return RECV__CONSUMED;
     if (rc == TOFUI_DEC_NEED_MSG)
         return recv__need_msg(ch, s);
-    if (rc == TOFUI_DEC_ERROR)
-        return recv__bad_header(ch, s);
-    return recv__frame(ch, s);
+    return recv__bad_header(ch, s);
 }
 
 /* After a span: a frame that is under way when the bytes ran out has until

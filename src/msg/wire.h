@@ -92,6 +92,19 @@ void tofui_dec_init(tofui_dec *d);
 tofui_dec_rc tofui_dec_feed(tofui_dec *d, tofu_msg *m, const void *data, size_t len,
                             size_t *used);
 
+/* Where tofui_dec_feed_take gets the message for a frame whose header is
+ * complete: rest is thl + bl, avail the bytes of the input after the
+ * header. NULL: not now (the call returns TOFUI_DEC_NEED_MSG). */
+typedef tofu_msg *(*tofui_dec_take)(void *ctx, size_t rest, size_t avail);
+
+/* tofui_dec_feed with the message in *m (NULL until a header is complete),
+ * which the decoder asks take for itself as soon as it has a header: a
+ * frame that comes whole in the input is decoded in one call. With
+ * TOFUI_DEC_FRAME the frame is in *m, which the caller takes (and sets to
+ * NULL for the next frame). */
+tofui_dec_rc tofui_dec_feed_take(tofui_dec *d, tofu_msg **m, tofui_dec_take take, void *ctx,
+                                 const void *data, size_t len, size_t *used);
+
 /* True when the decoder holds part of a frame (bytes seen, frame incomplete). */
 bool tofui_dec_mid_frame(const tofui_dec *d);
 
