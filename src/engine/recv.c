@@ -283,9 +283,12 @@ static size_t recv__frames_ahead(size_t rest, size_t avail) {
  * when the span holds the whole frame. */
 static tofu_msg *recv__take(void *ctx, size_t rest, size_t avail) {
     tofui_chan *ch = ctx;
-    if (avail < rest || !tofui_recv_take_msg(ch, recv__frames_ahead(rest, avail)))
+    tofui_chanset *set = ch->set;
+    if (avail < rest)
         return NULL;
-    return ch->recv.msg;
+    if (set->rstock_next < set->rstock_n) /* most frames: the read's stock has one */
+        return ch->recv.msg = set->rstock[set->rstock_next++];
+    return tofui_recv_take_msg(ch, recv__frames_ahead(rest, avail)) ? ch->recv.msg : NULL;
 }
 
 /* The decoder has a header and no message for its frame: either the span
