@@ -193,6 +193,9 @@ class Group(_engine.Group):
 
     # ---- connect / listen --------------------------------------------------
 
+    def _filters(self) -> bool:
+        return bool(self._expect) or super()._filters()
+
     def _keep(self, m: Message) -> bool:
         """Routes the engine's answer to a pending connect/listen to it, as
         the message leaves the C queue (whoever takes it)."""
