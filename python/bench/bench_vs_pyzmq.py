@@ -5,8 +5,8 @@
 --runs N repeats the whole table N times, tofu and pyzmq interleaved in
 every run (the order swaps from run to run), then prints the median of the
 runs with their range [min-max]; the ratio column is the median of the
-per-run ratios. --only keeps the tests whose name contains WORD (e.g.
-"sync", "latency", "asyncio 64").
+per-run ratios. --only keeps the tests whose name has all these words
+(e.g. "sync", "latency", "asyncio 64").
 
 For each library, message size (64 B, 1 KiB) and flavour (sync, asyncio):
   latency     round trips of one message, client and server in two
@@ -312,13 +312,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--runs", type=int, default=1, help="repeat the table, report medians")
-    ap.add_argument("--only", default="", help="tests whose name contains this")
+    ap.add_argument("--only", default="", help="tests whose name has all these words")
     args = ap.parse_args()
     lat_n, thr_n, warm = (2000, 20000, 200) if args.quick else (10000, 100000, 1000)
     print(f"python {sys.version.split()[0]}, tofu {tofu.__version__}, pyzmq {zmq.__version__} "
           f"(libzmq {zmq.zmq_version()}); latency {lat_n} round trips, throughput {thr_n} "
           f"messages; {args.runs} run(s)")
-    tests = [t for t in _tests() if args.only in t[0]]
+    want = args.only.split()
+    tests = [t for t in _tests() if all(w in t[0].split() for w in want)]
     results = {name: [] for name, *_ in tests}
     for run in range(args.runs):
         first = "tofu" if run % 2 == 0 else "pyzmq"
@@ -336,14 +337,15 @@ def main():
                 print(f"{name:<34}{t:>14,.0f}{z:>14,.0f}{ratio:>11.2f}x", flush=True)
     if args.runs == 1:
         return
-    print(f"-- median [min-max] of {args.runs} runs; latency: mean of each run "
-          f"(ratio of medians in parentheses)")
+    print(f"-- median [min-max] of {args.runs} runs (Markdown rows); latency: mean / median "
+          f"round trip of each run, ratios mean-based / median-based")
     for name, *_ in tests:
         rs = results[name]
         if name.startswith("latency"):
-            print(f"| {name} | {_span([r[0][0] for r in rs], '.1f')} | "
-                  f"{_span([r[1][0] for r in rs], '.1f')} | {_span([r[2] for r in rs], '.2f')} "
-                  f"({_span([r[3] for r in rs], '.2f')}) |")
+            print(f"| {name} | {_span([r[0][0] for r in rs], '.1f')} / "
+                  f"{_span([r[0][1] for r in rs], '.0f')} | {_span([r[1][0] for r in rs], '.1f')} / "
+                  f"{_span([r[1][1] for r in rs], '.0f')} | {_span([r[2] for r in rs], '.2f')} / "
+                  f"{_span([r[3] for r in rs], '.2f')} |")
         else:
             print(f"| {name} | {_span([r[0] for r in rs], ',.0f')} | "
                   f"{_span([r[1] for r in rs], ',.0f')} | {_span([r[2] for r in rs], '.2f')} |")
