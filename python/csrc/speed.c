@@ -84,10 +84,10 @@ static PyObject *EngineRef_close(EngineRef *self, PyObject *unused) {
 static PyMethodDef EngineRef_methods[] = {
     {"close", (PyCFunction)EngineRef_close, METH_NOARGS,
      "Marks the engine closed: from now on messages are freed, not pooled."},
-    {NULL}};
+    {0}};
 
 static PyMemberDef EngineRef_members[] = {
-    {"closed", T_INT, offsetof(EngineRef, closed), READONLY, NULL}, {NULL}};
+    {"closed", T_INT, offsetof(EngineRef, closed), READONLY, NULL}, {0}};
 
 static PyTypeObject EngineRef_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tofu._speed.EngineRef",
@@ -132,7 +132,7 @@ static PyObject *GroupRef_close(GroupRef *self, PyObject *unused) {
 }
 
 static PyMethodDef GroupRef_methods[] = {
-    {"close", (PyCFunction)GroupRef_close, METH_NOARGS, "Marks the group closed."}, {NULL}};
+    {"close", (PyCFunction)GroupRef_close, METH_NOARGS, "Marks the group closed."}, {0}};
 
 static PyTypeObject GroupRef_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tofu._speed.GroupRef",
@@ -337,7 +337,7 @@ static PyMethodDef Message_methods[] = {
      "Turns this message into its reply in place (Request -> Response, same\n"
      "channel and id; headers kept) and returns it, ready to post. ``body``,\n"
      "if given, replaces the body."},
-    {NULL}};
+    {0}};
 
 #define HDR_OR_RAISE(self)                                                                         \
     do {                                                                                           \
@@ -496,10 +496,10 @@ static PyGetSetDef Message_getset[] = {
      "A copy of the body (assignable from any bytes-like object; InvalidBodyLen\n"
      "past 65535 bytes, the old body then stays).",
      NULL},
-    {NULL}};
+    {0}};
 
 static PyMemberDef Message_members[] = {
-    {"_views", T_INT, offsetof(Message, views), 0, "open body_view()s"}, {NULL}};
+    {"_views", T_INT, offsetof(Message, views), 0, "open body_view()s"}, {0}};
 
 static PySequenceMethods Message_as_sequence = {.sq_length = (lenfunc)Message_len};
 
@@ -718,7 +718,7 @@ static PyMethodDef speed_functions[] = {
      "reply(group, msg, body) -> Posted"},
     {"take", (PyCFunction)(void (*)(void))speed_take, METH_FASTCALL,
      "take(group, timeout_ns, cap) -> (status, [Message])"},
-    {NULL}};
+    {0}};
 
 static struct PyModuleDef speed_module = {
     PyModuleDef_HEAD_INIT,
