@@ -66,7 +66,6 @@ _OPCODES = tuple(Opcode)
 _STATUSES = tuple(Status)
 
 
-
 def _encode(s: Union[str, bytes]) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
