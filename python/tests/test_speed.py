@@ -230,3 +230,25 @@ def test_asyncio_reader_stays_between_waits_and_never_spins():
                 cg.bye(ch)
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_asyncio_group_still_refuses_a_second_loop_after_its_reader_stayed():
+    engine = tofu.asyncio.Engine()
+    group = engine.group()
+
+    async def first():
+        group.wake()  # a receiver_update Signal: the wait ends, the reader stays
+        (await group.receive(5)).close()
+        with pytest.raises(TimeoutError):
+            await group.receive(0.01)
+
+    async def second():
+        with pytest.raises(RuntimeError):
+            await group.receive(0.01)
+
+    try:
+        asyncio.run(first())
+        asyncio.run(second())
+    finally:
+        group.close()
+        engine.close()

@@ -67,8 +67,8 @@ class Group(_engine.Group):
     # ---- the reader -------------------------------------------------------
 
     def _arm(self) -> None:
-        if self._reading:
-            return
+        if self._reading and self._loop is asyncio.get_running_loop():
+            return  # still registered from an earlier wait
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
