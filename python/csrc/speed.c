@@ -533,7 +533,6 @@ static PyObject *posted(unsigned channel, uint64_t id) {
     }
     PyTuple_SET_ITEM(t, 0, a);
     PyTuple_SET_ITEM(t, 1, b);
-    PyObject_GC_UnTrack(t); /* two ints: no cycle; spares the collector */
     return t;
 }
 

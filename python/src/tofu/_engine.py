@@ -361,18 +361,11 @@ class Group:
         """The next message, waiting up to ``timeout`` seconds (None:
         forever). Raises TimeoutError when none came, ShutdownStarted when
         the group or engine is destroyed."""
-        pending = self._pending
-        if not pending:
-            if timeout is None:
-                while not pending:
-                    self._take(_SLICE_NS)
-            elif timeout * 1e9 <= _SLICE_NS and not self._filters():  # one wait, no clock
-                self._take(max(0, int(timeout * 1e9)))
-            else:
-                self.receive_into_pending(timeout)
-            if not pending:
+        if not self._pending:
+            self.receive_into_pending(timeout)
+            if not self._pending:
                 raise TimeoutError("no message within the timeout")
-        return pending.popleft()
+        return self._pending.popleft()
 
     def __iter__(self) -> "Group":
         return self
