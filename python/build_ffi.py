@@ -150,14 +150,14 @@ tofu_status tofu_try_receive(tofu_group *g, tofu_msg **out);
 tofu_status tofu_receive_many(tofu_group *g, uint64_t timeout_ns, tofu_msg **out,
                               size_t cap, size_t *n);
 
-tofu_status tofu_py_send(tofu_engine *e, tofu_group *g, uint8_t opcode, uint16_t channel,
-                         bool more, const char *body, size_t len, uint64_t *id);
+uintptr_t tofu_py_api_address(void);
 """
 
 # tofu_op_echo and tofu_get take enums in C; the wrappers give them plain
 # integer types so that the cdef above needs no enum for them.
 PRELUDE = r"""
 #include "tofu.h"
+#include "tofu_py_api.h"
 static tofu_status tofu_op_echo_u8(unsigned op, uint8_t *out) {
     tofu_opcode r;
     tofu_status st = tofu_op_echo(op, &r);
@@ -167,27 +167,14 @@ static tofu_status tofu_op_echo_u8(unsigned op, uint8_t *out) {
 static tofu_msg *tofu_get_i(tofu_engine *e, int strategy) {
     return tofu_get(e, (tofu_alloc)strategy);
 }
-/* Group.send's fast path, one crossing instead of a dozen: a pooled
- * message with no text header, its body, the post. On error the message
- * goes back to the pool. */
-static tofu_status tofu_py_send(tofu_engine *e, tofu_group *g, uint8_t opcode, uint16_t channel,
-                                bool more, const char *body, size_t len, uint64_t *id) {
-    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
-    if (m == NULL)
-        return TOFU_ALLOCATION_FAILED;
-    tofu_bhdr *h = tofu_msg_bhdr(m), out;
-    h->opcode = opcode;
-    h->channel = channel;
-    h->more = more;
-    tofu_status st = len > 0 ? tofu_msg_append_body(m, body, len) : TOFU_SUCCESS;
-    if (st == TOFU_SUCCESS)
-        st = tofu_post(g, &m, &out);
-    if (st != TOFU_SUCCESS) {
-        tofu_put(e, &m);
-        return st;
-    }
-    *id = out.message_id;
-    return TOFU_SUCCESS;
+/* The calls the hand-written extension tofu._speed makes (csrc/speed.c),
+ * into this module's one copy of the library (csrc/tofu_py_api.h). */
+static const tofu_py_api tofu_py_api_table = {
+    TOFU_PY_API_VERSION, tofu_get, tofu_put, tofu_msg_destroy, tofu_msg_bhdr,
+    tofu_msg_append_body, tofu_msg_body, tofu_msg_clear_body, tofu_post, tofu_receive_many,
+};
+static uintptr_t tofu_py_api_address(void) {
+    return (uintptr_t)&tofu_py_api_table;
 }
 #define tofu_op_echo tofu_op_echo_u8
 #define tofu_get tofu_get_i
@@ -210,7 +197,7 @@ ffibuilder.set_source(
     "tofu._tofu",
     PRELUDE,
     sources=_sources(),
-    include_dirs=[INCLUDE, SRC],
+    include_dirs=[INCLUDE, SRC, os.path.join(HERE, "csrc")],
     define_macros=_macros,
     libraries=_libs,
     extra_compile_args=_args,

@@ -1,6 +1,12 @@
 """tofu (Python) against pyzmq, side by side, same machine, same run.
 
-    python bench/bench_vs_pyzmq.py [--quick]
+    python bench/bench_vs_pyzmq.py [--quick] [--runs N] [--only WORD]
+
+--runs N repeats the whole table N times, tofu and pyzmq interleaved in
+every run (the order swaps from run to run), then prints the median of the
+runs with their range [min-max]; the ratio column is the median of the
+per-run ratios. --only keeps the tests whose name has all these words
+(e.g. "sync", "latency", "asyncio 64").
 
 For each library, message size (64 B, 1 KiB) and flavour (sync, asyncio):
   latency     round trips of one message, client and server in two
@@ -272,28 +278,77 @@ def run_one(lib, kind, aio, n, size, warmup):
     return result
 
 
+def _tests():
+    for aio in (False, True):
+        flavour = "asyncio" if aio else "sync"
+        for size in (64, 1024):
+            yield f"latency {flavour} {size} B (us)", "latency", aio, size
+        for size in (64, 1024):
+            yield f"throughput {flavour} {size} B (msg/s)", "throughput", aio, size
+
+
+def _measure(kind, aio, size, n, warm, first):
+    """One tofu and one pyzmq figure (latency: mean and median us;
+    throughput: msg/s) and the ratio (>1: tofu better)."""
+    order = ("tofu", "pyzmq") if first == "tofu" else ("pyzmq", "tofu")
+    got = {}
+    for lib in order:
+        got[lib] = run_one(lib, kind, aio, n, size, warm if kind == "latency" else 0)
+    t, z = got["tofu"], got["pyzmq"]
+    if kind == "latency":  # lower is better: pyzmq/tofu
+        return t, z, z[0] / t[0], z[1] / t[1]
+    return t, z, t / z, None
+
+
+def _span(values, fmt):
+    values = sorted(values)
+    med = statistics.median(values)
+    if len(values) == 1:
+        return format(med, fmt)
+    return f"{format(med, fmt)} [{format(values[0], fmt)}-{format(values[-1], fmt)}]"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
+    ap.add_argument("--runs", type=int, default=1, help="repeat the table, report medians")
+    ap.add_argument("--only", default="", help="tests whose name has all these words")
     args = ap.parse_args()
     lat_n, thr_n, warm = (2000, 20000, 200) if args.quick else (10000, 100000, 1000)
     print(f"python {sys.version.split()[0]}, tofu {tofu.__version__}, pyzmq {zmq.__version__} "
           f"(libzmq {zmq.zmq_version()}); latency {lat_n} round trips, throughput {thr_n} "
-          f"messages")
-    print(f"{'test':<28}{'tofu':>14}{'pyzmq':>14}{'tofu/pyzmq':>12}")
-    for aio in (False, True):
-        flavour = "asyncio" if aio else "sync"
-        for size in (64, 1024):
-            t = run_one("tofu", "latency", aio, lat_n, size, warm)
-            z = run_one("pyzmq", "latency", aio, lat_n, size, warm)
-            # latency: lower is better, so the ratio is pyzmq/tofu (>1: tofu faster)
-            print(f"{f'latency {flavour} {size} B (us)':<28}{t[0]:>10.1f}/{t[1]:<3.0f}"
-                  f"{z[0]:>10.1f}/{z[1]:<3.0f}{z[0] / t[0]:>11.2f}x", flush=True)
-        for size in (64, 1024):
-            t = run_one("tofu", "throughput", aio, thr_n, size, 0)
-            z = run_one("pyzmq", "throughput", aio, thr_n, size, 0)
-            print(f"{f'throughput {flavour} {size} B (msg/s)':<28}{t:>14,.0f}{z:>14,.0f}"
-                  f"{t / z:>11.2f}x", flush=True)
+          f"messages; {args.runs} run(s)")
+    want = args.only.split()
+    tests = [t for t in _tests() if all(w in t[0].split() for w in want)]
+    results = {name: [] for name, *_ in tests}
+    for run in range(args.runs):
+        first = "tofu" if run % 2 == 0 else "pyzmq"
+        if args.runs > 1:
+            print(f"-- run {run + 1} ({first} first)")
+        print(f"{'test':<34}{'tofu':>14}{'pyzmq':>14}{'tofu/pyzmq':>12}")
+        for name, kind, aio, size in tests:
+            n = lat_n if kind == "latency" else thr_n
+            t, z, ratio, ratio_med = _measure(kind, aio, size, n, warm, first)
+            results[name].append((t, z, ratio, ratio_med))
+            if kind == "latency":
+                print(f"{name:<34}{t[0]:>10.1f}/{t[1]:<3.0f}{z[0]:>10.1f}/{z[1]:<3.0f}"
+                      f"{ratio:>11.2f}x  (medians: {ratio_med:.2f}x)", flush=True)
+            else:
+                print(f"{name:<34}{t:>14,.0f}{z:>14,.0f}{ratio:>11.2f}x", flush=True)
+    if args.runs == 1:
+        return
+    print(f"-- median [min-max] of {args.runs} runs (Markdown rows); latency: mean / median "
+          f"round trip of each run, ratios mean-based / median-based")
+    for name, *_ in tests:
+        rs = results[name]
+        if name.startswith("latency"):
+            print(f"| {name} | {_span([r[0][0] for r in rs], '.1f')} / "
+                  f"{_span([r[0][1] for r in rs], '.0f')} | {_span([r[1][0] for r in rs], '.1f')} / "
+                  f"{_span([r[1][1] for r in rs], '.0f')} | {_span([r[2] for r in rs], '.2f')} / "
+                  f"{_span([r[3] for r in rs], '.2f')} |")
+        else:
+            print(f"| {name} | {_span([r[0] for r in rs], ',.0f')} | "
+                  f"{_span([r[1] for r in rs], ',.0f')} | {_span([r[2] for r in rs], '.2f')} |")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import time
 import weakref
 from typing import (Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Set, Union)
 
-from ._message import BytesLike, Header, Message, Opcode
+from . import _speed
+from ._message import BytesLike, Header, Message, Opcode, Posted
 from ._status import ShutdownStarted, Status, TofuError, error_for, raise_for
 from ._tofu import ffi, lib
 
@@ -45,13 +46,6 @@ def uds(path: str) -> str:
     """A Unix-domain socket address value (``@name``: the Linux abstract
     namespace)."""
     return f"uds|{path}"
-
-
-class Posted(NamedTuple):
-    """What a successful post assigned: the channel and the message id."""
-
-    channel: int
-    id: int
 
 
 class Listener(NamedTuple):
@@ -92,6 +86,9 @@ class Engine:
         out = ffi.new("tofu_engine **")
         raise_for(lib.tofu_engine_create(opt, out), "tofu_engine_create")
         self._e = out[0]
+        # The pointer and closed flag that the C side (_speed) reads: a
+        # Message collected after close() is freed, not pooled.
+        self._ref = _speed.EngineRef(int(ffi.cast("uintptr_t", self._e)))
         self._closed = False
         self._lock = threading.Lock()
         self._groups: "weakref.WeakSet[Group]" = weakref.WeakSet()
@@ -109,10 +106,13 @@ class Engine:
 
     def close(self) -> None:
         """Destroys the engine (idempotent)."""
-        with self._lock:  # no tofu_put runs from here on
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
+            # No tofu_put from here on: the puts run in C with the GIL held
+            # and read this flag first.
+            self._ref.close()
         for g in list(self._groups):
             g._engine_closing()
         lib.tofu_engine_destroy(self._e)
@@ -129,16 +129,6 @@ class Engine:
             self.close()
 
     # ---- messages and groups ------------------------------------------
-
-    def _put(self, ptr: Any) -> bool:
-        """Returns a C message to the pool; False when the engine is closed
-        (the caller frees it)."""
-        with self._lock:
-            if self._closed:
-                return False
-            pp = ffi.new("tofu_msg **", ptr)
-            lib.tofu_put(self._e, pp)
-            return True
 
     def message(
         self,
@@ -176,6 +166,7 @@ class Group:
         out = ffi.new("tofu_group **")
         raise_for(lib.tofu_group_create(engine._check(), out), "tofu_group_create")
         self._g = out[0]
+        self._ref = _speed.GroupRef(engine._ref, int(ffi.cast("uintptr_t", self._g)))
         self._engine = engine
         self._closed = False
         # Messages taken from C and not handed out yet, oldest first.
@@ -206,6 +197,7 @@ class Group:
 
     def _engine_closing(self) -> None:
         self._closed = True
+        self._ref.close()
         self._drop_pending()
 
     def close(self) -> None:
@@ -214,6 +206,7 @@ class Group:
         if self._closed:
             return
         self._closed = True
+        self._ref.close()
         self._drop_pending()
         if not self._engine._closed:
             lib.tofu_group_destroy(self._engine._e, self._g)
@@ -239,15 +232,7 @@ class Group:
         (MessageSpent on any use). Returns the channel and id it got. On
         error raises the status's exception and the caller keeps ``msg``
         (its ``status`` says what was wrong)."""
-        g = self._check()
-        ptr = msg._take()
-        pp = ffi.new("tofu_msg **", ptr)
-        h = ffi.new("tofu_bhdr *")
-        st = lib.tofu_post(g, pp, h)
-        if st != 0:
-            msg._give_back(ptr)
-            raise_for(st, "post")
-        return Posted(h.channel, h.message_id)
+        return _speed.post(self._ref, msg)
 
     def send(self, channel: int, body: BytesLike = b"", *,
              opcode: Union[Opcode, int] = Opcode.REQUEST, headers: Iterable[Header] = (),
@@ -255,15 +240,7 @@ class Group:
         """Builds a message from the pool and posts it (default: a Request;
         ``timeout``: its deadline in seconds)."""
         if not headers and timeout is None:  # the common case: one C call
-            g = self._check()
-            if isinstance(body, str):
-                raise TypeError("body takes bytes, not str (encode it)")
-            idp = ffi.new("uint64_t *")
-            st = lib.tofu_py_send(self._engine._e, g, int(opcode), channel, more,
-                                  ffi.from_buffer(body), len(body), idp)
-            if st != 0:
-                raise_for(st, "send")
-            return Posted(channel, int(idp[0]))
+            return _speed.send(self._ref, channel, body, opcode, more)
         m = self._engine.message(opcode, channel, body, headers=headers, more=more)
         if timeout is not None:
             m.timeout = timeout
@@ -275,12 +252,14 @@ class Group:
     def signal(self, channel: int, body: BytesLike = b"", *,
                headers: Iterable[Header] = ()) -> Posted:
         """Posts a Signal (no answer expected)."""
+        if not headers:
+            return _speed.send(self._ref, channel, body, 2, False)
         return self.send(channel, body, opcode=Opcode.SIGNAL, headers=headers)
 
     def reply(self, msg: Message, body: Optional[BytesLike] = None) -> Posted:
         """Answers a received Request (or Hello/Bye request, or Signal) with
         the same message turned into its reply (same channel and id)."""
-        return self.post(msg.make_reply(body))
+        return _speed.reply(self._ref, msg, body)
 
     def bye(self, channel: int) -> Posted:
         """Starts a graceful close of ``channel`` (a ByeRequest)."""
@@ -327,21 +306,25 @@ class Group:
             return False
         return True
 
+    def _filters(self) -> bool:
+        """True while some received messages are routed or dropped (see
+        _keep) instead of queued as they come."""
+        return bool(self._swallow)
+
     def _take(self, timeout_ns: int) -> int:
         """Moves up to _BATCH messages from C to _pending, waiting up to
         timeout_ns for the first; returns how many left C. Raises
         ShutdownStarted."""
-        arr = ffi.new("tofu_msg *[]", _BATCH)
-        n = ffi.new("size_t *")
-        st = lib.tofu_receive_many(self._check(), timeout_ns, arr, _BATCH, n)
-        eng = self._engine
-        for i in range(n[0]):
-            m = Message._wrap(arr[i], eng)
-            if self._keep(m):
-                self._pending.append(m)
+        st, msgs = _speed.take(self._ref, timeout_ns, _BATCH)
+        if self._filters():
+            for m in msgs:
+                if self._keep(m):
+                    self._pending.append(m)
+        else:
+            self._pending.extend(msgs)
         if st != 0:
             raise_for(st, "receive")
-        return int(n[0])
+        return len(msgs)
 
     def try_receive(self) -> Optional[Message]:
         """The next message, or None when nothing is queued (never waits).

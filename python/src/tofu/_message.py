@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import enum
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from ._status import Status, raise_for
+from . import _speed
+from ._status import ShutdownStarted, Status, raise_for
 from ._tofu import ffi, lib
 
 if TYPE_CHECKING:
     from ._engine import Engine
 
-__all__ = ["Opcode", "Message", "MessageSpent", "Header", "BytesLike"]
+__all__ = ["Opcode", "Message", "MessageSpent", "Header", "BytesLike", "Posted"]
 
 BytesLike = Union[bytes, bytearray, memoryview]
 Header = Tuple[str, str]
@@ -28,6 +29,13 @@ MAX_PART_LEN = 65535
 
 class MessageSpent(ValueError):
     """The Message was posted (the engine owns it now) or closed."""
+
+
+class Posted(NamedTuple):
+    """What a successful post assigned: the channel and the message id."""
+
+    channel: int
+    id: int
 
 
 class Opcode(enum.IntEnum):
@@ -56,25 +64,28 @@ class Opcode(enum.IntEnum):
 
 _OPCODES = tuple(Opcode)
 _STATUSES = tuple(Status)
-# reply opcodes (tofu_op_echo), looked up without a C call
-_ECHO = {0: Opcode.RESPONSE, 2: Opcode.SIGNAL, 3: Opcode.HELLO_RESPONSE,
-         5: Opcode.BYE_RESPONSE, 8: Opcode.WELCOME_RESPONSE}
 
 
 def _encode(s: Union[str, bytes]) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
 
-class Message:
+class Message(_speed.Message):
     """One tofu message: binary header fields, text headers, body.
 
     Create one with ``Message(...)`` (allocated, not from a pool) or
     ``engine.message(...)`` (from the engine's pool: cheaper); receive them
     from a :class:`~tofu.Group`. Text headers are an ordered list of
     ``(name, value)`` strings; the body is bytes.
+
+    The per-message parts are in C (``tofu._speed.Message``, the base
+    class): ``opcode``, ``channel``, ``id``, ``status``, ``from_engine``,
+    ``more``, ``abort``, ``internal_b``, ``body`` (a copy; assignable),
+    ``len()``, ``alive``, ``close()``, ``make_reply(body=None)``; collecting
+    a Message gives its C message back to the pool (or frees it).
     """
 
-    __slots__ = ("_ptr", "_h", "_engine", "_views", "__weakref__")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -88,82 +99,42 @@ class Message:
     ) -> None:
         out = ffi.new("tofu_msg **")
         raise_for(lib.tofu_msg_create(out), "tofu_msg_create")
-        self._adopt(out[0], None)
+        self._adopt(_address(out[0]), None)
         self._fill(opcode, channel, body, headers, id, more)
 
     # ---- ownership ----------------------------------------------------
 
-    def _adopt(self, ptr: object, engine: "Optional[Engine]") -> None:
-        self._ptr = ptr
-        self._h = lib.tofu_msg_bhdr(ptr)
-        self._engine = engine
-        self._views = 0
-
     @classmethod
     def _wrap(cls, ptr: object, engine: "Optional[Engine]") -> "Message":
         m = cls.__new__(cls)
-        m._adopt(ptr, engine)
+        m._adopt(_address(ptr), None if engine is None else engine._ref)
         return m
 
     def _fill(self, opcode: Union[Opcode, int], channel: int, body: BytesLike,
               headers: Iterable[Header], id: int, more: bool) -> None:
-        h = self._h
-        h.opcode = int(opcode)
-        h.channel = channel
-        h.message_id = id
-        h.more = more
+        self.opcode = int(opcode)
+        self.channel = channel
+        self.id = id
+        self.more = more
         for name, value in headers:
             self.add_header(name, value)
         if body:
             self.append_body(body)
 
     def _live(self) -> object:
-        if self._ptr is None:
-            raise MessageSpent("this message was posted or closed")
-        return self._ptr
+        """The C message (cdata); MessageSpent once posted or closed."""
+        return ffi.cast("tofu_msg *", self._addr)
 
-    def _take(self) -> object:
-        """Gives the C message away (a post): the Message is spent."""
-        ptr = self._live()
-        if self._views:
-            raise BufferError("a body_view() of this message is still open")
-        self._ptr = None
-        self._h = None
-        return ptr
-
-    def _give_back(self, ptr: object) -> None:
-        """A failed post: the caller keeps the message."""
-        self._ptr = ptr
-        self._h = lib.tofu_msg_bhdr(ptr)
-
-    def close(self) -> None:
-        """Gives the message back now (to the pool, or frees it). Idempotent."""
-        ptr = self._ptr
-        if ptr is None:
-            return
-        if self._views:
-            raise BufferError("a body_view() of this message is still open")
-        self._ptr = None
-        self._h = None
-        eng = self._engine
-        if eng is None or not eng._put(ptr):
-            lib.tofu_msg_destroy(ptr)
-
-    def __del__(self) -> None:
-        if getattr(self, "_ptr", None) is not None:
-            self._views = 0
-            self.close()
+    @property
+    def _h(self) -> object:
+        """The binary header (cdata ``tofu_bhdr *``)."""
+        return lib.tofu_msg_bhdr(self._live())
 
     def __enter__(self) -> "Message":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def alive(self) -> bool:
-        """False once posted or closed."""
-        return self._ptr is not None
 
     def clone(self) -> "Message":
         """A deep copy (headers, body, timeout), not from any pool."""
@@ -177,77 +148,7 @@ class Message:
             raise BufferError("a body_view() of this message is still open")
         lib.tofu_msg_reset(self._live())
 
-    # ---- binary header --------------------------------------------------
-
-    def _hdr(self) -> object:
-        self._live()
-        return self._h
-
-    @property
-    def opcode(self) -> Opcode:
-        """The operation (an :class:`Opcode`; invalid values raise ValueError)."""
-        op = self._hdr().opcode
-        return _OPCODES[op] if op < 10 else Opcode(op)
-
-    @opcode.setter
-    def opcode(self, op: Union[Opcode, int]) -> None:
-        self._hdr().opcode = int(op)
-
-    @property
-    def channel(self) -> int:
-        """The local channel number (0: not assigned yet)."""
-        return int(self._hdr().channel)
-
-    @channel.setter
-    def channel(self, ch: int) -> None:
-        self._hdr().channel = ch
-
-    @property
-    def id(self) -> int:
-        """The message id (0: assigned at post)."""
-        return int(self._hdr().message_id)
-
-    @id.setter
-    def id(self, v: int) -> None:
-        self._hdr().message_id = v
-
-    @property
-    def status(self) -> Status:
-        """The status byte (a :class:`~tofu.Status`)."""
-        st = self._hdr().status
-        return _STATUSES[st] if st < 32 else Status.UNKNOWN_ERROR
-
-    @property
-    def from_engine(self) -> bool:
-        """True for messages the engine made (origin bit set)."""
-        return bool(self._hdr().origin)
-
-    @property
-    def more(self) -> bool:
-        """The "more parts follow" flag (regular opcodes)."""
-        return bool(self._hdr().more)
-
-    @more.setter
-    def more(self, v: bool) -> None:
-        self._hdr().more = v
-
-    @property
-    def abort(self) -> bool:
-        """Bit 6 (internal_a): on a ByeSignal, an abortive close."""
-        return bool(self._hdr().internal_a)
-
-    @abort.setter
-    def abort(self, v: bool) -> None:
-        self._hdr().internal_a = v
-
-    @property
-    def internal_b(self) -> bool:
-        """Bit 7: carried, never interpreted."""
-        return bool(self._hdr().internal_b)
-
-    @internal_b.setter
-    def internal_b(self, v: bool) -> None:
-        self._hdr().internal_b = v
+    # ---- binary header (the fields are C getters and setters) ---------------
 
     @property
     def late(self) -> bool:
@@ -321,24 +222,6 @@ class Message:
 
     # ---- body -----------------------------------------------------------
 
-    @property
-    def body(self) -> bytes:
-        """A copy of the body."""
-        n = ffi.new("size_t *")
-        p = lib.tofu_msg_body(self._live(), n)
-        return ffi.unpack(ffi.cast("const char *", p), n[0]) if n[0] else b""
-
-    @body.setter
-    def body(self, data: BytesLike) -> None:
-        if self._views:
-            raise BufferError("a body_view() of this message is still open")
-        if isinstance(data, str):
-            raise TypeError("body takes bytes, not str (encode it)")
-        if len(data) > MAX_PART_LEN:
-            raise_for(Status.INVALID_BODY_LEN, "body")  # the old body stays
-        lib.tofu_msg_clear_body(self._live())
-        self.append_body(data)
-
     def append_body(self, data: BytesLike) -> None:
         """Appends bytes; InvalidBodyLen past 65535 bytes (body unchanged)."""
         if self._views:
@@ -366,28 +249,8 @@ class Message:
             mv.release()  # a view still exported keeps the block open: BufferError
             self._views -= 1
 
-    def __len__(self) -> int:
-        n = ffi.new("size_t *")
-        lib.tofu_msg_body(self._live(), n)
-        return int(n[0])
-
-    # ---- replies ----------------------------------------------------------
-
-    def make_reply(self, body: Optional[BytesLike] = None) -> "Message":
-        """Turns this message into its reply in place (Request -> Response,
-        same channel and id; headers kept) and returns it, ready to post.
-        ``body``, if given, replaces the body."""
-        h = self._hdr()
-        reply = _ECHO.get(h.opcode)
-        if reply is None:
-            raise_for(Status.INVALID_OP_CODE, f"no reply to opcode {h.opcode}")
-        h.opcode = reply
-        if body is not None:
-            self.body = body
-        return self
-
     def __repr__(self) -> str:
-        if self._ptr is None:
+        if not self.alive:
             return "<tofu.Message spent>"
         h = self._h
         try:
@@ -397,3 +260,11 @@ class Message:
         return (f"<tofu.Message {op} channel={h.channel} id={h.message_id} "
                 f"status={Status.from_byte(h.status)}{' engine' if h.origin else ''} "
                 f"body={len(self)}B>")
+
+
+def _address(ptr: object) -> int:
+    return int(ffi.cast("uintptr_t", ptr))
+
+
+_speed.bind(int(lib.tofu_py_api_address()), Opcode, _OPCODES, _STATUSES, MessageSpent,
+            ShutdownStarted, raise_for, Posted, Message)

@@ -1,7 +1,8 @@
 """asyncio flavour: ``await group.receive()``.
 
 Built on the group's pollable descriptor (``tofu_group_fd``) registered with
-``loop.add_reader`` while some task waits; nothing blocks the event loop and
+``loop.add_reader`` from a wait until it is found readable with no task
+waiting (see _on_readable); nothing blocks the event loop and
 no thread is used. The descriptor is level-triggered and readable exactly
 while messages are queued, so a reader that takes only what it needs is
 called again when more is left, and never when nothing is.
@@ -66,8 +67,8 @@ class Group(_engine.Group):
     # ---- the reader -------------------------------------------------------
 
     def _arm(self) -> None:
-        if self._reading:
-            return
+        if self._reading and self._loop is asyncio.get_running_loop():
+            return  # still registered from an earlier wait
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
@@ -87,15 +88,19 @@ class Group(_engine.Group):
             return self._pending.popleft()
         return super().try_receive()
 
-    def _maybe_disarm(self) -> None:
-        if not self._waiters and not self._expect:
-            self._disarm()
-
     def _on_readable(self) -> None:
         """Hands queued messages to the waiters, oldest waiter first; with
         only connects/listens waiting, moves the C queue to the Python one
-        (routing their answers) so that the descriptor clears."""
+        (routing their answers) so that the descriptor clears.
+
+        The reader stays registered after the wait it was added for (a
+        request/response loop then pays no add_reader/remove_reader per
+        message); it is removed here, the first time the descriptor is
+        readable while no task waits, so the loop never spins on it."""
         waiters = self._waiters
+        if not waiters and not self._expect:
+            self._disarm()
+            return
         try:
             while waiters:
                 fut = waiters[0]
@@ -112,8 +117,6 @@ class Group(_engine.Group):
                     pass
         except TofuError as exc:
             self._fail_all(exc)
-            return
-        self._maybe_disarm()
 
     def _fail_all(self, exc: BaseException) -> None:
         futs = list(self._waiters) + list(self._expect.values())
@@ -143,13 +146,19 @@ class Group(_engine.Group):
         m = self._pop_nowait()
         if m is not None:
             return m
-        if timeout is None:
-            return await self._wait()
-        return await asyncio.wait_for(self._wait(), timeout)
+        return await self._wait(timeout)
 
-    async def _wait(self) -> Message:
+    @staticmethod
+    def _expire(fut: "asyncio.Future[Message]") -> None:
+        if not fut.done():
+            fut.set_exception(TimeoutError("no message within the timeout"))
+
+    async def _wait(self, timeout: Optional[float] = None) -> Message:
+        # The timeout is a timer on the waiter's own future, not
+        # asyncio.wait_for (which wraps the wait in a Task of its own).
         loop = asyncio.get_running_loop()
         fut: "asyncio.Future[Message]" = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, self._expire, fut)
         self._waiters.append(fut)
         self._arm()
         try:
@@ -162,11 +171,12 @@ class Group(_engine.Group):
                     loop.call_soon(self._on_readable)
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             try:
                 self._waiters.remove(fut)
             except ValueError:
                 pass
-            self._maybe_disarm()
 
     async def receive_many(self, max: int = 32,  # type: ignore[override]
                            timeout: Optional[float] = None) -> list:
@@ -192,6 +202,9 @@ class Group(_engine.Group):
             raise StopAsyncIteration from None
 
     # ---- connect / listen --------------------------------------------------
+
+    def _filters(self) -> bool:
+        return bool(self._expect) or super()._filters()
 
     def _keep(self, m: Message) -> bool:
         """Routes the engine's answer to a pending connect/listen to it, as
@@ -223,8 +236,6 @@ class Group(_engine.Group):
             if fut.done() and not fut.cancelled() and fut.exception() is None:
                 fut.result().close()
             raise
-        finally:
-            self._maybe_disarm()
         return posted, answer
 
     async def connect(self, address: str, *,  # type: ignore[override]
