@@ -14,10 +14,12 @@ static int cmp__u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void cmp_lat_report(const char *name, uint64_t *t, uint64_t n) {
+const size_t cmp_lat_bodies[2] = {CMP_LAT_BODY, CMP_LAT_BODY_BIG};
+
+void cmp_lat_report(const char *name, size_t body, uint64_t *t, uint64_t n) {
     qsort(t, n, sizeof *t, cmp__u64);
-    printf("%-4s %3d B  round trip: median %7.2f us  p99 %7.2f us  min %7.2f us  (%llu)\n", name,
-           CMP_LAT_BODY, t[n / 2] / 1e3, t[(n * 99) / 100] / 1e3, t[0] / 1e3,
+    printf("%-4s %3zu B  round trip: median %7.2f us  p99 %7.2f us  min %7.2f us  (%llu)\n", name,
+           body, t[n / 2] / 1e3, t[(n * 99) / 100] / 1e3, t[0] / 1e3,
            (unsigned long long)n);
     fflush(stdout);
 }

@@ -15,13 +15,18 @@
 
 /* The same parameters as bench_latency.c and bench_throughput.c. */
 #define CMP_LAT_BODY 64
+#define CMP_LAT_BODY_BIG 1024 /* raw, libtofu, ZeroMQ: round trips of 1 KiB too */
 #define CMP_LAT_WARMUP 1000
 #define CMP_ACK 256u
 #define CMP_WINDOW 4096u
 #define CMP_MAX_BODY 16384u
 
-/* Sorts the n round-trip times t and prints the bench_latency line. */
-void cmp_lat_report(const char *name, uint64_t *t, uint64_t n);
+/* Sorts the n round-trip times t (of `body`-byte messages) and prints the
+ * bench_latency line. */
+void cmp_lat_report(const char *name, size_t body, uint64_t *t, uint64_t n);
+
+/* The body sizes of the round trips: 64 B and 1 KiB. */
+extern const size_t cmp_lat_bodies[2];
 
 /* Prints the bench_throughput line for n messages of len bytes in ns. */
 void cmp_thr_report(const char *name, size_t len, uint64_t n, uint64_t ns);

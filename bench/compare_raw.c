@@ -8,7 +8,7 @@
  * constants and output lines (compare_common.h), over TCP loopback
  * (TCP_NODELAY on both ends) and a Unix-domain socket:
  *
- *  - latency: the client writes a 64-byte Request frame (one write), the
+ *  - latency: the client writes a 64-byte (then 1 KiB) Request frame (one write), the
  *    server reads it whole and writes it back (one write), the client reads
  *    the answer whole. Median, p99 and min after 1000 warm-up round trips.
  *  - throughput: the client sends Signal frames; the server reads in large
@@ -241,18 +241,18 @@ static void lat__server(void *arg) {
     close(fd);
 }
 
-static uint64_t lat__one(int fd, raw_reader *r, unsigned char *frame, uint64_t id) {
+static uint64_t lat__one(int fd, raw_reader *r, unsigned char *frame, size_t len, uint64_t id) {
     raw__put_be(frame + 4, id, 8);
     uint64_t t0 = tofui_clock_ns();
-    raw__write_all(fd, frame, RAW_HDR + CMP_LAT_BODY);
+    raw__write_all(fd, frame, RAW_HDR + len);
     const unsigned char *f = raw__next(r);
     uint64_t t1 = tofui_clock_ns();
-    if (f == NULL || raw__frame_len(f) != RAW_HDR + CMP_LAT_BODY || raw__frame_id(f) != id)
+    if (f == NULL || raw__frame_len(f) != RAW_HDR + len || raw__frame_id(f) != id)
         cmp_die("raw", "reply", "wrong or missing frame");
     return t1 - t0;
 }
 
-static void lat__run(const char *name, bool uds, uint64_t n, int procs) {
+static void lat__run(const char *name, bool uds, size_t len, uint64_t n, int procs) {
     raw_ep ep;
     raw__listen(&ep, uds);
     cmp_server server;
@@ -263,20 +263,20 @@ static void lat__run(const char *name, bool uds, uint64_t n, int procs) {
     uint64_t *t = malloc(n * sizeof *t);
     if (t == NULL)
         cmp_die("raw", "memory", "out of memory");
-    unsigned char frame[RAW_HDR + CMP_LAT_BODY] = {0};
-    raw__header(frame, RAW_OP_REQUEST, 1, CMP_LAT_BODY);
+    unsigned char frame[RAW_HDR + CMP_LAT_BODY_BIG] = {0};
+    raw__header(frame, RAW_OP_REQUEST, 1, len);
     uint64_t id = 1;
     for (int i = 0; i < CMP_LAT_WARMUP; i++)
-        lat__one(fd, &r, frame, id++);
+        lat__one(fd, &r, frame, len, id++);
     for (uint64_t i = 0; i < n; i++)
-        t[i] = lat__one(fd, &r, frame, id++);
+        t[i] = lat__one(fd, &r, frame, len, id++);
     unsigned char stop[RAW_HDR];
     raw__header(stop, RAW_OP_REQUEST, id, 0);
     raw__write_all(fd, stop, sizeof stop);
     if (raw__next(&r) == NULL)
         cmp_die("raw", "stop", "no answer");
     cmp_server_join(&server, "raw");
-    cmp_lat_report(name, t, n);
+    cmp_lat_report(name, len, t, n);
     free(t);
     free(r.buf);
     close(fd);
@@ -413,7 +413,8 @@ int main(int argc, char **argv) {
         bool uds = t == 1;
         const char *name = uds ? "uds" : "tcp";
         if (o.latency) {
-            lat__run(name, uds, o.n, o.procs);
+            for (int b = 0; b < 2; b++)
+                lat__run(name, uds, cmp_lat_bodies[b], o.n, o.procs);
             continue;
         }
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)

@@ -9,7 +9,7 @@
  * on a thread of its own (--procs 1) or in a child process (--procs 2); it
  * tells the client its bound address through a pipe in both cases.
  *
- *  - latency: the client posts a 64-byte Request and waits for the Response
+ *  - latency: the client posts a 64-byte (then 1 KiB) Request and waits for the Response
  *    the server makes of it (the same message). Median, p99 and min after
  *    1000 warm-up round trips.
  *  - throughput: the client posts Signals; the server puts them back and
@@ -42,7 +42,7 @@
 typedef struct tf_cfg {
     bool uds, latency, defaults;
     uint64_t n;
-    size_t len;   /* throughput body */
+    size_t len;    /* body of a round trip or of a throughput message */
     cmp_pipe pipe; /* server -> client: the bound address */
     char uds_path[TOFU_UDS_PATH_BUF];
 } tf_cfg;
@@ -238,16 +238,16 @@ static uint64_t tf__round_trip(tf_side *s, size_t len) {
     return t1 - t0;
 }
 
-static void tf__lat_client(tf_side *s, const char *name, uint64_t n) {
+static void tf__lat_client(tf_side *s, const char *name, size_t len, uint64_t n) {
     uint64_t *t = malloc(n * sizeof *t);
     if (t == NULL)
         bench_die("memory", TOFU_ALLOCATION_FAILED);
     for (int i = 0; i < CMP_LAT_WARMUP; i++)
-        tf__round_trip(s, CMP_LAT_BODY);
+        tf__round_trip(s, len);
     for (uint64_t i = 0; i < n; i++)
-        t[i] = tf__round_trip(s, CMP_LAT_BODY);
+        t[i] = tf__round_trip(s, len);
     tf__round_trip(s, 0); /* the server's last */
-    cmp_lat_report(name, t, n);
+    cmp_lat_report(name, len, t, n);
     free(t);
 }
 
@@ -289,7 +289,7 @@ static void tf__run(tf_cfg *c, const char *name, int procs) {
     tf__open(c, &s);
     tf__connect(c, &s);
     if (c->latency)
-        tf__lat_client(&s, name, c->n);
+        tf__lat_client(&s, name, c->len, c->n);
     else
         tf__thr_client(&s, name, c->len, c->n);
     tf__close(&s); /* closes the channel: the server stops waiting */
@@ -309,7 +309,10 @@ int main(int argc, char **argv) {
         const char *name = uds ? "uds" : "tcp";
         if (o.latency) {
             c.n = o.n;
-            tf__run(&c, name, o.procs);
+            for (int b = 0; b < 2; b++) {
+                c.len = cmp_lat_bodies[b];
+                tf__run(&c, name, o.procs);
+            }
             continue;
         }
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {

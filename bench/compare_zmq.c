@@ -8,7 +8,7 @@
  * TCP loopback (tcp://127.0.0.1) or a Unix-domain socket (ipc://). The
  * server binds and tells the client its endpoints through a pipe.
  *
- *  - latency: REQ/REP; the client sends a 64-byte request, the server echoes
+ *  - latency: REQ/REP; the client sends a 64-byte (then 1 KiB) request, the server echoes
  *    it, the client waits for the reply. Median, p99 and min of the round
  *    trips after 1000 warm-up round trips.
  *  - throughput: PUSH/PULL for the data; the server acknowledges every 256
@@ -140,18 +140,18 @@ static void lat__server(void *arg) {
         unlink(srv->path); /* a child process has no atexit of its own */
 }
 
-static uint64_t lat__one(void *req, const unsigned char *body) {
-    unsigned char reply[CMP_LAT_BODY];
+static uint64_t lat__one(void *req, const unsigned char *body, size_t len) {
+    unsigned char reply[CMP_LAT_BODY_BIG];
     uint64_t t0 = tofui_clock_ns();
-    zq__send(req, body, CMP_LAT_BODY);
+    zq__send(req, body, len);
     int got = zmq_recv(req, reply, sizeof reply, 0);
     uint64_t t1 = tofui_clock_ns();
-    if (got != CMP_LAT_BODY)
+    if (got != (int)len)
         zq__die("reply");
     return t1 - t0;
 }
 
-static void lat__run(const char *name, bool uds, uint64_t n, int procs) {
+static void lat__run(const char *name, bool uds, size_t len, uint64_t n, int procs) {
     zq__srv srv;
     zq__srv_init(&srv, uds, n);
     cmp_server server;
@@ -163,18 +163,18 @@ static void lat__run(const char *name, bool uds, uint64_t n, int procs) {
     uint64_t *t = malloc(n * sizeof *t);
     if (t == NULL)
         cmp_die("zmq", "memory", "out of memory");
-    static const unsigned char body[CMP_LAT_BODY];
+    static const unsigned char body[CMP_LAT_BODY_BIG];
     for (int i = 0; i < CMP_LAT_WARMUP; i++)
-        lat__one(req, body);
+        lat__one(req, body, len);
     for (uint64_t i = 0; i < n; i++)
-        t[i] = lat__one(req, body);
+        t[i] = lat__one(req, body, len);
     zq__send(req, "", 0); /* stop */
     zmq_msg_t m;
     zmq_msg_init(&m);
     zq__recv(req, &m);
     zmq_msg_close(&m);
     cmp_server_join(&server, "zmq");
-    cmp_lat_report(name, t, n);
+    cmp_lat_report(name, len, t, n);
     free(t);
     zmq_close(req);
     zmq_ctx_term(cctx);
@@ -198,6 +198,8 @@ static void thr__server(void *arg) {
     if (srv->uds)
         cmp_uds_path(srv->path, sizeof srv->path, "zmq");
     void *pull = zq__server_socket(sctx, srv, ZMQ_PULL);
+    char data_path[sizeof srv->path];
+    memcpy(data_path, srv->path, sizeof data_path);
     if (srv->uds)
         cmp_uds_path(srv->path, sizeof srv->path, "zmq");
     void *ack = zq__server_socket(sctx, srv, ZMQ_PUSH);
@@ -215,8 +217,10 @@ static void thr__server(void *arg) {
     zmq_close(pull);
     zq__server_close(ack);
     zmq_ctx_term(sctx);
-    if (srv->uds)
-        unlink(srv->path); /* the ack path; the data path is gone with its socket */
+    if (srv->uds) { /* a child process has no atexit of its own */
+        unlink(data_path);
+        unlink(srv->path);
+    }
 }
 
 static uint64_t thr__ack(void *ackpull) {
@@ -269,7 +273,8 @@ int main(int argc, char **argv) {
         bool uds = t == 1;
         const char *name = uds ? "uds" : "tcp";
         if (o.latency) {
-            lat__run(name, uds, o.n, o.procs);
+            for (int b = 0; b < 2; b++)
+                lat__run(name, uds, cmp_lat_bodies[b], o.n, o.procs);
             continue;
         }
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
