@@ -1,35 +1,52 @@
 #!/bin/sh
-# Side-by-side benchmark of libtofu, ZeroMQ and NNG (docs/benchmarks.md).
+# Side-by-side benchmark: raw sockets, libtofu (tuned and default options),
+# ZeroMQ and, optionally, NNG (docs/benchmarks.md).
 #
-# Builds the project (RelWithDebInfo, benchmarks only) and runs
-# bench_latency/bench_throughput and compare_zmq/compare_nng with the same
-# parameters, RUNS times each, interleaved (tofu, zmq, nng, tofu, ...) so that
-# load from other processes falls on all three alike. Prints one table of the
-# medians over the runs. The raw output of every run is kept in
+# Builds the project (RelWithDebInfo, benchmarks only) and runs the
+# comparison programs RUNS times, interleaved: every round runs every
+# variant once, in-process and as two processes, starting with a different
+# variant each round, so that load from other processes falls on all alike.
+# Then prints one Markdown table per process layout (median and worst run
+# of every cell) and a table of the ratios the goals of issue 14 are stated
+# in (bench/compare_report.py). The raw output of every run is kept in
 # $BUILD_DIR/compare-results/.
 #
-#     bench/compare.sh              build into ./build-bench and run
+#     bench/compare.sh                      RUNS=10: the final table (~8-10 min here)
+#     RUNS=3 bench/compare.sh               a quick one
 #
-# Environment: BUILD_DIR (default <repo>/build-bench), RUNS (5),
-# LAT_N (round trips per run, 50000), THR_N (messages per run for 64 B and
-# 1 KiB, 16 KiB uses 1/8; 1000000, the default of bench_throughput),
-# THR_N_NNG (the same for NNG, which is 20-50 times slower here; THR_N/5 so
-# that a run takes seconds, not minutes: the rate is what is compared),
-# NO_BUILD=1 to skip the build, REPORT_ONLY=1 to print the table of the
-# results already in $BUILD_DIR/compare-results without running anything.
-# ZeroMQ and NNG need libzmq3-dev and libnng-dev (Debian) or equivalents;
-# a library that is not installed is left out of the table.
+# The variants (columns):
+#   raw    compare_raw, the batched writer: the physical limit
+#   raw1   compare_raw --writer each: one writev per message (throughput only)
+#   tofu   compare_tofu, tuned pools (as bench_latency / bench_throughput)
+#   tofud  compare_tofu --defaults: default options, the guide's sender
+#   zmq    compare_zmq (if libzmq is installed)
+#   nng    compare_nng, in-process only (NNG=1 and libnng installed; slow)
+#
+# Environment: BUILD_DIR (default <repo>/build-bench), RUNS (10), PROCS
+# ("1 2": in-process and two processes), LAT_N (round trips per run and
+# size, 10000), THR_N (messages per throughput run of 64 B and 1 KiB, 16 KiB
+# uses 1/8; 200000), RAW_THR_N (the batched raw writer's count, THR_N x 10:
+# at 200000 a 64 B run would last 5 ms), DEF_THR_N (the default-options
+# libtofu count, THR_N / 10: it is 30-100 times slower today), THR_N_NNG
+# (THR_N / 10), NNG=1 to add NNG, NO_BUILD=1 to skip the build,
+# REPORT_ONLY=1 to print the tables of the results already there.
+# Each rate is what is compared, so the counts differ where a variant is
+# much faster or slower; each run lasts 0.05-2 s per cell.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 BUILD_DIR=${BUILD_DIR:-$repo/build-bench}
-RUNS=${RUNS:-5}
-LAT_N=${LAT_N:-50000}
-THR_N=${THR_N:-1000000}
-THR_N_NNG=${THR_N_NNG:-$((THR_N / 5))}
-
+RUNS=${RUNS:-10}
+PROCS=${PROCS:-1 2}
+LAT_N=${LAT_N:-10000}
+THR_N=${THR_N:-200000}
+RAW_THR_N=${RAW_THR_N:-$((THR_N * 10))}
+DEF_THR_N=${DEF_THR_N:-$((THR_N / 10))}
+THR_N_NNG=${THR_N_NNG:-$((THR_N / 10))}
+NNG=${NNG:-0}
 REPORT_ONLY=${REPORT_ONLY:-0}
+
 if [ "${NO_BUILD:-0}" != 1 ] && [ "$REPORT_ONLY" != 1 ]; then
     cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DTOFU_BUILD_TESTS=OFF -DTOFU_BUILD_TOOLS=OFF -DTOFU_BUILD_EXAMPLES=OFF \
@@ -39,91 +56,68 @@ fi
 
 bin=$BUILD_DIR/bench
 out=$BUILD_DIR/compare-results
-[ "$REPORT_ONLY" = 1 ] || { rm -rf "$out"; mkdir -p "$out"; }
-
-libs=tofu
-if [ "$REPORT_ONLY" = 1 ]; then
-    [ -e "$out/zmq.latency.1" ] && libs="$libs zmq"
-    [ -e "$out/nng.latency.1" ] && libs="$libs nng"
-else
-    [ -x "$bin/compare_zmq" ] && libs="$libs zmq"
-    [ -x "$bin/compare_nng" ] && libs="$libs nng"
-fi
-
-# run LIB KIND RUN: one benchmark program; output to $out/LIB.KIND.RUN
-run() {
-    f=$out/$1.$2.$3
-    n=$LAT_N
-    [ "$2" = throughput ] && n=$THR_N
-    [ "$2" = throughput ] && [ "$1" = nng ] && n=$THR_N_NNG
-    case $1 in
-    tofu) "$bin/bench_$2" "$n" >"$f" ;;
-    *) "$bin/compare_$1" "$2" "$n" >"$f" ;;
-    esac
-}
 
 if [ "$REPORT_ONLY" != 1 ]; then
-    echo "libtofu vs ZeroMQ vs NNG: $RUNS runs each, $LAT_N round trips, $THR_N messages (NNG $THR_N_NNG)" >&2
-    echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" >&2
-    for kind in latency throughput; do
+    rm -rf "$out"
+    mkdir -p "$out"
+    vars="raw raw1 tofu tofud"
+    [ -x "$bin/compare_zmq" ] && vars="$vars zmq"
+    nvars=$(echo "$vars" | wc -w)
+
+    # run VAR KIND PROCS RUN: one program; its output goes to
+    # $out/VAR.KIND.pPROCS.RUN
+    run() {
+        f=$out/$1.$2.p$3.$4
+        case $1.$2 in
+        raw.latency) "$bin/compare_raw" latency "$LAT_N" --procs "$3" ;;
+        raw.throughput) "$bin/compare_raw" throughput "$RAW_THR_N" --procs "$3" ;;
+        raw1.latency) return 0 ;; # the same as raw's
+        raw1.throughput) "$bin/compare_raw" throughput "$THR_N" --writer each --procs "$3" ;;
+        tofu.latency) "$bin/compare_tofu" latency "$LAT_N" --procs "$3" ;;
+        tofu.throughput) "$bin/compare_tofu" throughput "$THR_N" --procs "$3" ;;
+        tofud.latency) "$bin/compare_tofu" latency "$LAT_N" --procs "$3" --defaults ;;
+        tofud.throughput) "$bin/compare_tofu" throughput "$DEF_THR_N" --procs "$3" --defaults ;;
+        zmq.*) "$bin/compare_zmq" "$2" "$([ "$2" = latency ] && echo "$LAT_N" || echo "$THR_N")" \
+            --procs "$3" ;;
+        nng.latency) "$bin/compare_nng" latency "$LAT_N" ;;
+        nng.throughput) "$bin/compare_nng" throughput "$THR_N_NNG" ;;
+        esac >"$f"
+    }
+
+    {
+        echo "variants: $vars; runs: $RUNS; procs: $PROCS"
+        echo "counts: LAT_N=$LAT_N THR_N=$THR_N RAW_THR_N=$RAW_THR_N DEF_THR_N=$DEF_THR_N"
+        echo "machine: $(nproc) CPUs, $(uname -sr)"
+        echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+        echo "started: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    } >"$out/info"
+    cat "$out/info" >&2
+    i=1
+    while [ "$i" -le "$RUNS" ]; do
+        # Each round starts with another variant (rotate the list by i).
+        k=$(( (i - 1) % nvars ))
+        order=$(echo "$vars" | awk -v k="$k" '{ for (j = 0; j < NF; j++) printf "%s ", $(1 + (j + k) % NF) }')
+        for p in $PROCS; do
+            for v in $order; do
+                for kind in latency throughput; do
+                    printf '  round %d: %s %s, %s process(es)\n' "$i" "$v" "$kind" "$p" >&2
+                    run "$v" "$kind" "$p" "$i"
+                done
+            done
+        done
+        i=$((i + 1))
+    done
+    if [ "$NNG" = 1 ] && [ -x "$bin/compare_nng" ]; then
         i=1
         while [ "$i" -le "$RUNS" ]; do
-            for lib in $libs; do
-                printf '  %s %s run %d\n' "$lib" "$kind" "$i" >&2
-                run "$lib" "$kind" "$i"
-            done
+            printf '  round %d: nng, 1 process\n' "$i" >&2
+            run nng latency 1 "$i"
+            run nng throughput 1 "$i"
             i=$((i + 1))
         done
-    done
+    fi
+    echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" >>"$out/info"
+    echo "ended: $(date -u '+%Y-%m-%d %H:%M UTC')" >>"$out/info"
 fi
 
-# One line per (library, measurement, run): "lib key value", then the median
-# of each (library, key) over the runs, laid out as rows = keys, columns =
-# libraries.
-for lib in $libs; do
-    for f in "$out/$lib".latency.*; do
-        awk -v lib="$lib" '/round trip/ {
-            print lib, $1 "|lat|median_us", $7; print lib, $1 "|lat|p99_us", $10 }' "$f"
-    done
-    for f in "$out/$lib".throughput.*; do
-        awk -v lib="$lib" '/msgs\/s/ {
-            print lib, $1 "|" $2 "|msgs_s", $4; print lib, $1 "|" $2 "|MB_s", $6 }' "$f"
-    done
-done | awk -v libs="$libs" '
-    { k = $1 SUBSEP $2; v[k, ++c[k]] = $3 }
-    # The median of the runs, or with best = 1 the lowest value.
-    function median(k, best,   n, i, j, t, a) {
-        n = c[k]
-        if (n == 0) return "-"
-        for (i = 1; i <= n; i++) a[i] = v[k, i] + 0
-        for (i = 2; i <= n; i++)        # insertion sort, n is small
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        if (best) return a[1]
-        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    function fmt(x) { return x == "-" ? x : (x >= 1000 ? sprintf("%.0f", x) : sprintf("%.1f", x)) }
-    function row(label, key, best,   i) {
-        printf "| %-30s |", label
-        for (i = 1; i <= nl; i++) printf " %10s |", fmt(median(L[i] SUBSEP key, best))
-        printf "\n"
-    }
-    END {
-        nl = split(libs, L, " ")
-        name["tofu"] = "libtofu"; name["zmq"] = "ZeroMQ"; name["nng"] = "NNG"
-        printf "| %-30s |", "median of runs"
-        for (i = 1; i <= nl; i++) printf " %10s |", name[L[i]]
-        printf "\n|%s|", "--------------------------------"
-        for (i = 1; i <= nl; i++) printf "%s|", "-----------:"
-        printf "\n"
-        split("tcp uds", T, " "); split("64 1024 16384", S, " ")
-        for (t = 1; t <= 2; t++) {
-            row(T[t] " 64 B round trip, median us", T[t] "|lat|median_us")
-            row(T[t] " 64 B round trip, p99 us", T[t] "|lat|p99_us")
-            row(T[t] " 64 B rt median, best run", T[t] "|lat|median_us", 1)
-        }
-        for (t = 1; t <= 2; t++)
-            for (s = 1; s <= 3; s++) {
-                row(sprintf("%s %5d B one-way, msgs/s", T[t], S[s]), T[t] "|" S[s] "|msgs_s")
-                row(sprintf("%s %5d B one-way, MB/s", T[t], S[s]), T[t] "|" S[s] "|MB_s")
-            }
-    }'
+python3 "$here/compare_report.py" "$out"

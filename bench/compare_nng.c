@@ -166,7 +166,7 @@ static void lat__run(const char *name, bool uds, uint64_t n) {
     nng_msg_free(nn__recv(req, &io));
     nn__io_fini(&io);
     tofui_thread_join(&server);
-    cmp_lat_report(name, t, n);
+    cmp_lat_report(name, CMP_LAT_BODY, t, n);
     free(t);
     nng_close(req);
     nng_close(rep);

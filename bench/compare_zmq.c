@@ -2,12 +2,13 @@
  * ZeroMQ side of the side-by-side comparison: the measurements of
  * bench_latency.c and bench_throughput.c, made with libzmq.
  *
- * Like the libtofu benchmarks, everything runs in one process: a client and
- * a server, each with its own context (one I/O thread each, as libtofu has
- * one engine thread per engine), the server on its own thread, joined over
- * TCP loopback (tcp://127.0.0.1) or a Unix-domain socket (ipc://).
+ * A client and a server, each with its own context (one I/O thread each, as
+ * libtofu has one engine thread per engine), the server on its own thread
+ * (--procs 1, the default) or in a child process (--procs 2), joined over
+ * TCP loopback (tcp://127.0.0.1) or a Unix-domain socket (ipc://). The
+ * server binds and tells the client its endpoints through a pipe.
  *
- *  - latency: REQ/REP; the client sends a 64-byte request, the server echoes
+ *  - latency: REQ/REP; the client sends a 64-byte (then 1 KiB) request, the server echoes
  *    it, the client waits for the reply. Median, p99 and min of the round
  *    trips after 1000 warm-up round trips.
  *  - throughput: PUSH/PULL for the data; the server acknowledges every 256
@@ -16,12 +17,14 @@
  *    High-water marks are lifted so that the window, not ZeroMQ's default
  *    HWM of 1000, bounds the queue.
  *
- *     compare_zmq latency [iterations]       (default 100000)
- *     compare_zmq throughput [messages]      (default 1000000; 16 KiB runs use 1/8)
+ *     compare_zmq latency [iterations] [--procs 1|2]     (default 100000)
+ *     compare_zmq throughput [messages] [--procs 1|2]    (default 1000000;
+ *                                                       16 KiB runs use 1/8)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -45,22 +48,6 @@ static void *zq__socket(void *ctx, int type) {
     return s;
 }
 
-/* Binds s to an ephemeral TCP port or a fresh ipc path; returns the endpoint. */
-static void zq__bind(void *s, bool uds, char ep[ZMQ_EP_MAX]) {
-    if (uds) {
-        char path[200];
-        cmp_uds_path(path, sizeof path, "zmq");
-        snprintf(ep, ZMQ_EP_MAX, "ipc://%s", path);
-    } else {
-        snprintf(ep, ZMQ_EP_MAX, "tcp://127.0.0.1:*");
-    }
-    if (zmq_bind(s, ep) != 0)
-        zq__die("bind");
-    size_t len = ZMQ_EP_MAX;
-    if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
-        zq__die("last endpoint");
-}
-
 static void zq__send(void *s, const void *buf, size_t len) {
     if (zmq_send(s, buf, len, 0) < 0)
         zq__die("send");
@@ -73,9 +60,70 @@ static void zq__recv(void *s, zmq_msg_t *m) {
 
 /* ---- latency ---- */
 
+/* What the server side needs: the endpoint it binds (a path chosen by the
+ * parent, or a TCP port it picks) goes back through the pipe. */
+typedef struct zq__srv {
+    bool uds;
+    char path[200];
+    cmp_pipe pipe;
+    uint64_t n; /* throughput: data messages */
+} zq__srv;
+
+/* The server's own context and a socket of it bound as the client expects;
+ * the endpoint goes into the pipe. */
+static void *zq__server_socket(void *ctx, zq__srv *srv, int type) {
+    void *s = zq__socket(ctx, type);
+    char ep[ZMQ_EP_MAX];
+    if (srv->uds)
+        snprintf(ep, sizeof ep, "ipc://%s", srv->path);
+    else
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:*");
+    if (zmq_bind(s, ep) != 0)
+        zq__die("bind");
+    size_t len = ZMQ_EP_MAX;
+    if (zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+        zq__die("last endpoint");
+    cmp_pipe_send(&srv->pipe, ep);
+    return s;
+}
+
+/* Closes a server socket, waiting up to 2 s for what it still has to send
+ * (the last answer): the client may be in another process, which nothing
+ * else waits for. */
+static void zq__server_close(void *s) {
+    int linger = 2000;
+    if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0)
+        zq__die("setsockopt");
+    zmq_close(s);
+}
+
+static void *zq__client_socket(void *ctx, zq__srv *srv, int type) {
+    void *s = zq__socket(ctx, type);
+    char ep[ZMQ_EP_MAX];
+    cmp_pipe_recv(&srv->pipe, ep, sizeof ep);
+    if (zmq_connect(s, ep) != 0)
+        zq__die("connect");
+    return s;
+}
+
+static void zq__srv_init(zq__srv *srv, bool uds, uint64_t n) {
+    memset(srv, 0, sizeof *srv);
+    srv->uds = uds;
+    srv->n = n;
+    cmp_pipe_open(&srv->pipe);
+}
+
+/* ---- latency ---- */
+
 /* Echoes every request until an empty one, which it answers and stops. */
 static void lat__server(void *arg) {
-    void *rep = arg;
+    zq__srv *srv = arg;
+    void *sctx = zmq_ctx_new();
+    if (sctx == NULL)
+        zq__die("context");
+    if (srv->uds)
+        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
+    void *rep = zq__server_socket(sctx, srv, ZMQ_REP);
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -86,80 +134,93 @@ static void lat__server(void *arg) {
         if (len == 0)
             break;
     }
+    zq__server_close(rep);
+    zmq_ctx_term(sctx);
+    if (srv->uds)
+        unlink(srv->path); /* a child process has no atexit of its own */
 }
 
-static uint64_t lat__one(void *req, const unsigned char *body) {
-    unsigned char reply[CMP_LAT_BODY];
+static uint64_t lat__one(void *req, const unsigned char *body, size_t len) {
+    unsigned char reply[CMP_LAT_BODY_BIG];
     uint64_t t0 = tofui_clock_ns();
-    zq__send(req, body, CMP_LAT_BODY);
+    zq__send(req, body, len);
     int got = zmq_recv(req, reply, sizeof reply, 0);
     uint64_t t1 = tofui_clock_ns();
-    if (got != CMP_LAT_BODY)
+    if (got != (int)len)
         zq__die("reply");
     return t1 - t0;
 }
 
-static void lat__run(const char *name, bool uds, uint64_t n) {
-    void *cctx = zmq_ctx_new(), *sctx = zmq_ctx_new();
-    if (cctx == NULL || sctx == NULL)
+static void lat__run(const char *name, bool uds, size_t len, uint64_t n, int procs) {
+    zq__srv srv;
+    zq__srv_init(&srv, uds, n);
+    cmp_server server;
+    cmp_server_start(&server, procs, lat__server, &srv); /* before our context */
+    void *cctx = zmq_ctx_new();
+    if (cctx == NULL)
         zq__die("context");
-    void *rep = zq__socket(sctx, ZMQ_REP);
-    void *req = zq__socket(cctx, ZMQ_REQ);
-    char ep[ZMQ_EP_MAX];
-    zq__bind(rep, uds, ep);
-    if (zmq_connect(req, ep) != 0)
-        zq__die("connect");
-    tofui_thread server;
-    if (tofui_thread_create(&server, lat__server, rep) != TOFU_SUCCESS)
-        cmp_die("zmq", "thread", "create failed");
+    void *req = zq__client_socket(cctx, &srv, ZMQ_REQ);
     uint64_t *t = malloc(n * sizeof *t);
     if (t == NULL)
         cmp_die("zmq", "memory", "out of memory");
-    static const unsigned char body[CMP_LAT_BODY];
+    static const unsigned char body[CMP_LAT_BODY_BIG];
     for (int i = 0; i < CMP_LAT_WARMUP; i++)
-        lat__one(req, body);
+        lat__one(req, body, len);
     for (uint64_t i = 0; i < n; i++)
-        t[i] = lat__one(req, body);
+        t[i] = lat__one(req, body, len);
     zq__send(req, "", 0); /* stop */
     zmq_msg_t m;
     zmq_msg_init(&m);
     zq__recv(req, &m);
     zmq_msg_close(&m);
-    tofui_thread_join(&server);
-    cmp_lat_report(name, t, n);
+    cmp_server_join(&server, "zmq");
+    cmp_lat_report(name, len, t, n);
     free(t);
     zmq_close(req);
-    zmq_close(rep);
     zmq_ctx_term(cctx);
-    zmq_ctx_term(sctx);
+    cmp_pipe_close(&srv.pipe);
 }
 
 /* ---- throughput ---- */
-
-typedef struct thr__run {
-    void *pull, *ack; /* the server's data PULL and ack PUSH */
-    uint64_t n;
-} thr__run;
 
 static void thr__send_ack(void *ack, uint64_t count) {
     zq__send(ack, &count, sizeof count);
 }
 
-/* Takes the hello message, acknowledges it with 0, then counts the data
- * messages and acknowledges every CMP_ACK of them (and the last). */
+/* Binds the data PULL and the ack PUSH, takes the hello message,
+ * acknowledges it with 0, then counts the data messages and acknowledges
+ * every CMP_ACK of them (and the last). */
 static void thr__server(void *arg) {
-    thr__run *r = arg;
+    zq__srv *srv = arg;
+    void *sctx = zmq_ctx_new();
+    if (sctx == NULL)
+        zq__die("context");
+    if (srv->uds)
+        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
+    void *pull = zq__server_socket(sctx, srv, ZMQ_PULL);
+    char data_path[sizeof srv->path];
+    memcpy(data_path, srv->path, sizeof data_path);
+    if (srv->uds)
+        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
+    void *ack = zq__server_socket(sctx, srv, ZMQ_PUSH);
     zmq_msg_t m;
     zmq_msg_init(&m);
-    zq__recv(r->pull, &m);
-    thr__send_ack(r->ack, 0);
-    for (uint64_t got = 0; got < r->n;) {
-        zq__recv(r->pull, &m);
+    zq__recv(pull, &m);
+    thr__send_ack(ack, 0);
+    for (uint64_t got = 0; got < srv->n;) {
+        zq__recv(pull, &m);
         got++;
-        if (got % CMP_ACK == 0 || got == r->n)
-            thr__send_ack(r->ack, got);
+        if (got % CMP_ACK == 0 || got == srv->n)
+            thr__send_ack(ack, got);
     }
     zmq_msg_close(&m);
+    zmq_close(pull);
+    zq__server_close(ack);
+    zmq_ctx_term(sctx);
+    if (srv->uds) { /* a child process has no atexit of its own */
+        unlink(data_path);
+        unlink(srv->path);
+    }
 }
 
 static uint64_t thr__ack(void *ackpull) {
@@ -169,27 +230,17 @@ static uint64_t thr__ack(void *ackpull) {
     return acked;
 }
 
-static void thr__run_one(const char *name, bool uds, size_t len, uint64_t n) {
+static void thr__run_one(const char *name, bool uds, size_t len, uint64_t n, int procs) {
     static const unsigned char body[CMP_MAX_BODY];
-    void *cctx = zmq_ctx_new(), *sctx = zmq_ctx_new();
-    if (cctx == NULL || sctx == NULL)
+    zq__srv srv;
+    zq__srv_init(&srv, uds, n);
+    cmp_server server;
+    cmp_server_start(&server, procs, thr__server, &srv); /* before our context */
+    void *cctx = zmq_ctx_new();
+    if (cctx == NULL)
         zq__die("context");
-    thr__run r;
-    r.n = n;
-    r.pull = zq__socket(sctx, ZMQ_PULL);
-    r.ack = zq__socket(sctx, ZMQ_PUSH);
-    void *push = zq__socket(cctx, ZMQ_PUSH);
-    void *ackpull = zq__socket(cctx, ZMQ_PULL);
-    char ep[ZMQ_EP_MAX];
-    zq__bind(r.pull, uds, ep);
-    if (zmq_connect(push, ep) != 0)
-        zq__die("connect");
-    zq__bind(r.ack, uds, ep);
-    if (zmq_connect(ackpull, ep) != 0)
-        zq__die("connect");
-    tofui_thread server;
-    if (tofui_thread_create(&server, thr__server, &r) != TOFU_SUCCESS)
-        cmp_die("zmq", "thread", "create failed");
+    void *push = zq__client_socket(cctx, &srv, ZMQ_PUSH);
+    void *ackpull = zq__client_socket(cctx, &srv, ZMQ_PULL);
     /* Both connections are up once the hello's ack is back, as the libtofu
      * benchmark starts its clock after the Hello exchange. */
     zq__send(push, body, 1);
@@ -206,34 +257,28 @@ static void thr__run_one(const char *name, bool uds, size_t len, uint64_t n) {
     while (acked < n)
         acked = thr__ack(ackpull);
     uint64_t ns = tofui_clock_ns() - t0;
-    tofui_thread_join(&server);
+    cmp_server_join(&server, "zmq");
     cmp_thr_report(name, len, n, ns);
     zmq_close(push);
     zmq_close(ackpull);
-    zmq_close(r.pull);
-    zmq_close(r.ack);
     zmq_ctx_term(cctx);
-    zmq_ctx_term(sctx);
+    cmp_pipe_close(&srv.pipe);
 }
 
 int main(int argc, char **argv) {
-    bool lat = argc >= 2 && strcmp(argv[1], "latency") == 0;
-    bool thr = argc >= 2 && strcmp(argv[1], "throughput") == 0;
-    if (!lat && !thr) {
-        fprintf(stderr, "usage: %s latency|throughput [count]\n", argv[0]);
-        return 2;
-    }
-    uint64_t n = bench_iterations(argc - 1, argv + 1, lat ? 100000 : 1000000);
+    cmp_opts o;
+    cmp_parse(argc, argv, 0, 100000, 1000000, &o);
     const size_t sizes[] = {64, 1024, 16384};
     for (int t = 0; t < 2; t++) {
         bool uds = t == 1;
         const char *name = uds ? "uds" : "tcp";
-        if (lat) {
-            lat__run(name, uds, n);
+        if (o.latency) {
+            for (int b = 0; b < 2; b++)
+                lat__run(name, uds, cmp_lat_bodies[b], o.n, o.procs);
             continue;
         }
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-            thr__run_one(name, uds, sizes[i], cmp_thr_count(n, sizes[i]));
+            thr__run_one(name, uds, sizes[i], cmp_thr_count(o.n, sizes[i]), o.procs);
     }
     return 0;
 }
