@@ -69,18 +69,11 @@ void tofui_thread_yield(void);
  * function is the same for every call (one per process). Set returns false
  * when the platform could not arrange the exit call (nothing is set then).
  * A process's last thread that leaves through exit() gets no call. On
- * POSIX the get is an inline read of a _Thread_local; on Windows
- * FlsGetValue, which needs no thread-local storage of the C runtime. */
+ * POSIX the get reads a _Thread_local; on Windows it is FlsGetValue,
+ * which needs no thread-local storage of the C runtime. */
 typedef void (*tofui_thread_exit_fn)(void *value);
 bool tofui_thread_local_set(void *value, tofui_thread_exit_fn at_exit);
-#if defined(_WIN32)
 void *tofui_thread_local(void);
-#else
-extern _Thread_local void *tofui_thread_local_value;
-static inline void *tofui_thread_local(void) {
-    return tofui_thread_local_value;
-}
-#endif
 
 /* Monotonic clock in nanoseconds (arbitrary origin). */
 uint64_t tofui_clock_ns(void);

@@ -185,14 +185,14 @@ void tofui_thread_yield(void) {
  * only for its destructor (which passes the value back, so the exit
  * function never depends on the order in which thread storage goes). */
 
-_Thread_local void *tofui_thread_local_value;
+static _Thread_local void *posix_thread__local;
 static pthread_key_t posix_thread__exit_key;
 static pthread_once_t posix_thread__exit_once = PTHREAD_ONCE_INIT;
 static bool posix_thread__exit_ready;
 static _Atomic(tofui_thread_exit_fn) posix_thread__exit_fn;
 
 static void posix_thread__at_exit(void *value) {
-    tofui_thread_local_value = NULL;
+    posix_thread__local = NULL;
     atomic_load(&posix_thread__exit_fn)(value);
 }
 
@@ -205,8 +205,12 @@ bool tofui_thread_local_set(void *value, tofui_thread_exit_fn at_exit) {
     pthread_once(&posix_thread__exit_once, posix_thread__make_exit_key);
     if (!posix_thread__exit_ready || pthread_setspecific(posix_thread__exit_key, value) != 0)
         return false;
-    tofui_thread_local_value = value;
+    posix_thread__local = value;
     return true;
+}
+
+void *tofui_thread_local(void) {
+    return posix_thread__local;
 }
 
 void tofui_sleep_ms(unsigned ms) {
