@@ -536,3 +536,20 @@ TEST(two_engines_keep_their_messages_apart) {
     tofu_engine_destroy(e[1]);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
+
+/* A thread's cached put borrows room ahead; messages that come back to the
+ * stack meanwhile (the engine's written ones) take that room back instead
+ * of being freed: nothing is freed while stack and magazines have room. */
+TEST(room_lent_to_a_magazine_does_not_free_messages_coming_back) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 4, 4));
+    tofu_msg *v[4];
+    for (int i = 0; i < 4; i++)
+        ASSERT_NOT_NULL(v[i] = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL));
+    tofui_pool_put_cached(&p, &v[0]); /* borrows room for more than one */
+    tofui_pool_put_many(&p, v + 1, 3);
+    ASSERT_EQ(tofui_pool_count(&p), 3);
+    ASSERT_EQ(tofu_live_messages(), 4);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}

@@ -33,7 +33,7 @@
  *    only what the pool lent it room for (its credit, counted in
  *    `reserved` under the lock), a get from the magazine gives its room up
  *    at once (its thread alone writes it), and a push that finds no room
- *    counts the credits again before it frees a message.
+ *    takes back the room lent and not filled before it frees a message.
  * Locks are taken in one order: the registry (threads' magazine lists and
  * orphaning), the pool's lock, a magazine's flag. */
 #include <stdlib.h>
@@ -135,15 +135,17 @@ tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
 /* the stack, under the lock                                                */
 /* ------------------------------------------------------------------------ */
 
-/* The room lent to magazines is what their credits add up to: the
- * magazines' gets give room up without the lock. */
+/* Takes back the room lent to magazines and not filled (a magazine's
+ * gets give room up without the lock; a put-only thread borrows ahead), so
+ * that a message is freed only when stack and magazines are full. */
 static void pool__recount_reserved(tofui_pool *p) {
     size_t sum = 0;
     for (tofui_mag *g = p->mags; g != NULL; g = g->next) {
         bool held = g == p->held; /* the caller's, taken already */
         if (!held)
             pool__mag_lock(g);
-        sum += g->credit;
+        g->credit = g->n;
+        sum += g->n;
         if (!held)
             pool__mag_unlock(g);
     }
