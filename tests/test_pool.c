@@ -330,3 +330,226 @@ TEST(tofu_get_wait_checks_and_times_out) {
     tofu_engine_destroy(e);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
+
+/* ---- the threads' magazines (tofui_pool_get_cached / put_cached) ---- */
+
+/* Waits (bounded) until *flag is set. */
+static bool wait_flag(atomic_bool *flag) {
+    for (int i = 0; i < 10000 && !atomic_load(flag); i++)
+        tofui_sleep_ms(1);
+    return atomic_load(flag);
+}
+
+typedef struct mag_run {
+    tofui_pool *p;
+    unsigned take;        /* messages to take and put back (parked) */
+    atomic_bool parked;   /* they are in the thread's magazine */
+    atomic_bool go;       /* the thread may end */
+} mag_run;
+
+static void park_and_wait(void *arg) {
+    mag_run *r = arg;
+    tofu_msg *held[8];
+    for (unsigned i = 0; i < r->take; i++)
+        held[i] = tofui_pool_get_cached(r->p, TOFU_ALWAYS, NULL);
+    for (unsigned i = 0; i < r->take; i++)
+        tofui_pool_put_cached(r->p, &held[i]);
+    atomic_store(&r->parked, true);
+    wait_flag(&r->go);
+}
+
+static void mag_run_init(mag_run *r, tofui_pool *p, unsigned take) {
+    r->p = p;
+    r->take = take;
+    atomic_init(&r->parked, false);
+    atomic_init(&r->go, false);
+}
+
+/* What a thread parks in its magazine is not on the stack until the thread
+ * ends: then its thread-exit function gives it all back. */
+TEST(magazine_is_given_back_when_its_thread_ends) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 8, 8));
+    mag_run r;
+    mag_run_init(&r, &p, 8);
+    tofui_thread t;
+    ASSERT_OK(tofui_thread_create(&t, park_and_wait, &r));
+    ASSERT_TRUE(wait_flag(&r.parked));
+    ASSERT_TRUE(tofui_pool_count(&p) < 8); /* some are parked */
+    atomic_store(&r.go, true);
+    tofui_thread_join(&t);
+    ASSERT_EQ(tofui_pool_count(&p), 8);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* Close frees the messages parked in a thread that is still running (its
+ * magazine becomes an orphan the thread frees when it ends). */
+TEST(close_frees_the_messages_parked_in_a_running_thread) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 8, 8));
+    mag_run r;
+    mag_run_init(&r, &p, 8);
+    tofui_thread t;
+    ASSERT_OK(tofui_thread_create(&t, park_and_wait, &r));
+    ASSERT_TRUE(wait_flag(&r.parked));
+    tofui_pool_close(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+    atomic_store(&r.go, true);
+    tofui_thread_join(&t);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* An empty stack takes back what another thread parked before it says
+ * "empty": a POOL_ONLY get and the engine's get_many (a stalled channel's
+ * take) find the parked messages. */
+TEST(an_empty_stack_takes_back_what_other_threads_parked) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 8, 8));
+    mag_run r;
+    mag_run_init(&r, &p, 8);
+    tofui_thread t;
+    ASSERT_OK(tofui_thread_create(&t, park_and_wait, &r));
+    ASSERT_TRUE(wait_flag(&r.parked));
+    tofu_msg *v[8];
+    size_t n = 0;
+    while (n < 8 && tofui_pool_count(&p) > 0)
+        v[n++] = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    ASSERT_EQ(tofui_pool_count(&p), 0);
+    size_t got = tofui_pool_get_many(&p, v + n, 8 - n); /* the stalled channel's take */
+    ASSERT_EQ(n + got, 8);
+    ASSERT_FALSE(p.empty_handed_out); /* it found some: no refill alert armed */
+    ASSERT_NULL(tofui_pool_get(&p, TOFU_POOL_ONLY, NULL));
+    ASSERT_TRUE(p.empty_handed_out);
+    /* Now starving: the other thread's puts go to the stack and report the
+     * refill (the engine's wake-up of its stalled channels). */
+    tofu_msg *m = v[0];
+    ASSERT_TRUE(tofui_pool_put_cached(&p, &m));
+    ASSERT_EQ(tofui_pool_count(&p), 1);
+    tofui_pool_put_many(&p, v + 1, 7);
+    atomic_store(&r.go, true);
+    tofui_thread_join(&t);
+    ASSERT_EQ(tofui_pool_count(&p), 8);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+typedef struct wait_one {
+    tofui_pool *p;
+    atomic_bool waiting;
+    tofu_msg *got;
+    tofu_status st;
+} wait_one;
+
+static void wait_for_one(void *arg) {
+    wait_one *w = arg;
+    atomic_store(&w->waiting, true);
+    w->st = tofui_pool_get_wait(w->p, tofui_clock_deadline(10 * 1000000000ull), &w->got);
+}
+
+/* A thread waiting in get_wait is woken by a cached put from another
+ * thread: the put goes to the stack while anyone waits. Repeated, so that
+ * the put sometimes comes just before the waiter sleeps. */
+TEST(get_wait_is_woken_by_a_cached_put_from_another_thread) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 1, 1));
+    for (int round = 0; round < 200; round++) {
+        tofu_msg *m = tofui_pool_get_cached(&p, TOFU_POOL_ONLY, NULL);
+        ASSERT_NOT_NULL(m);
+        wait_one w = {&p, false, NULL, TOFU_SUCCESS};
+        tofui_thread t;
+        ASSERT_OK(tofui_thread_create(&t, wait_for_one, &w));
+        ASSERT_TRUE(wait_flag(&w.waiting));
+        if (round % 2 == 0)
+            tofui_sleep_ms(1);
+        tofui_pool_put_cached(&p, &m);
+        tofui_thread_join(&t);
+        ASSERT_OK(w.st);
+        ASSERT_NOT_NULL(w.got); /* not a 10 s timeout */
+        tofui_pool_put(&p, &w.got);
+    }
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* The bound holds for stack and magazines together: puts beyond
+ * max_pool_msgs are freed, cached or not. */
+TEST(cached_puts_keep_the_bound_of_max_messages) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 4, 4));
+    for (int i = 0; i < 100; i++) {
+        tofu_msg *m = NULL;
+        ASSERT_OK(tofu_msg_create(&m));
+        tofui_pool_put_cached(&p, &m);
+        ASSERT_EQ(tofu_live_messages(), 4);
+    }
+    tofu_msg *v[4];
+    for (int i = 0; i < 4; i++)
+        ASSERT_NOT_NULL(v[i] = tofui_pool_get_cached(&p, TOFU_POOL_ONLY, NULL));
+    ASSERT_NULL(tofui_pool_get_cached(&p, TOFU_POOL_ONLY, NULL));
+    for (int i = 0; i < 4; i++)
+        tofui_pool_put_cached(&p, &v[i]);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* One thread uses more pools than it keeps magazines for (4): magazines
+ * are given back and made again, no message is lost or counted twice. */
+TEST(one_thread_uses_several_pools) {
+    enum { POOLS = 6 };
+    tofui_pool p[POOLS];
+    for (int k = 0; k < POOLS; k++)
+        ASSERT_OK(tofui_pool_init(&p[k], 8, 8));
+    for (int i = 0; i < 300; i++) {
+        tofu_msg *held[POOLS];
+        for (int k = 0; k < POOLS; k++)
+            held[k] = tofui_pool_get_cached(&p[(k + i) % POOLS], TOFU_POOL_ONLY, NULL);
+        for (int k = 0; k < POOLS; k++) {
+            ASSERT_NOT_NULL(held[k]);
+            tofui_pool_put_cached(&p[(k + i) % POOLS], &held[k]);
+        }
+        ASSERT_EQ(tofu_live_messages(), 8 * POOLS);
+    }
+    for (int k = 0; k < POOLS; k++)
+        tofui_pool_fini(&p[k]);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* Two engines in one process: a thread's messages of one never land in the
+ * other's pool, and destroying them leaves nothing alive. */
+TEST(two_engines_keep_their_messages_apart) {
+    tofu_engine *e[2];
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.initial_pool_msgs = 4;
+    opt.max_pool_msgs = 4;
+    for (int k = 0; k < 2; k++)
+        ASSERT_OK(tofu_engine_create(&opt, &e[k]));
+    tofu_msg *m[8];
+    for (int i = 0; i < 8; i++) /* 4 from each pool, 4 made */
+        ASSERT_NOT_NULL(m[i] = tofu_get(e[0], TOFU_ALWAYS));
+    for (int i = 0; i < 8; i++)
+        tofu_put(e[1], &m[i]); /* e[1]'s pool is full: all 8 freed */
+    ASSERT_EQ(tofu_live_messages(), 4); /* e[1]'s; e[0]'s pool is empty */
+    tofu_engine_destroy(e[0]);
+    tofu_engine_destroy(e[1]);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* A thread's cached put borrows room ahead; messages that come back to the
+ * stack meanwhile (the engine's written ones) take that room back instead
+ * of being freed: nothing is freed while stack and magazines have room. */
+TEST(room_lent_to_a_magazine_does_not_free_messages_coming_back) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 4, 4));
+    tofu_msg *v[4];
+    for (int i = 0; i < 4; i++)
+        ASSERT_NOT_NULL(v[i] = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL));
+    tofui_pool_put_cached(&p, &v[0]); /* borrows room for more than one */
+    tofui_pool_put_many(&p, v + 1, 3);
+    ASSERT_EQ(tofui_pool_count(&p), 3);
+    ASSERT_EQ(tofu_live_messages(), 4);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}

@@ -48,7 +48,7 @@ void tofu_options_init(tofu_options *opt) {
 tofu_msg *tofu_get(tofu_engine *e, tofu_alloc strategy) {
     if (e == NULL)
         return NULL;
-    return tofui_pool_get(&e->pool, strategy, NULL);
+    return tofui_pool_get_cached(&e->pool, strategy, NULL);
 }
 
 tofu_status tofu_get_wait(tofu_engine *e, uint64_t timeout_ns, tofu_msg **out) {
@@ -68,7 +68,7 @@ void tofu_put(tofu_engine *e, tofu_msg **m) {
         *m = NULL;
         return;
     }
-    if (tofui_pool_put(&e->pool, m)) /* a channel may be starving */
+    if (tofui_pool_put_cached(&e->pool, m)) /* a channel may be starving */
         tofui_submit_wake(&e->sub);
 }
 

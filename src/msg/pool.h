@@ -1,6 +1,7 @@
 /*
  * The message pool (SPEC §7): a LIFO stack of reset messages shared by all
- * groups of an engine and its I/O thread. Thread-safe.
+ * groups of an engine and its I/O thread, and a small cache of them in each
+ * application thread that uses the engine (pool.c). Thread-safe.
  */
 #ifndef TOFUI_POOL_H
 #define TOFUI_POOL_H
@@ -10,16 +11,27 @@
 #include "msg/msg.h"
 #include "platform/platform.h"
 
+/* A thread's cache of one engine's messages (pool.c). */
+typedef struct tofui_mag tofui_mag;
+
 typedef struct tofui_pool {
     tofui_mutex lock;
     tofu_msg **slots;       /* [max]: the stack, top at slots[count - 1] */
     size_t count;           /* messages in the stack */
-    size_t max;             /* most messages kept */
-    bool closed;            /* after close: get fails, put frees */
-    bool empty_handed_out;  /* a POOL_ONLY get found it empty since the last refill */
+    size_t max;             /* most messages the stack and the magazines keep together */
+    size_t reserved;        /* room lent to magazines: at least the sum of their credits */
+    uint64_t id;            /* unique in the process: names the pool in the threads' caches */
+    tofui_mag *mags;        /* the threads' magazines (under the lock and the registry's) */
+    tofui_mag *held;        /* the magazine whose flag the lock's holder has taken */
+    atomic_bool closed;     /* after close: get fails, put frees (read by puts without the lock) */
+    /* Someone starves: a POOL_ONLY get or the engine's get_many found no
+     * message since the last refill (the refill alert), or a thread waits
+     * in get_wait. Written under the lock; a thread's put reads them
+     * without it and then gives its message to the stack, not its cache. */
+    atomic_bool empty_handed_out;
+    atomic_uint waiters;    /* threads in tofui_pool_get_wait */
     atomic_bool refilled;   /* a put refilled it since tofui_pool_take_refill */
     tofui_cond room;        /* a push happened, or the pool closed */
-    unsigned waiters;       /* threads in tofui_pool_get_wait */
 } tofui_pool;
 
 /* Creates `initial` messages eagerly; `max` is raised to `initial` if
@@ -70,7 +82,21 @@ bool tofui_pool_take_refill(tofui_pool *p);
 /* The same note, left in place. */
 bool tofui_pool_refill_noted(tofui_pool *p);
 
-/* Messages currently in the pool. */
+/* tofui_pool_get and tofui_pool_put for the application's threads: each
+ * thread keeps up to TOFUI_MAG_CAP of the pool's messages in a cache of its
+ * own (a magazine) and moves them to and from the shared stack
+ * TOFUI_MAG_BATCH at a time, so that most calls take no lock shared with
+ * other threads. The cache is part of the pool: an empty stack takes back
+ * what the caches hold before anyone is told the pool is empty (POOL_ONLY
+ * get, get_wait, the engine's get_many), a put goes to the stack while
+ * anyone starves, a thread that ends gives its cache back, and close frees
+ * every cache's messages. */
+#define TOFUI_MAG_CAP 32u
+#define TOFUI_MAG_BATCH 16u
+tofu_msg *tofui_pool_get_cached(tofui_pool *p, tofu_alloc strategy, tofu_status *err);
+bool tofui_pool_put_cached(tofui_pool *p, tofu_msg **m);
+
+/* Messages in the pool's stack (not counting the threads' caches). */
 size_t tofui_pool_count(tofui_pool *p);
 
 #endif

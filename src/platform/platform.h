@@ -59,6 +59,22 @@ bool tofui_cond_wait_until(tofui_cond *c, tofui_mutex *m, uint64_t deadline_ns);
 void tofui_cond_signal(tofui_cond *c);
 void tofui_cond_broadcast(tofui_cond *c);
 
+/* Gives the processor to another ready thread (a spin that waits for a
+ * lock holder that was preempted). */
+void tofui_thread_yield(void);
+
+/* One pointer per thread for the message pool's per-thread cache, with a
+ * function that runs when a thread that set it ends (a pthread key's
+ * destructor, an FLS callback): its value is NULL again by then. The exit
+ * function is the same for every call (one per process). Set returns false
+ * when the platform could not arrange the exit call (nothing is set then).
+ * A process's last thread that leaves through exit() gets no call. On
+ * POSIX the get reads a _Thread_local; on Windows it is FlsGetValue,
+ * which needs no thread-local storage of the C runtime. */
+typedef void (*tofui_thread_exit_fn)(void *value);
+bool tofui_thread_local_set(void *value, tofui_thread_exit_fn at_exit);
+void *tofui_thread_local(void);
+
 /* Monotonic clock in nanoseconds (arbitrary origin). */
 uint64_t tofui_clock_ns(void);
 /* The clock's value timeout_ns from now, saturating at UINT64_MAX (so a

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -174,6 +175,42 @@ uint64_t tofui_clock_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * POSIX_THREAD__NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+void tofui_thread_yield(void) {
+    sched_yield();
+}
+
+/* ---- the per-thread pointer: a _Thread_local for the reads, a pthread key
+ * only for its destructor (which passes the value back, so the exit
+ * function never depends on the order in which thread storage goes). */
+
+static _Thread_local void *posix_thread__local;
+static pthread_key_t posix_thread__exit_key;
+static pthread_once_t posix_thread__exit_once = PTHREAD_ONCE_INIT;
+static bool posix_thread__exit_ready;
+static _Atomic(tofui_thread_exit_fn) posix_thread__exit_fn;
+
+static void posix_thread__at_exit(void *value) {
+    posix_thread__local = NULL;
+    atomic_load(&posix_thread__exit_fn)(value);
+}
+
+static void posix_thread__make_exit_key(void) {
+    posix_thread__exit_ready = pthread_key_create(&posix_thread__exit_key, posix_thread__at_exit) == 0;
+}
+
+bool tofui_thread_local_set(void *value, tofui_thread_exit_fn at_exit) {
+    atomic_store(&posix_thread__exit_fn, at_exit);
+    pthread_once(&posix_thread__exit_once, posix_thread__make_exit_key);
+    if (!posix_thread__exit_ready || pthread_setspecific(posix_thread__exit_key, value) != 0)
+        return false;
+    posix_thread__local = value;
+    return true;
+}
+
+void *tofui_thread_local(void) {
+    return posix_thread__local;
 }
 
 void tofui_sleep_ms(unsigned ms) {

@@ -190,6 +190,41 @@ uint64_t tofui_clock_ns(void) {
     return ticks / hz * WIN_THREAD__NS_PER_SEC + ticks % hz * WIN_THREAD__NS_PER_SEC / hz;
 }
 
+void tofui_thread_yield(void) {
+    SwitchToThread();
+}
+
+/* ---- the per-thread pointer: one fiber-local slot, whose callback runs
+ * when the thread ends (FlsGetValue needs no thread-local storage of the C
+ * runtime, so the callback never meets it freed). */
+
+static INIT_ONCE win_thread__fls_once = INIT_ONCE_STATIC_INIT;
+static DWORD win_thread__fls = FLS_OUT_OF_INDEXES;
+static tofui_thread_exit_fn volatile win_thread__exit_fn;
+
+static VOID WINAPI win_thread__at_exit(PVOID value) {
+    if (value != NULL)
+        win_thread__exit_fn(value);
+}
+
+static BOOL CALLBACK win_thread__make_fls(PINIT_ONCE once, PVOID arg, PVOID *ctx) {
+    (void)once;
+    (void)arg;
+    (void)ctx;
+    win_thread__fls = FlsAlloc(win_thread__at_exit);
+    return TRUE;
+}
+
+bool tofui_thread_local_set(void *value, tofui_thread_exit_fn at_exit) {
+    win_thread__exit_fn = at_exit;
+    InitOnceExecuteOnce(&win_thread__fls_once, win_thread__make_fls, NULL, NULL);
+    return win_thread__fls != FLS_OUT_OF_INDEXES && FlsSetValue(win_thread__fls, value);
+}
+
+void *tofui_thread_local(void) {
+    return win_thread__fls == FLS_OUT_OF_INDEXES ? NULL : FlsGetValue(win_thread__fls);
+}
+
 void tofui_sleep_ms(unsigned ms) {
     Sleep(ms);
 }
