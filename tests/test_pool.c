@@ -10,17 +10,78 @@ static void drain_and_free(tofui_pool *p) {
         tofu_msg_destroy(m);
 }
 
-TEST(init_with_zeros_takes_the_defaults_16_and_64) {
+/* Gets n messages and puts them back: the pool's first messages exist
+ * only once someone needed them. */
+static void materialize(tofui_pool *p, size_t n) {
+    tofu_msg *v[64];
+    for (size_t i = 0; i < n; i++)
+        v[i] = tofui_pool_get(p, TOFU_POOL_ONLY, NULL);
+    for (size_t i = 0; i < n; i++)
+        tofui_pool_put(p, &v[i]);
+}
+
+TEST(init_with_zeros_takes_the_defaults_256_and_256_made_on_first_need) {
     tofui_pool p;
     ASSERT_OK(tofui_pool_init(&p, 0, 0));
-    ASSERT_EQ(tofui_pool_count(&p), 16);
-    ASSERT_EQ(p.max, 64);
-    ASSERT_EQ(tofu_live_messages(), 16);
+    ASSERT_EQ(tofui_pool_count(&p), 256);
+    ASSERT_EQ(p.max, 256);
+    ASSERT_EQ(tofu_live_messages(), 0); /* none made yet */
+    tofu_msg *m = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    ASSERT_NOT_NULL(m);
+    ASSERT_EQ(tofu_live_messages(), 1);
+    ASSERT_EQ(tofui_pool_count(&p), 255);
+    tofui_pool_put(&p, &m);
+    ASSERT_EQ(tofui_pool_count(&p), 256);
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
 
-TEST(init_creates_initial_messages_and_raises_max_to_initial) {
+/* The initial messages not made yet count against the bound: a pool of
+ * 3/3 hands out exactly 3 with POOL_ONLY (made one by one), frees a fourth
+ * put back, and get_many makes what the stack lacks. */
+TEST(initial_messages_are_made_on_first_need_within_the_bound) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 3, 3));
+    tofu_msg *extra = NULL;
+    ASSERT_OK(tofu_msg_create(&extra));
+    ASSERT_FALSE(tofui_pool_put(&p, &extra)); /* full: 3 owed */
+    ASSERT_EQ(tofu_live_messages(), 0);
+    tofu_msg *a = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    ASSERT_NOT_NULL(a);
+    tofui_pool_put(&p, &a); /* one made, back on the stack */
+    tofu_msg *v[4];
+    ASSERT_EQ(tofui_pool_get_many(&p, v, 4), 3); /* 1 from the stack, 2 made */
+    ASSERT_EQ(tofu_live_messages(), 3);
+    ASSERT_EQ(tofui_pool_get_many(&p, v + 3, 1), 0);
+    tofui_pool_put_many(&p, v, 3);
+    ASSERT_EQ(tofui_pool_count(&p), 3);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+/* A message put back keeps small buffers and gives up big ones, so the
+ * pool's bytes stay bounded; the next user can still grow it again. */
+TEST(put_gives_up_buffers_beyond_16k_body_and_1k_headers) {
+    tofui_pool p;
+    ASSERT_OK(tofui_pool_init(&p, 2, 2));
+    tofu_msg *m = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    tofu_msg *n = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    static char big[40000];
+    ASSERT_OK(tofu_msg_append_body(m, big, sizeof big));
+    ASSERT_OK(tofu_msg_append_body(n, big, 16384));
+    tofu_msg *keep_m = m, *keep_n = n;
+    tofui_pool_put(&p, &m);
+    tofui_pool_put(&p, &n);
+    ASSERT_TRUE(keep_m->body.cap <= TOFUI_BUF_UNIT);
+    ASSERT_EQ(keep_n->body.cap, 16384);
+    m = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
+    ASSERT_OK(tofu_msg_append_body(m, big, sizeof big)); /* grows again */
+    tofui_pool_put(&p, &m);
+    tofui_pool_fini(&p);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}
+
+TEST(init_counts_initial_messages_and_raises_max_to_initial) {
     tofui_pool p;
     ASSERT_OK(tofui_pool_init(&p, 3, 8));
     ASSERT_EQ(tofui_pool_count(&p), 3);
@@ -30,8 +91,8 @@ TEST(init_creates_initial_messages_and_raises_max_to_initial) {
     ASSERT_EQ(tofui_pool_count(&p), 10);
     ASSERT_EQ(p.max, 10);
     tofui_pool_fini(&p);
-    ASSERT_OK(tofui_pool_init(&p, 100, 0)); /* default max 64 < 100 */
-    ASSERT_EQ(p.max, 100);
+    ASSERT_OK(tofui_pool_init(&p, 2000, 0)); /* default max 256 < 2000 */
+    ASSERT_EQ(p.max, 2000);
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
@@ -121,6 +182,7 @@ TEST(put_nulls_the_callers_pointer_and_ignores_null) {
 TEST(put_frees_the_message_when_the_pool_is_full) {
     tofui_pool p;
     ASSERT_OK(tofui_pool_init(&p, 2, 2));
+    materialize(&p, 2);
     tofu_msg *extra = NULL;
     ASSERT_OK(tofu_msg_create(&extra));
     ASSERT_EQ(tofu_live_messages(), 3);
@@ -214,9 +276,9 @@ TEST(concurrent_gets_and_puts_keep_the_pool_consistent) {
         ASSERT_OK(tofui_thread_create(&t[i], churn, &p));
     for (int i = 0; i < POOL_THREADS; i++)
         tofui_thread_join(&t[i]);
-    size_t n = tofui_pool_count(&p);
-    ASSERT_TRUE(n <= 8);
-    ASSERT_EQ(tofu_live_messages(), n); /* every message is back or freed */
+    ASSERT_TRUE(tofui_pool_count(&p) <= 8); /* made and not made yet */
+    size_t n = p.count;
+    ASSERT_EQ(tofu_live_messages(), n); /* every message made is back or freed */
     for (size_t i = 0; i < n; i++) { /* distinct, reset messages */
         ASSERT_TRUE(p.slots[i] != NULL && p.slots[i]->next == NULL);
         for (size_t j = 0; j < i; j++)
@@ -478,6 +540,7 @@ TEST(get_wait_is_woken_by_a_cached_put_from_another_thread) {
 TEST(cached_puts_keep_the_bound_of_max_messages) {
     tofui_pool p;
     ASSERT_OK(tofui_pool_init(&p, 4, 4));
+    materialize(&p, 4);
     for (int i = 0; i < 100; i++) {
         tofu_msg *m = NULL;
         ASSERT_OK(tofu_msg_create(&m));
@@ -499,8 +562,10 @@ TEST(cached_puts_keep_the_bound_of_max_messages) {
 TEST(one_thread_uses_several_pools) {
     enum { POOLS = 6 };
     tofui_pool p[POOLS];
-    for (int k = 0; k < POOLS; k++)
+    for (int k = 0; k < POOLS; k++) {
         ASSERT_OK(tofui_pool_init(&p[k], 8, 8));
+        materialize(&p[k], 8);
+    }
     for (int i = 0; i < 300; i++) {
         tofu_msg *held[POOLS];
         for (int k = 0; k < POOLS; k++)
@@ -531,7 +596,8 @@ TEST(two_engines_keep_their_messages_apart) {
         ASSERT_NOT_NULL(m[i] = tofu_get(e[0], TOFU_ALWAYS));
     for (int i = 0; i < 8; i++)
         tofu_put(e[1], &m[i]); /* e[1]'s pool is full: all 8 freed */
-    ASSERT_EQ(tofu_live_messages(), 4); /* e[1]'s; e[0]'s pool is empty */
+    /* e[1]'s 4 not made yet fill it; e[0]'s pool is empty */
+    ASSERT_EQ(tofu_live_messages(), 0);
     tofu_engine_destroy(e[0]);
     tofu_engine_destroy(e[1]);
     ASSERT_EQ(tofu_live_messages(), 0);

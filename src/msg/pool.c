@@ -97,15 +97,48 @@ static void pool__free_chain(tofu_msg *m) {
     }
 }
 
-/* Creates the first `want` messages; false (all freed) when that fails. */
-static bool pool__fill(tofui_pool *p, size_t want) {
-    for (; p->count < want; p->count++) {
-        if (tofu_msg_create(&p->slots[p->count]) != TOFU_SUCCESS) {
-            pool__free_array(p->slots, p->count);
-            return false;
-        }
-    }
-    return true;
+/* What a pooled message keeps of its buffers: a bigger one is shrunk when
+ * it comes back, so the pool's memory is bounded in bytes as well as in
+ * messages (max_pool_msgs × about 17.5 KiB; docs/semantics.md), while the
+ * usual sizes (16 KiB bodies and below) reuse their buffer every time. */
+#define POOL__KEEP_BODY 16384u
+#define POOL__KEEP_THDRS 1024u
+
+static void pool__shrink(tofui_buf *b, size_t keep) {
+    if (b->cap <= keep)
+        return;
+    char *data = realloc(b->data, TOFUI_BUF_UNIT);
+    if (data == NULL)
+        return; /* keeps the big one: still a valid buffer */
+    b->data = data;
+    b->cap = TOFUI_BUF_UNIT;
+}
+
+/* Resets a message coming back (outside the lock). */
+static void pool__recycle(tofu_msg *m) {
+    tofui_msg_clear(m);
+    pool__shrink(&m->body, POOL__KEEP_BODY);
+    pool__shrink(&m->thdrs, POOL__KEEP_THDRS);
+}
+
+/* Creates v[0..n); returns how many it made (fewer without memory). */
+static size_t pool__create(tofu_msg **v, size_t n) {
+    size_t made = 0;
+    while (made < n && tofu_msg_create(&v[made]) == TOFU_SUCCESS)
+        made++;
+    return made;
+}
+
+/* Gives back the credit of `n` initial messages that could not be made;
+ * with none made at all, whoever comes next is told as after an empty
+ * pool, so a stalled channel is woken by the next put. */
+static void pool__unborn_back(tofui_pool *p, size_t n, bool none) {
+    tofui_mutex_lock(&p->lock);
+    if (!p->closed)
+        p->unborn += n;
+    if (none)
+        atomic_store(&p->empty_handed_out, true);
+    tofui_mutex_unlock(&p->lock);
 }
 
 tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
@@ -114,13 +147,11 @@ tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
     size_t want = initial == 0 ? TOFU_DEFAULT_INITIAL_POOL : initial;
     if (p->max < want)
         p->max = want;
-    /* At most 65535 slots (512 KiB); the default 64 take 512 bytes. */
+    /* At most 65535 slots (512 KiB); the default 256 take 2 KiB. */
     p->slots = malloc(p->max * sizeof *p->slots);
-    if (p->slots == NULL || !pool__fill(p, want)) {
-        free(p->slots);
-        memset(p, 0, sizeof *p);
+    if (p->slots == NULL)
         return TOFU_ALLOCATION_FAILED;
-    }
+    p->unborn = want;
     p->id = atomic_fetch_add(&pool__next_id, 1);
     atomic_init(&p->closed, false);
     atomic_init(&p->empty_handed_out, false);
@@ -156,9 +187,9 @@ static void pool__recount_reserved(tofui_pool *p) {
 static size_t pool__room(tofui_pool *p, size_t want) {
     if (p->closed)
         return 0;
-    if (p->max - p->count - p->reserved < want && p->reserved > 0)
+    if (p->max - p->count - p->unborn - p->reserved < want && p->reserved > 0)
         pool__recount_reserved(p);
-    return p->max - p->count - p->reserved;
+    return p->max - p->count - p->unborn - p->reserved;
 }
 
 /* Pushes as many of v[0..n) as there is room for and chains the rest on
@@ -390,6 +421,7 @@ void tofui_pool_close(tofui_pool *p) {
         pool__mag_unlock(g);
     }
     p->mags = NULL;
+    p->unborn = 0;
     size_t n = p->count;
     tofu_msg **v = p->slots;
     p->slots = NULL;
@@ -424,10 +456,17 @@ static void pool__set_err(tofu_status *err, tofu_status st) {
 
 /* What a get found under the lock: a message, or the pool closed, or
  * empty. The cached get takes `more` messages besides into its magazine. */
-static tofu_msg *pool__pop(tofui_pool *p, tofu_alloc strategy, tofui_mag *g, bool *closed) {
+static tofu_msg *pool__pop(tofui_pool *p, tofu_alloc strategy, tofui_mag *g, bool *closed,
+                           bool *born) {
     *closed = p->closed;
+    *born = false;
     if (*closed)
         return NULL;
+    if (p->count == 0 && p->unborn > 0) { /* the caller creates it */
+        p->unborn--;
+        *born = true;
+        return NULL;
+    }
     if (p->count == 0 && strategy == TOFU_POOL_ONLY)
         pool__reclaim_or_alert(p); /* the next put must wake whoever starves */
     else if (p->count == 0)
@@ -453,16 +492,21 @@ static tofu_msg *pool__pop(tofui_pool *p, tofu_alloc strategy, tofui_mag *g, boo
  * write through a pointer kept after a put must not leak into the next
  * user's message. */
 static tofu_msg *pool__get(tofui_pool *p, tofu_alloc strategy, tofui_mag *g, tofu_status *err) {
-    bool closed;
+    bool closed, born;
     tofui_mutex_lock(&p->lock);
-    tofu_msg *m = pool__pop(p, strategy, g, &closed);
+    tofu_msg *m = pool__pop(p, strategy, g, &closed, &born);
     tofui_mutex_unlock(&p->lock);
 
     if (closed) {
         pool__set_err(err, TOFU_NOT_ALLOWED);
         return NULL;
     }
-    if (m != NULL)
+    if (born && pool__create(&m, 1) == 0) {
+        pool__unborn_back(p, 1, true);
+        pool__set_err(err, TOFU_ALLOCATION_FAILED);
+        return NULL;
+    }
+    if (m != NULL && !born)
         tofui_msg_clear(m);
     if (m == NULL && strategy == TOFU_POOL_ONLY) {
         pool__set_err(err, TOFU_POOL_EMPTY);
@@ -507,7 +551,7 @@ tofu_msg *tofui_pool_get_cached(tofui_pool *p, tofu_alloc strategy, tofu_status 
 static bool pool__wait_room(tofui_pool *p, uint64_t deadline_ns) {
     bool in_time = true;
     atomic_fetch_add(&p->waiters, 1);
-    while (in_time && !p->closed && pool__reclaim(p) == 0) {
+    while (in_time && !p->closed && p->unborn == 0 && pool__reclaim(p) == 0) {
         if (deadline_ns == UINT64_MAX)
             tofui_cond_wait(&p->room, &p->lock);
         else
@@ -516,7 +560,7 @@ static bool pool__wait_room(tofui_pool *p, uint64_t deadline_ns) {
     atomic_fetch_sub(&p->waiters, 1);
     if (p->closed)
         tofui_cond_broadcast(&p->room); /* fini may wait for the last one */
-    return p->count > 0 || p->closed;
+    return p->count > 0 || p->unborn > 0 || p->closed;
 }
 
 tofu_status tofui_pool_get_wait(tofui_pool *p, uint64_t deadline_ns, tofu_msg **out) {
@@ -524,11 +568,20 @@ tofu_status tofui_pool_get_wait(tofui_pool *p, uint64_t deadline_ns, tofu_msg **
     tofui_mutex_lock(&p->lock);
     bool ready = pool__wait_room(p, deadline_ns);
     bool closed = p->closed;
-    tofu_msg *m = ready && !closed ? p->slots[--p->count] : NULL;
+    bool born = ready && !closed && p->count == 0;
+    tofu_msg *m = NULL;
+    if (born)
+        p->unborn--; /* ready: there is one */
+    else if (ready && !closed)
+        m = p->slots[--p->count];
     tofui_mutex_unlock(&p->lock);
     if (closed)
         return TOFU_SHUTDOWN_STARTED;
-    if (m != NULL)
+    if (born && pool__create(&m, 1) == 0) {
+        pool__unborn_back(p, 1, false);
+        return TOFU_ALLOCATION_FAILED;
+    }
+    if (m != NULL && !born)
         tofui_msg_clear(m);
     *out = m;
     return TOFU_SUCCESS;
@@ -536,17 +589,22 @@ tofu_status tofui_pool_get_wait(tofui_pool *p, uint64_t deadline_ns, tofu_msg **
 
 size_t tofui_pool_get_many(tofui_pool *p, tofu_msg **out, size_t want) {
     tofui_mutex_lock(&p->lock);
-    if (!p->closed && p->count == 0)
+    if (!p->closed && p->count == 0 && p->unborn == 0)
         pool__reclaim_or_alert(p); /* as a POOL_ONLY get that found none */
     size_t n = p->closed ? 0 : (want < p->count ? want : p->count);
     if (n > 0) { /* a closed pool has no array */
         p->count -= n;
         memcpy(out, p->slots + p->count, n * sizeof *out);
     }
+    size_t born = p->closed ? 0 : (want - n < p->unborn ? want - n : p->unborn);
+    p->unborn -= born;
     tofui_mutex_unlock(&p->lock);
     for (size_t i = 0; i < n; i++)
         tofui_msg_clear(out[i]);
-    return n;
+    size_t made = pool__create(out + n, born);
+    if (made < born)
+        pool__unborn_back(p, born - made, n + made == 0);
+    return n + made;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -558,7 +616,7 @@ bool tofui_pool_put(tofui_pool *p, tofu_msg **mp) {
         return false;
     tofu_msg *m = *mp;
     *mp = NULL;
-    tofui_msg_clear(m);
+    pool__recycle(m);
     return pool__give(p, &m, 1);
 }
 
@@ -566,7 +624,7 @@ bool tofui_pool_put_many(tofui_pool *p, tofu_msg **v, size_t n) {
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++)
-        tofui_msg_clear(v[i]);
+        pool__recycle(v[i]);
     return pool__give(p, v, n);
 }
 
@@ -632,7 +690,7 @@ bool tofui_pool_put_cached(tofui_pool *p, tofu_msg **mp) {
         return false;
     tofu_msg *m = *mp;
     *mp = NULL;
-    tofui_msg_clear(m);
+    pool__recycle(m);
     tofui_mag *g = pool__my_mag(p);
     if (g == NULL)
         return pool__give(p, &m, 1);
@@ -651,7 +709,7 @@ bool tofui_pool_refill_noted(tofui_pool *p) {
 
 size_t tofui_pool_count(tofui_pool *p) {
     tofui_mutex_lock(&p->lock);
-    size_t n = p->count;
+    size_t n = p->count + p->unborn;
     tofui_mutex_unlock(&p->lock);
     return n;
 }

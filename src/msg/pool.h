@@ -18,6 +18,8 @@ typedef struct tofui_pool {
     tofui_mutex lock;
     tofu_msg **slots;       /* [max]: the stack, top at slots[count - 1] */
     size_t count;           /* messages in the stack */
+    size_t unborn;          /* initial messages not created yet: made on first
+                               need, counted as if in the stack */
     size_t max;             /* most messages the stack and the magazines keep together */
     size_t reserved;        /* room lent to magazines: at least the sum of their credits */
     uint64_t id;            /* unique in the process: names the pool in the threads' caches */
@@ -34,8 +36,9 @@ typedef struct tofui_pool {
     tofui_cond room;        /* a push happened, or the pool closed */
 } tofui_pool;
 
-/* Creates `initial` messages eagerly; `max` is raised to `initial` if
- * smaller; 0 for either takes the default (16 / 64). */
+/* A pool of `initial` messages, created on first need rather than at once
+ * (an engine that never uses them costs nothing); `max` is raised to
+ * `initial` if smaller; 0 for either takes the default (256 / 256). */
 tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max);
 
 /* Closes the pool, waits for the threads in tofui_pool_get_wait to leave
