@@ -42,7 +42,7 @@ static tofu_msg *send__pop(tofui_chan *ch) {
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->set->max_send_queue;
     return max != TOFU_SEND_QUEUE_UNLIMITED && ch->send.queued >= max &&
-           tofu_op_type((tofu_opcode)op) != TOFU_TYPE_BYE;
+           !tofui_op_in(TOFUI_OPS_BYE, op);
 }
 
 /* As the original: nothing goes out after a Bye-type frame, with one
