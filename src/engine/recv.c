@@ -299,7 +299,24 @@ static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
     return RECV__STALL;
 }
 
+/* A frame that lies whole in the span, with a pool message at hand for it,
+ * decoded in one call (tofui_dec_whole_len); RECV__GO_ON with nothing
+ * consumed when not, and the decoder's general path goes on. */
+static recv__next recv__decode_whole(tofui_chan *ch, recv__span *s, bool *done) {
+    size_t len = tofui_dec_whole_len(&ch->recv.dec, s->data, s->n);
+    *done = len != 0 && recv__take(ch, len - TOFUI_BHDR_SIZE, s->n - TOFUI_BHDR_SIZE) != NULL;
+    if (!*done)
+        return RECV__GO_ON;
+    tofui_dec_rc rc = tofui_dec_whole(&ch->recv.dec, ch->recv.msg, s->data);
+    recv__advance(s, len);
+    return rc == TOFUI_DEC_FRAME ? recv__frame(ch, s) : recv__bad_header(ch, s);
+}
+
 static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
+    bool done;
+    recv__next next = recv__decode_whole(ch, s, &done);
+    if (done)
+        return next;
     size_t used = 0;
     tofui_dec_rc rc = tofui_dec_feed_take(&ch->recv.dec, &ch->recv.msg, recv__take, ch, s->data,
                                           s->n, &used);

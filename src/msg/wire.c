@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* ProtoFields bits (SPEC §1.3). */
-#define WIRE_OPCODE_MASK 0x0Fu
+#define WIRE_OPCODE_MASK TOFUI_WIRE_OPCODE_MASK
 #define WIRE_ORIGIN_BIT 0x10u
 #define WIRE_MORE_BIT 0x20u
 #define WIRE_INTERNAL_A_BIT 0x40u
@@ -20,11 +20,11 @@
 
 /* Byte offsets inside the 16-byte binary header (SPEC §1.2). */
 #define WIRE_OFF_CHANNEL 0
-#define WIRE_OFF_PROTO 2
+#define WIRE_OFF_PROTO TOFUI_WIRE_OFF_PROTO
 #define WIRE_OFF_STATUS 3
 #define WIRE_OFF_ID 4
-#define WIRE_OFF_THL 12
-#define WIRE_OFF_BL 14
+#define WIRE_OFF_THL TOFUI_WIRE_OFF_THL
+#define WIRE_OFF_BL TOFUI_WIRE_OFF_BL
 
 /* ---- big-endian helpers ---- */
 
@@ -406,4 +406,21 @@ tofui_dec_rc tofui_dec_feed_take(tofui_dec *d, tofu_msg **m, tofui_dec_take take
     tofui_dec_rc rc = wire__take_parts(d, *m, p, len, &off);
     *used = off;
     return rc;
+}
+
+/* The whole frame at p: unpacked straight into m (the decoder's own header
+ * copy is for frames that come in pieces), origin forced as in
+ * wire__finish_frame, the parts copied. */
+tofui_dec_rc tofui_dec_whole(tofui_dec *d, tofu_msg *m, const uint8_t *p) {
+    wire__unpack(p, &m->bhdr);
+    m->bhdr.origin = TOFU_ORIGIN_APPLICATION;
+    size_t thl = m->bhdr.thl, bl = m->bhdr.bl;
+    if (tofui_buf_resize(&m->thdrs, thl) != TOFU_SUCCESS ||
+        tofui_buf_resize(&m->body, bl) != TOFU_SUCCESS)
+        return wire__fail(d, TOFU_ALLOCATION_FAILED);
+    if (thl > 0)
+        memcpy(m->thdrs.data, p + TOFUI_BHDR_SIZE, thl);
+    if (bl > 0)
+        memcpy(m->body.data, p + TOFUI_BHDR_SIZE + thl, bl);
+    return TOFUI_DEC_FRAME;
 }
