@@ -121,7 +121,7 @@ void tofui_bhdr_pack(const tofu_bhdr *h, uint8_t out[TOFUI_BHDR_SIZE]) {
     wire__pack(h, h->thl, h->bl, out);
 }
 
-static void wire__unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
+static inline void wire__unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
     h->channel = wire__get_u16(in + WIRE_OFF_CHANNEL);
     tofui_proto_unpack(in[WIRE_OFF_PROTO], h);
     h->status = in[WIRE_OFF_STATUS];
@@ -227,12 +227,16 @@ static void wire__add_whole(tofui_batch *b, const tofu_msg *m) {
 }
 
 bool tofui_batch_add(tofui_batch *b, const tofu_msg *m, size_t *skip) {
-    if (!wire__fits(b, m))
-        return false;
-    if (*skip == 0 && m->thdrs.len <= TOFUI_BATCH_COPY_MAX && m->body.len <= TOFUI_BATCH_COPY_MAX) {
+    size_t thl = m->thdrs.len, bl = m->body.len;
+    if (*skip == 0 && thl <= TOFUI_BATCH_COPY_MAX && bl <= TOFUI_BATCH_COPY_MAX) {
+        /* wire__fits with the copied length known: all of it */
+        if (b->n_iov + 3 > TOFUI_BATCH_IOV || b->staged + TOFUI_BHDR_SIZE + thl + bl > TOFUI_BATCH_STAGE)
+            return false;
         wire__add_whole(b, m);
         return true;
     }
+    if (!wire__fits(b, m))
+        return false;
     uint8_t hdr[TOFUI_BHDR_SIZE]; /* always copied: the stage keeps it */
     wire__frame_header(m, hdr);
     wire__add_part(b, hdr, TOFUI_BHDR_SIZE, skip);
