@@ -60,16 +60,26 @@ static void recv__return_stock(tofui_chanset *set) {
     set->rstock_next = set->rstock_n = 0;
 }
 
-/* A received frame carries the local number; an accepted channel learns
- * the id of its first message for its close Signal. */
-static void recv__received(tofui_chan *ch, tofu_msg *m) {
-    m->bhdr.channel = ch->num;
+/* The opcodes whose arrival the channel notes (recv__note). */
+#define RECV__OPS_NOTED                                                                        \
+    (TOFUI_OP_BIT(TOFU_OP_BYE_REQUEST) | TOFUI_OP_BIT(TOFU_OP_HELLO_RESPONSE) |                \
+     TOFUI_OP_BIT(TOFU_OP_RESPONSE) | TOFUI_OP_BIT(TOFU_OP_BYE_RESPONSE))
+
+static void recv__note(tofui_chan *ch, tofu_msg *m) {
     if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
         ch->recv.peer_bye_req = true;
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
         tofui_dial_hello_response(ch, m->bhdr.message_id);
-    else if (m->bhdr.opcode == TOFU_OP_RESPONSE || m->bhdr.opcode == TOFU_OP_BYE_RESPONSE)
-        tofui_track_received(ch, m);
+    else
+        tofui_track_received(ch, m); /* a Response or a ByeResponse */
+}
+
+/* A received frame carries the local number; an accepted channel learns
+ * the id of its first message for its close Signal. */
+static void recv__received(tofui_chan *ch, tofu_msg *m) {
+    m->bhdr.channel = ch->num;
+    if (tofui_op_in(RECV__OPS_NOTED, m->bhdr.opcode)) /* Signals and Requests: one test */
+        recv__note(ch, m);
     if (ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned)
         tofui_chan_learn_id(ch, m->bhdr.message_id);
 }
@@ -304,9 +314,14 @@ static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
  * consumed when not, and the decoder's general path goes on. */
 static recv__next recv__decode_whole(tofui_chan *ch, recv__span *s, bool *done) {
     size_t len = tofui_dec_whole_len(&ch->recv.dec, s->data, s->n);
-    *done = len != 0 && recv__take(ch, len - TOFUI_BHDR_SIZE, s->n - TOFUI_BHDR_SIZE) != NULL;
-    if (!*done)
+    tofui_chanset *set = ch->set;
+    if (len != 0 && set->rstock_next < set->rstock_n) /* most frames: the stock has one */
+        ch->recv.msg = set->rstock[set->rstock_next++];
+    else if (len == 0 || recv__take(ch, len - TOFUI_BHDR_SIZE, s->n - TOFUI_BHDR_SIZE) == NULL) {
+        *done = false;
         return RECV__GO_ON;
+    }
+    *done = true;
     tofui_dec_rc rc = tofui_dec_whole(&ch->recv.dec, ch->recv.msg, s->data);
     recv__advance(s, len);
     return rc == TOFUI_DEC_FRAME ? recv__frame(ch, s) : recv__bad_header(ch, s);

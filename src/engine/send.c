@@ -137,6 +137,10 @@ static void send__done_add(tofui_chanset *set, send__done *d, tofu_msg *m) {
  * complete and nothing is left to read or to write. */
 static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
     uint8_t op = m->bhdr.opcode;
+    if (m->track == NULL && m != ch->dial.hello && !tofui_op_in(TOFUI_OPS_BYE, op)) {
+        send__done_add(ch->set, done, m); /* most frames: nothing to note */
+        return;
+    }
     if (m == ch->dial.hello)
         tofui_dial_hello_sent(ch);
     if (op == TOFU_OP_BYE_REQUEST)

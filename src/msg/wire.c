@@ -136,10 +136,6 @@ void tofui_bhdr_unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
 
 /* ---- encoder: a batch of frames for one gather write ---- */
 
-size_t tofui_frame_len(const tofu_msg *m) {
-    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
-}
-
 /* The header with thl/bl taken from the buffers, whatever bhdr says. */
 static void wire__frame_header(const tofu_msg *m, uint8_t out[TOFUI_BHDR_SIZE]) {
     /* Post validation keeps both parts within the u16 fields; a longer

@@ -53,8 +53,11 @@ typedef struct tofui_batch {
     size_t total; /* bytes in iov[] */
 } tofui_batch;
 
-/* Bytes of m's frame on the wire (thl and bl from its buffers). */
-size_t tofui_frame_len(const tofu_msg *m);
+/* Bytes of m's frame on the wire (thl and bl from its buffers). Inline:
+ * every written frame asks it. */
+static inline size_t tofui_frame_len(const tofu_msg *m) {
+    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
+}
 
 /* An empty batch copying into stage (TOFUI_BATCH_STAGE bytes). */
 void tofui_batch_init(tofui_batch *b, unsigned char *stage);
