@@ -3,7 +3,9 @@
  * frames decoded from them.
  *
  * Reading takes big chunks into the engine's buffer and decodes every
- * complete frame in them. A pool message is taken only when a whole frame is
+ * complete frame in them: a frame that lies whole there, after a frame
+ * boundary, straight into its pool message (tofui_dec_whole), anything
+ * else through the streaming decoder. A pool message is taken only when a whole frame is
  * at hand: a frame that arrives in pieces waits in a buffer of the channel's
  * own (at most one frame), so a peer that announces a big frame and then
  * trickles or stops pins no pool message, and an idle channel holds none.
