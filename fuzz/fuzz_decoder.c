@@ -5,7 +5,10 @@
  * stream. The stream is decoded twice, once in a single read and once in the
  * picked chunks, and both must agree. Every frame must re-encode to exactly
  * the bytes it came from (with the origin bit cleared), and a protocol error
- * must come right after the offending header. Violations abort().
+ * must come right after the offending header. A third pass decodes the single
+ * read as the engine does, each frame that lies whole after a frame boundary
+ * by the fast path (tofui_dec_whole_len, tofui_dec_whole) and the rest by the
+ * streaming decoder: it must agree with the other two. Violations abort().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,15 +88,36 @@ static void decoder__check_error(const pass *p, const uint8_t *s, size_t frame_s
         CHECK(p->error == TOFU_ALLOCATION_FAILED);
 }
 
+/* The fast path at p.consumed, as recv.c takes it: true when it decoded a
+ * whole frame there (checked like any other). */
+static bool decoder__whole(tofui_dec *d, pass *p, const uint8_t *s, size_t len, tofu_msg *rx) {
+    size_t n = tofui_dec_whole_len(d, s + p->consumed, len - p->consumed);
+    if (n == 0)
+        return false;
+    CHECK(n >= TOFUI_BHDR_SIZE && n <= len - p->consumed);
+    p->last = tofui_dec_whole(d, rx, s + p->consumed);
+    CHECK(p->last == TOFUI_DEC_FRAME && !tofui_dec_mid_frame(d));
+    decoder__check_frame(rx, s + p->consumed, n);
+    p->consumed += n;
+    p->frames++;
+    p->digest = (p->digest ^ p->consumed) * 0x100000001B3ull;
+    return true;
+}
+
 /* Feeds the stream in chunks (NULL chunker: one read), reusing one message
- * for every frame as the engine's pool does. */
-static pass decoder__run(const uint8_t *s, size_t len, chunker *c, tofu_msg *rx) {
+ * for every frame as the engine's pool does; with `fast`, frames that lie
+ * whole go by the fast path. */
+static pass decoder__run(const uint8_t *s, size_t len, chunker *c, tofu_msg *rx, bool fast) {
     tofui_dec d;
     tofui_dec_init(&d);
     pass p = {0, 0, 0, TOFUI_DEC_MORE, TOFU_SUCCESS, false};
     size_t frame_start = 0;
     bool attached = false;
     while (p.consumed < len || attached) {
+        if (fast && !attached && decoder__whole(&d, &p, s, len, rx)) {
+            frame_start = p.consumed;
+            continue;
+        }
         size_t left = len - p.consumed, want = decoder__next_chunk(c), used = SIZE_MAX;
         size_t give = want < left ? want : left;
         p.last = tofui_dec_feed(&d, attached ? rx : NULL, s + p.consumed, give, &used);
@@ -136,9 +160,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     chunker c;
     decoder__chunker_init(&c, data[0]);
-    pass whole = decoder__run(data + 1, size - 1, NULL, rx);
-    pass chunked = decoder__run(data + 1, size - 1, &c, rx);
+    pass whole = decoder__run(data + 1, size - 1, NULL, rx, false);
+    pass chunked = decoder__run(data + 1, size - 1, &c, rx, false);
+    pass fast = decoder__run(data + 1, size - 1, NULL, rx, true);
     tofu_msg_destroy(rx);
+    CHECK(whole.frames == fast.frames && whole.consumed == fast.consumed);
+    CHECK(whole.digest == fast.digest && whole.error == fast.error);
+    CHECK(whole.mid_frame == fast.mid_frame);
     CHECK(whole.frames == chunked.frames && whole.consumed == chunked.consumed);
     CHECK(whole.digest == chunked.digest && whole.error == chunked.error);
     CHECK(whole.mid_frame == chunked.mid_frame);

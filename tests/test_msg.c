@@ -440,3 +440,17 @@ TEST(message_ids_taken_from_several_threads_are_all_distinct) {
         ASSERT_EQ(all[i], first + 1 + i);
     ASSERT_EQ(tofu_next_message_id(), first + 1 + n);
 }
+
+TEST(internal_opcode_sets_agree_with_the_opcode_table_for_every_byte) {
+    for (unsigned op = 0; op < 256; op++) {
+        bool valid = tofu_op_valid(op);
+        ASSERT_EQ(tofui_op_in(TOFUI_OPS_VALID, (uint8_t)op), valid);
+        bool response = valid && tofu_op_role((tofu_opcode)op) == TOFU_ROLE_RESPONSE;
+        ASSERT_EQ(tofui_op_in(TOFUI_OPS_RESPONSE, (uint8_t)op), response);
+        bool not_regular = valid && tofu_op_type((tofu_opcode)op) != TOFU_TYPE_REGULAR;
+        ASSERT_EQ(tofui_op_in(TOFUI_OPS_NOT_REGULAR, (uint8_t)op), not_regular);
+        bool bye = valid && tofu_op_type((tofu_opcode)op) == TOFU_TYPE_BYE;
+        ASSERT_EQ(tofui_op_in(TOFUI_OPS_BYE, (uint8_t)op), bye);
+    }
+    ASSERT_EQ(tofu_live_messages(), 0);
+}

@@ -701,3 +701,57 @@ TEST(decoder_never_reads_past_the_given_length) {
     }
     tofu_msg_destroy(src);
 }
+
+/* The fast path (tofui_dec_whole_len + tofui_dec_whole) takes exactly the
+ * frames that lie whole after a frame boundary with an opcode below 8, and
+ * decodes them as the general path does; everything else is left to it. */
+TEST(whole_frame_fast_path_matches_the_general_decoder) {
+    uint8_t buf[2048];
+    size_t len = 0;
+    tofu_msg *src[10];
+    size_t end[10];
+    for (int i = 0; i < 10; i++) {
+        char body[40];
+        int bl = snprintf(body, sizeof body, "frame %d", i);
+        src[i] = make_msg((uint8_t)(i % 8), "h:v\r\n", (size_t)(i % 2) * 5, body, (size_t)bl);
+        src[i]->bhdr.message_id = (uint64_t)i + 1;
+        src[i]->bhdr.channel = (uint16_t)(100 + i);
+        src[i]->bhdr.more = i % 3 == 0;
+        src[i]->bhdr.internal_b = true;
+        src[i]->bhdr.origin = TOFU_ORIGIN_ENGINE; /* forced to application */
+        encode_into(src[i], buf, &len);
+        end[i] = len;
+    }
+    tofui_dec d;
+    tofui_dec_init(&d);
+    size_t pos = 0;
+    for (int i = 0; i < 10; i++) {
+        /* One byte short of the frame: not whole. */
+        ASSERT_EQ(tofui_dec_whole_len(&d, buf + pos, end[i] - pos - 1), 0);
+        ASSERT_EQ(tofui_dec_whole_len(&d, buf + pos, len - pos), end[i] - pos);
+        tofu_msg *m = new_msg();
+        ASSERT_EQ(tofui_dec_whole(&d, m, buf + pos), TOFUI_DEC_FRAME);
+        ASSERT_FALSE(tofui_dec_mid_frame(&d));
+        assert_same_msg(src[i], m);
+        tofu_msg_destroy(m);
+        pos = end[i];
+    }
+    /* Mid-frame (after the general path took a header piece): not whole. */
+    size_t used = 0;
+    ASSERT_EQ(tofui_dec_feed(&d, NULL, buf, 3, &used), TOFUI_DEC_MORE);
+    ASSERT_EQ(tofui_dec_whole_len(&d, buf + 3, len - 3), 0);
+    /* Welcome and invalid opcodes go to the general path, which refuses
+     * them. */
+    for (unsigned op = TOFU_OP_WELCOME_REQUEST; op < 16; op++) {
+        uint8_t hdr[16];
+        raw_header((uint8_t)op, hdr);
+        tofui_dec_init(&d);
+        ASSERT_EQ(tofui_dec_whole_len(&d, hdr, sizeof hdr), 0);
+        ASSERT_EQ(tofui_dec_feed(&d, NULL, hdr, sizeof hdr, &used), TOFUI_DEC_ERROR);
+        /* and a dead decoder never takes the fast path */
+        raw_header(TOFU_OP_SIGNAL, hdr);
+        ASSERT_EQ(tofui_dec_whole_len(&d, hdr, sizeof hdr), 0);
+    }
+    destroy_all(src, 10);
+    ASSERT_EQ(tofu_live_messages(), 0);
+}

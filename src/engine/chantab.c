@@ -156,8 +156,3 @@ bool tofui_chantab_closed_for(tofui_chantab *t, uint16_t num, const tofu_group *
     return atomic_load_explicit(&t->former[num], memory_order_relaxed) == (uintptr_t)g;
 }
 
-tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num) {
-    if (num == 0 || num > TOFUI_CHAN_MAX)
-        return NULL;
-    return atomic_load_explicit(&t->owner[num], memory_order_acquire);
-}

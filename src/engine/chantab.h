@@ -54,7 +54,12 @@ bool tofui_chantab_closed_for(tofui_chantab *t, uint16_t num, const tofu_group *
 void tofui_chantab_set_peer(tofui_chantab *t, uint16_t num, tofu_peer *rec);
 /* Copies num's peer record when num belongs to g and has one. */
 bool tofui_chantab_peer(tofui_chantab *t, uint16_t num, const tofu_group *g, tofu_peer *out);
-/* The group owning num, or NULL. */
-tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num);
+/* The group owning num, or NULL. Inline: every post asks it twice (before
+ * and under the submission lock). */
+static inline tofu_group *tofui_chantab_owner(tofui_chantab *t, uint16_t num) {
+    if (num == 0 || num > TOFUI_CHAN_MAX)
+        return NULL;
+    return atomic_load_explicit(&t->owner[num], memory_order_acquire);
+}
 
 #endif

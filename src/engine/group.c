@@ -23,16 +23,15 @@ static tofu_status group__fail(tofu_msg *m, tofu_status st) {
 /* SPEC §3.1, in its exact order. */
 static tofu_status group__check(tofu_msg *m) {
     tofu_bhdr *h = &m->bhdr;
-    if (!tofu_op_valid(h->opcode))
+    if (!tofui_op_in(TOFUI_OPS_VALID, h->opcode))
         return TOFU_INVALID_OP_CODE; /* status byte left alone, as the original */
     h->origin = TOFU_ORIGIN_APPLICATION;
-    h->status = tofu_status_to_byte(TOFU_SUCCESS);
+    h->status = (uint8_t)TOFU_SUCCESS;
     h->thl = 0;
     h->bl = 0;
-    tofu_opcode op = (tofu_opcode)h->opcode;
-    if (tofu_op_role(op) == TOFU_ROLE_RESPONSE && h->message_id == 0)
+    if (tofui_op_in(TOFUI_OPS_RESPONSE, h->opcode) && h->message_id == 0)
         return group__fail(m, TOFU_INVALID_MESSAGE_ID);
-    if (tofu_op_type(op) != TOFU_TYPE_REGULAR && h->more)
+    if (tofui_op_in(TOFUI_OPS_NOT_REGULAR, h->opcode) && h->more)
         return group__fail(m, TOFU_INVALID_MORE_USAGE);
     if (h->channel == 0 && !tofui_op_opens_channel(h->opcode))
         return group__fail(m, TOFU_INVALID_CHANNEL_NUMBER);

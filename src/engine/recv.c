@@ -3,7 +3,9 @@
  * frames decoded from them.
  *
  * Reading takes big chunks into the engine's buffer and decodes every
- * complete frame in them. A pool message is taken only when a whole frame is
+ * complete frame in them: a frame that lies whole there, after a frame
+ * boundary, straight into its pool message (tofui_dec_whole), anything
+ * else through the streaming decoder. A pool message is taken only when a whole frame is
  * at hand: a frame that arrives in pieces waits in a buffer of the channel's
  * own (at most one frame), so a peer that announces a big frame and then
  * trickles or stops pins no pool message, and an idle channel holds none.
@@ -60,16 +62,26 @@ static void recv__return_stock(tofui_chanset *set) {
     set->rstock_next = set->rstock_n = 0;
 }
 
-/* A received frame carries the local number; an accepted channel learns
- * the id of its first message for its close Signal. */
-static void recv__received(tofui_chan *ch, tofu_msg *m) {
-    m->bhdr.channel = ch->num;
+/* The opcodes whose arrival the channel notes (recv__note). */
+#define RECV__OPS_NOTED                                                                        \
+    (TOFUI_OP_BIT(TOFU_OP_BYE_REQUEST) | TOFUI_OP_BIT(TOFU_OP_HELLO_RESPONSE) |                \
+     TOFUI_OP_BIT(TOFU_OP_RESPONSE) | TOFUI_OP_BIT(TOFU_OP_BYE_RESPONSE))
+
+static void recv__note(tofui_chan *ch, tofu_msg *m) {
     if (m->bhdr.opcode == TOFU_OP_BYE_REQUEST)
         ch->recv.peer_bye_req = true;
     else if (m->bhdr.opcode == TOFU_OP_HELLO_RESPONSE)
         tofui_dial_hello_response(ch, m->bhdr.message_id);
-    else if (m->bhdr.opcode == TOFU_OP_RESPONSE || m->bhdr.opcode == TOFU_OP_BYE_RESPONSE)
-        tofui_track_received(ch, m);
+    else
+        tofui_track_received(ch, m); /* a Response or a ByeResponse */
+}
+
+/* A received frame carries the local number; an accepted channel learns
+ * the id of its first message for its close Signal. */
+static void recv__received(tofui_chan *ch, tofu_msg *m) {
+    m->bhdr.channel = ch->num;
+    if (tofui_op_in(RECV__OPS_NOTED, m->bhdr.opcode)) /* Signals and Requests: one test */
+        recv__note(ch, m);
     if (ch->opened == TOFUI_OPEN_ACCEPT && !ch->id_learned)
         tofui_chan_learn_id(ch, m->bhdr.message_id);
 }
@@ -299,7 +311,29 @@ static recv__next recv__need_msg(tofui_chan *ch, recv__span *s) {
     return RECV__STALL;
 }
 
+/* A frame that lies whole in the span, with a pool message at hand for it,
+ * decoded in one call (tofui_dec_whole_len); RECV__GO_ON with nothing
+ * consumed when not, and the decoder's general path goes on. */
+static recv__next recv__decode_whole(tofui_chan *ch, recv__span *s, bool *done) {
+    size_t len = tofui_dec_whole_len(&ch->recv.dec, s->data, s->n);
+    tofui_chanset *set = ch->set;
+    if (len != 0 && set->rstock_next < set->rstock_n) /* most frames: the stock has one */
+        ch->recv.msg = set->rstock[set->rstock_next++];
+    else if (len == 0 || recv__take(ch, len - TOFUI_BHDR_SIZE, s->n - TOFUI_BHDR_SIZE) == NULL) {
+        *done = false;
+        return RECV__GO_ON;
+    }
+    *done = true;
+    tofui_dec_rc rc = tofui_dec_whole(&ch->recv.dec, ch->recv.msg, s->data);
+    recv__advance(s, len);
+    return rc == TOFUI_DEC_FRAME ? recv__frame(ch, s) : recv__bad_header(ch, s);
+}
+
 static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
+    bool done;
+    recv__next next = recv__decode_whole(ch, s, &done);
+    if (done)
+        return next;
     size_t used = 0;
     tofui_dec_rc rc = tofui_dec_feed_take(&ch->recv.dec, &ch->recv.msg, recv__take, ch, s->data,
                                           s->n, &used);

@@ -42,7 +42,7 @@ static tofu_msg *send__pop(tofui_chan *ch) {
 static bool send__queue_full(const tofui_chan *ch, uint8_t op) {
     uint32_t max = ch->set->max_send_queue;
     return max != TOFU_SEND_QUEUE_UNLIMITED && ch->send.queued >= max &&
-           tofu_op_type((tofu_opcode)op) != TOFU_TYPE_BYE;
+           !tofui_op_in(TOFUI_OPS_BYE, op);
 }
 
 /* As the original: nothing goes out after a Bye-type frame, with one
@@ -137,6 +137,10 @@ static void send__done_add(tofui_chanset *set, send__done *d, tofu_msg *m) {
  * complete and nothing is left to read or to write. */
 static void send__sent(tofui_chan *ch, tofu_msg *m, send__done *done) {
     uint8_t op = m->bhdr.opcode;
+    if (m->track == NULL && m != ch->dial.hello && !tofui_op_in(TOFUI_OPS_BYE, op)) {
+        send__done_add(ch->set, done, m); /* most frames: nothing to note */
+        return;
+    }
     if (m == ch->dial.hello)
         tofui_dial_hello_sent(ch);
     if (op == TOFU_OP_BYE_REQUEST)

@@ -66,6 +66,34 @@ static inline tofu_status tofui_buf_resize(tofui_buf *b, size_t len) {
     return st;
 }
 
+/* Opcode classes as bit sets (bit n: opcode n), for the checks every post
+ * and every send makes: a shift and a mask where tofu_op_role and
+ * tofu_op_type are calls into status.c's table. test_msg.c checks them
+ * against that table. */
+#define TOFUI_OP_BIT(op) (1u << (op))
+/* tofu_op_role(op) == TOFU_ROLE_RESPONSE */
+#define TOFUI_OPS_RESPONSE                                                                     \
+    (TOFUI_OP_BIT(TOFU_OP_RESPONSE) | TOFUI_OP_BIT(TOFU_OP_HELLO_RESPONSE) |                   \
+     TOFUI_OP_BIT(TOFU_OP_BYE_RESPONSE) | TOFUI_OP_BIT(TOFU_OP_WELCOME_RESPONSE))
+/* tofu_op_type(op) != TOFU_TYPE_REGULAR */
+#define TOFUI_OPS_NOT_REGULAR                                                                  \
+    (TOFUI_OP_BIT(TOFU_OP_HELLO_REQUEST) | TOFUI_OP_BIT(TOFU_OP_HELLO_RESPONSE) |              \
+     TOFUI_OP_BIT(TOFU_OP_BYE_REQUEST) | TOFUI_OP_BIT(TOFU_OP_BYE_RESPONSE) |                  \
+     TOFUI_OP_BIT(TOFU_OP_BYE_SIGNAL) | TOFUI_OP_BIT(TOFU_OP_WELCOME_REQUEST) |                \
+     TOFUI_OP_BIT(TOFU_OP_WELCOME_RESPONSE))
+/* tofu_op_type(op) == TOFU_TYPE_BYE */
+#define TOFUI_OPS_BYE                                                                          \
+    (TOFUI_OP_BIT(TOFU_OP_BYE_REQUEST) | TOFUI_OP_BIT(TOFU_OP_BYE_RESPONSE) |                  \
+     TOFUI_OP_BIT(TOFU_OP_BYE_SIGNAL))
+
+/* tofu_op_valid(op): the ten opcodes, 0..9 */
+#define TOFUI_OPS_VALID (TOFUI_OP_BIT(TOFU_OP_WELCOME_RESPONSE + 1) - 1u)
+
+/* Whether op (any byte) is in the set. */
+static inline bool tofui_op_in(unsigned set, uint8_t op) {
+    return op < 32u && ((set >> op) & 1u) != 0;
+}
+
 /* A Hello/WelcomeRequest: the posts that open a new channel. */
 static inline bool tofui_op_opens_channel(uint8_t op) {
     return op == TOFU_OP_HELLO_REQUEST || op == TOFU_OP_WELCOME_REQUEST;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* ProtoFields bits (SPEC §1.3). */
-#define WIRE_OPCODE_MASK 0x0Fu
+#define WIRE_OPCODE_MASK TOFUI_WIRE_OPCODE_MASK
 #define WIRE_ORIGIN_BIT 0x10u
 #define WIRE_MORE_BIT 0x20u
 #define WIRE_INTERNAL_A_BIT 0x40u
@@ -20,11 +20,11 @@
 
 /* Byte offsets inside the 16-byte binary header (SPEC §1.2). */
 #define WIRE_OFF_CHANNEL 0
-#define WIRE_OFF_PROTO 2
+#define WIRE_OFF_PROTO TOFUI_WIRE_OFF_PROTO
 #define WIRE_OFF_STATUS 3
 #define WIRE_OFF_ID 4
-#define WIRE_OFF_THL 12
-#define WIRE_OFF_BL 14
+#define WIRE_OFF_THL TOFUI_WIRE_OFF_THL
+#define WIRE_OFF_BL TOFUI_WIRE_OFF_BL
 
 /* ---- big-endian helpers ---- */
 
@@ -121,7 +121,7 @@ void tofui_bhdr_pack(const tofu_bhdr *h, uint8_t out[TOFUI_BHDR_SIZE]) {
     wire__pack(h, h->thl, h->bl, out);
 }
 
-static void wire__unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
+static inline void wire__unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
     h->channel = wire__get_u16(in + WIRE_OFF_CHANNEL);
     tofui_proto_unpack(in[WIRE_OFF_PROTO], h);
     h->status = in[WIRE_OFF_STATUS];
@@ -135,10 +135,6 @@ void tofui_bhdr_unpack(const uint8_t in[TOFUI_BHDR_SIZE], tofu_bhdr *h) {
 }
 
 /* ---- encoder: a batch of frames for one gather write ---- */
-
-size_t tofui_frame_len(const tofu_msg *m) {
-    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
-}
 
 /* The header with thl/bl taken from the buffers, whatever bhdr says. */
 static void wire__frame_header(const tofu_msg *m, uint8_t out[TOFUI_BHDR_SIZE]) {
@@ -227,12 +223,16 @@ static void wire__add_whole(tofui_batch *b, const tofu_msg *m) {
 }
 
 bool tofui_batch_add(tofui_batch *b, const tofu_msg *m, size_t *skip) {
-    if (!wire__fits(b, m))
-        return false;
-    if (*skip == 0 && m->thdrs.len <= TOFUI_BATCH_COPY_MAX && m->body.len <= TOFUI_BATCH_COPY_MAX) {
+    size_t thl = m->thdrs.len, bl = m->body.len;
+    if (*skip == 0 && thl <= TOFUI_BATCH_COPY_MAX && bl <= TOFUI_BATCH_COPY_MAX) {
+        /* wire__fits with the copied length known: all of it */
+        if (b->n_iov + 3 > TOFUI_BATCH_IOV || b->staged + TOFUI_BHDR_SIZE + thl + bl > TOFUI_BATCH_STAGE)
+            return false;
         wire__add_whole(b, m);
         return true;
     }
+    if (!wire__fits(b, m))
+        return false;
     uint8_t hdr[TOFUI_BHDR_SIZE]; /* always copied: the stage keeps it */
     wire__frame_header(m, hdr);
     wire__add_part(b, hdr, TOFUI_BHDR_SIZE, skip);
@@ -406,4 +406,21 @@ tofui_dec_rc tofui_dec_feed_take(tofui_dec *d, tofu_msg **m, tofui_dec_take take
     tofui_dec_rc rc = wire__take_parts(d, *m, p, len, &off);
     *used = off;
     return rc;
+}
+
+/* The whole frame at p: unpacked straight into m (the decoder's own header
+ * copy is for frames that come in pieces), origin forced as in
+ * wire__finish_frame, the parts copied. */
+tofui_dec_rc tofui_dec_whole(tofui_dec *d, tofu_msg *m, const uint8_t *p) {
+    wire__unpack(p, &m->bhdr);
+    m->bhdr.origin = TOFU_ORIGIN_APPLICATION;
+    size_t thl = m->bhdr.thl, bl = m->bhdr.bl;
+    if (tofui_buf_resize(&m->thdrs, thl) != TOFU_SUCCESS ||
+        tofui_buf_resize(&m->body, bl) != TOFU_SUCCESS)
+        return wire__fail(d, TOFU_ALLOCATION_FAILED);
+    if (thl > 0)
+        memcpy(m->thdrs.data, p + TOFUI_BHDR_SIZE, thl);
+    if (bl > 0)
+        memcpy(m->body.data, p + TOFUI_BHDR_SIZE + thl, bl);
+    return TOFUI_DEC_FRAME;
 }

@@ -11,6 +11,13 @@
 
 #define TOFUI_BHDR_SIZE 16u
 
+/* Where the opcode and the part lengths lie in the binary header (SPEC
+ * §1.2): the decoder's fast path reads them in place. */
+#define TOFUI_WIRE_OFF_PROTO 2
+#define TOFUI_WIRE_OFF_THL 12
+#define TOFUI_WIRE_OFF_BL 14
+#define TOFUI_WIRE_OPCODE_MASK 0x0Fu
+
 /* The ProtoFields byte (offset 2): opcode bits 0-3, origin bit 4, more bit 5,
  * internal_a bit 6, internal_b bit 7. */
 uint8_t tofui_proto_pack(const tofu_bhdr *h);
@@ -46,8 +53,11 @@ typedef struct tofui_batch {
     size_t total; /* bytes in iov[] */
 } tofui_batch;
 
-/* Bytes of m's frame on the wire (thl and bl from its buffers). */
-size_t tofui_frame_len(const tofu_msg *m);
+/* Bytes of m's frame on the wire (thl and bl from its buffers). Inline:
+ * every written frame asks it. */
+static inline size_t tofui_frame_len(const tofu_msg *m) {
+    return TOFUI_BHDR_SIZE + m->thdrs.len + m->body.len;
+}
 
 /* An empty batch copying into stage (TOFUI_BATCH_STAGE bytes). */
 void tofui_batch_init(tofui_batch *b, unsigned char *stage);
@@ -105,6 +115,26 @@ typedef tofu_msg *(*tofui_dec_take)(void *ctx, size_t rest, size_t avail);
 tofui_dec_rc tofui_dec_feed_take(tofui_dec *d, tofu_msg **m, tofui_dec_take take, void *ctx,
                                  const void *data, size_t len, size_t *used);
 
+/* The decoder's fast path, for a read that brings whole frames: the length
+ * on the wire of the frame at p[0..len) when the decoder is between frames
+ * and the frame lies there whole, with an opcode below the Welcome pair
+ * (which the header check passes at once); 0 otherwise, and then
+ * tofui_dec_feed_take decodes (and refuses what it must). Inline: asked
+ * once per received frame. */
+static inline size_t tofui_dec_whole_len(const tofui_dec *d, const uint8_t *p, size_t len) {
+    if (d->have_hdr || d->hdr_got != 0 || d->error != TOFU_SUCCESS || len < TOFUI_BHDR_SIZE)
+        return 0;
+    if ((p[TOFUI_WIRE_OFF_PROTO] & TOFUI_WIRE_OPCODE_MASK) >= TOFU_OP_WELCOME_REQUEST)
+        return 0;
+    size_t thl = (size_t)p[TOFUI_WIRE_OFF_THL] << 8 | p[TOFUI_WIRE_OFF_THL + 1];
+    size_t bl = (size_t)p[TOFUI_WIRE_OFF_BL] << 8 | p[TOFUI_WIRE_OFF_BL + 1];
+    size_t n = TOFUI_BHDR_SIZE + thl + bl;
+    return n <= len ? n : 0;
+}
+/* Decodes the frame that tofui_dec_whole_len found at p into m, with the
+ * result tofui_dec_feed_take would give: TOFUI_DEC_FRAME (the decoder stays
+ * between frames), or TOFUI_DEC_ERROR when m's buffers cannot grow. */
+tofui_dec_rc tofui_dec_whole(tofui_dec *d, tofu_msg *m, const uint8_t *p);
 /* True when the decoder holds part of a frame (bytes seen, frame incomplete). */
 bool tofui_dec_mid_frame(const tofui_dec *d);
 

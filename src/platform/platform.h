@@ -80,6 +80,8 @@ uint64_t tofui_clock_ns(void);
 /* The clock's value timeout_ns from now, saturating at UINT64_MAX (so a
  * huge timeout, TOFU_WAIT_INFINITE among them, is "never"). */
 static inline uint64_t tofui_clock_deadline(uint64_t timeout_ns) {
+    if (timeout_ns == UINT64_MAX) /* never: no clock read for every infinite wait */
+        return UINT64_MAX;
     uint64_t now = tofui_clock_ns();
     return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
 }
