@@ -17,6 +17,7 @@
  *            order per connection, with one pool_empty Signal per stall
  *
  *   bench_storm [--mode connect|idle|stall] [--conns N] [--transport tcp|uds|both]
+ *               [--backlog B]      (the server's listen_backlog; default: the largest)
  *
  * POSIX only (fork, raw sockets).
  */
@@ -42,6 +43,7 @@ typedef struct storm_cfg {
     storm_mode mode;
     uint32_t conns;
     bool uds;
+    uint32_t backlog; /* the server's listen_backlog (0: the default, the largest) */
 } storm_cfg;
 
 /* stall mode: each connection's Signals and their body. */
@@ -212,7 +214,10 @@ static void storm_serve_memory(storm_server *s, const storm_cfg *c, long base_kb
 static _Noreturn void storm_server_main(const storm_cfg *c, int to_parent, int from_parent) {
     storm_server s = {NULL, NULL, to_parent, from_parent};
     storm_raise_nofile();
-    tofu_status st = tofu_engine_create(NULL, &s.e);
+    tofu_options opt;
+    tofu_options_init(&opt);
+    opt.listen_backlog = c->backlog;
+    tofu_status st = tofu_engine_create(&opt, &s.e);
     if (st == TOFU_SUCCESS)
         st = tofu_group_create(s.e, &s.g);
     if (st != TOFU_SUCCESS)
@@ -261,19 +266,21 @@ static void storm_connect(const storm_cfg *c, const tofu_address *a, storm_resul
     }
     r->posted_ms = storm_ms(t0, tofui_clock_ns());
     while (r->ok + r->failed < c->conns) {
-        tofu_msg *m = NULL;
-        st = tofu_wait_receive(g, 30 * TOFU_WAIT_SECOND, &m);
-        if (st != TOFU_SUCCESS || m == NULL)
+        tofu_msg *ms[64];
+        size_t n = 0;
+        st = tofu_receive_many(g, 30 * TOFU_WAIT_SECOND, ms, 64, &n);
+        if (st != TOFU_SUCCESS || n == 0)
             bench_die("no answer within 30 s", st);
-        if (tofu_msg_opcode(m) == TOFU_OP_HELLO_RESPONSE) {
-            if (tofu_msg_status(m) == TOFU_SUCCESS) {
-                r->ok++;
-            } else {
-                if (r->failed++ == 0)
+        for (size_t i = 0; i < n; i++) {
+            tofu_msg *m = ms[i];
+            if (tofu_msg_opcode(m) == TOFU_OP_HELLO_RESPONSE) {
+                if (tofu_msg_status(m) == TOFU_SUCCESS)
+                    r->ok++;
+                else if (r->failed++ == 0)
                     r->first_failure = tofu_msg_status(m);
             }
+            tofu_put(e, &m);
         }
-        tofu_put(e, &m);
     }
     r->ms = storm_ms(t0, tofui_clock_ns());
     tofu_group_destroy(e, g);
@@ -366,8 +373,8 @@ static void storm_run(const storm_cfg *c) {
     if (c->mode == SM_CONNECT) {
         storm_result r;
         storm_connect(c, &a, &r);
-        printf("connect %s conns=%u ms=%.1f posted_ms=%.1f ok=%u failed=%u%s%s\n", tr, c->conns,
-               r.ms, r.posted_ms, r.ok,
+        printf("connect %s conns=%u backlog=%u ms=%.1f posted_ms=%.1f ok=%u failed=%u%s%s\n", tr,
+               c->conns, c->backlog, r.ms, r.posted_ms, r.ok,
                r.failed, r.failed ? " first_failure=" : "",
                r.failed ? tofu_status_name(r.first_failure) : "");
         storm_write_all(down[1], "x", 1);
@@ -399,7 +406,7 @@ static void storm_run(const storm_cfg *c) {
 }
 
 int main(int argc, char **argv) {
-    storm_cfg c = {SM_CONNECT, 10000, false};
+    storm_cfg c = {SM_CONNECT, 10000, false, 0};
     int transports = 3; /* bit 0 tcp, bit 1 uds */
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--conns") == 0)
@@ -408,12 +415,14 @@ int main(int argc, char **argv) {
             c.mode = strcmp(argv[i + 1], "idle") == 0    ? SM_IDLE
                      : strcmp(argv[i + 1], "stall") == 0 ? SM_STALL
                                                          : SM_CONNECT;
+        else if (strcmp(argv[i], "--backlog") == 0)
+            c.backlog = (uint32_t)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--transport") == 0)
             transports = strcmp(argv[i + 1], "tcp") == 0 ? 1 : strcmp(argv[i + 1], "uds") == 0 ? 2 : 3;
     }
     if (c.conns == 0 || c.conns > 60000) {
         fprintf(stderr, "usage: %s [--mode connect|idle|stall] [--conns N] "
-                        "[--transport tcp|uds|both]\n", argv[0]);
+                        "[--transport tcp|uds|both] [--backlog B]\n", argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
