@@ -165,7 +165,9 @@ TRANSPORT_TEST(many_stalled_channels_hold_at_most_one_read, tcp4, uds) {
  * listener's backlog is tiny, so that most connects first find it full
  * (EAGAIN on Linux): the engine tries those again, without connect_retry_ms
  * (the server is there, only behind). Over TCP the default backlog
- * (SOMAXCONN) and accepting all that is pending keep up. */
+ * (SOMAXCONN) and accepting all that is pending keep up. Windows refuses a
+ * connect to a full backlog, which cannot be told from "nobody listens"
+ * (docs/platforms.md): there the storm meets the default backlog. */
 TRANSPORT_TEST(connect_storm_all_connect, tcp4, uds) {
     tofu_t_transport t = tofu_t_transport_arg();
     uint64_t need = 2u * STORM_CONNS + 64u;
@@ -173,8 +175,10 @@ TRANSPORT_TEST(connect_storm_all_connect, tcp4, uds) {
         tofu_t_skip("not enough descriptors for the storm");
     tofu_options opt;
     tofu_options_init(&opt);
+#if !defined(_WIN32)
     if (tofu_t_transport_is_uds(t))
         opt.listen_backlog = STORM_UDS_BACKLOG;
+#endif
     tofu_engine *se = tofu_t_engine_with(&opt);
     tofu_group *sg = tofu_t_group(se);
     tofu_engine *ce = tofu_t_engine(0, 0);
