@@ -218,6 +218,10 @@ TRANSPORT_TEST(connect_storm_all_connect, tcp4, uds) {
         if (c == NULL)
             continue;
         quiet_ms = 0;
+        if (tofu_t_is_pool_empty(c)) { /* the client's pool ran dry for a moment */
+            tofu_put(ce, &c);
+            continue;
+        }
         if (tofu_msg_opcode(c) != TOFU_OP_HELLO_RESPONSE || tofu_msg_status(c) != TOFU_SUCCESS)
             FAIL_MSG("a connect of the storm failed", c);
         welcomed++;
@@ -236,6 +240,7 @@ TRANSPORT_TEST(connect_storm_all_connect, tcp4, uds) {
  * the HelloRequest fails with connect_failed, as a TCP connect whose SYNs
  * go unanswered does. Only where the system says "backlog full" (Linux). */
 TEST(busy_listener_fails_after_the_connect_timeout) {
+    tofu_t_transport_require(TOFU_T_UDS);
     char path[TOFU_T_ADDR_CAP], value[TOFU_T_ADDR_CAP + 8];
     tofu_t_uds_path(path, sizeof path);
     snprintf(value, sizeof value, "uds|%s", path);
