@@ -246,7 +246,8 @@ TOFU_API bool tofu_msg_timed_out(const tofu_msg *m);
 /* Connects that wait for the server, a local property of a HelloRequest
  * (never transmitted, cleared by reset, copied by clone). A connect that
  * fails (refused, no socket file at the path, a Unix listener's backlog
- * full, no answer within connect_timeout_ms...) is tried again, with
+ * full for all of connect_timeout_ms, no answer within it...) is tried
+ * again, with
  * capped exponential backoff and jitter (10 ms doubling to 1 s, each wait
  * between half and all of that), until ms milliseconds after the engine
  * took the HelloRequest; the channel keeps its number meanwhile, and
@@ -480,7 +481,9 @@ typedef struct tofu_options {
     uint32_t connect_timeout_ms; /* longest connect attempt per address
                                    (default 10 s): then the next address,
                                    or the HelloRequest comes back with
-                                   TOFU_CONNECT_FAILED.
+                                   TOFU_CONNECT_FAILED. A Unix listener
+                                   whose backlog is full (Linux: EAGAIN) is
+                                   tried again meanwhile, every few ms.
                                    TOFU_TIMEOUT_NONE: the OS decides. */
     uint32_t handshake_timeout_ms; /* an accepted connection that sends no
                                    complete frame for this long (default

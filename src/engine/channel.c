@@ -84,6 +84,7 @@ tofu_status tofui_chanset_init(tofui_chanset *set, tofui_pool *pool, tofui_polle
     tofui_list_init(&set->all);
     tofui_list_init(&set->partial);
     tofui_list_init(&set->stalled);
+    tofui_list_init(&set->signals_due);
     set->by_num = calloc(TOFUI_CHAN_SLOTS, sizeof *set->by_num);
     set->rbuf = malloc(TOFUI_READ_CHUNK);
     set->wbuf = malloc(TOFUI_BATCH_STAGE);

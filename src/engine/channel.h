@@ -10,6 +10,7 @@
 #ifndef TOFUI_CHANNEL_H
 #define TOFUI_CHANNEL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +28,8 @@
 #include "platform/poller.h"
 #include "util/list.h"
 
-/* Bytes read from a socket at once; also the most a stalled channel keeps. */
+/* Bytes read from a socket at once; also the most the stalled channels of
+ * one engine keep together (stall.c). */
 #define TOFUI_READ_CHUNK 65536u
 
 /* Most pool messages taken at once for the frames of one read. */
@@ -75,9 +77,18 @@ typedef struct tofui_chanset {
     size_t partial_bytes;
     /* send.c: the stage of a write's batch (TOFUI_BATCH_STAGE) */
     unsigned char *wbuf;
-    /* stall.c */
+    /* stall.c: the stalled channels in stall order; those whose pool_empty
+     * Signal waits for its grace period, in the same order; the bytes the
+     * stalled channels keep (one read at most, see stall.c) */
     tofui_link stalled;
-    bool signals_due; /* some stalled channel has signal_due */
+    tofui_link signals_due;
+    size_t stash_bytes;
+    atomic_size_t stash_peak; /* tests: the most stash_bytes ever were */
+    /* recv.c -> stall.c: the bytes being decoded were peeked (they are
+     * still in the socket: a stall leaves them there), and how many of them
+     * a stall left */
+    bool peeking;
+    size_t peek_left;
 } tofui_chanset;
 
 /* Allocates the number index and the buffers; fini is safe after a failed
@@ -169,11 +180,14 @@ typedef struct tofui_chan_stall {
     bool on;              /* waits for a pool message */
     bool parked;          /* and hung up: out of the poller until it resumes */
     bool signalled;       /* pool_empty sent for this episode */
-    bool signal_due;      /* pool_empty to send if still stalled at signal_at */
     uint64_t signal_at;   /* end of this stall's grace period */
-    unsigned char *stash; /* what could not be decoded yet */
+    unsigned char *stash; /* what was read and could not be decoded yet */
     size_t stash_len;
+    size_t stash_cap;     /* bytes allocated for it */
+    size_t left;          /* or what was peeked and left in the socket */
     tofui_link link;      /* on the set's stalled list */
+    tofui_link due_link;  /* on the set's signals_due list: pool_empty to send
+                             if still stalled at signal_at */
 } tofui_chan_stall;
 
 /* Our requests waiting for their answers; track.c writes it. */
@@ -194,7 +208,12 @@ typedef struct tofui_chan_dial {
     uint64_t retry_until;  /* clock (ns) after which no round starts; 0: no retry */
     uint32_t backoff_ms;   /* the longest next wait (doubles up to a cap) */
     tofu_status last;      /* the last round's failure */
-    tofui_wheel_timer wait; /* the wait before the next round */
+    tofui_wheel_timer wait; /* the wait before the next round, or before the
+                               next try of a busy address */
+    /* A Unix listener whose backlog is full (TOFUI_SOCK_BUSY): */
+    uint64_t busy_until;   /* clock (ns) until which the same address is tried
+                              again; 0: not busy */
+    uint32_t busy_ms;      /* the longest next wait (doubles up to a cap) */
 } tofui_chan_dial;
 
 /* Listening (a WelcomeRequest); dial.c writes it. */
@@ -384,6 +403,9 @@ void tofui_send_take_all(tofui_chan *ch, tofui_mq *out);
 
 /* Reads and decodes; err_event tells that the poller reported ERR/HUP. */
 void tofui_recv_read(tofui_chan *ch, bool err_event);
+/* Reads and decodes the n bytes a stall left in the socket (stall.c), known
+ * to be there: no error or end of stream comes before them. */
+void tofui_recv_read_left(tofui_chan *ch, size_t n);
 /* Decodes data[0..n) and delivers the frames. True when everything was
  * consumed and the channel still reads; false when it closed or stalled. */
 bool tofui_recv_decode(tofui_chan *ch, const unsigned char *data, size_t n);
@@ -430,9 +452,9 @@ void tofui_track_expire(tofui_chanset *set);
 
 /* ---- stall.c ---- */
 
-/* The pool is empty: keeps data[0..n) (at most one read), stops reading
- * until a put refills the pool, arms one pool_empty Signal per episode.
- * Returns false: the caller stops decoding. */
+/* The pool is empty: keeps data[0..n) (unless they were peeked: then they
+ * stay in the socket), stops reading until a put refills the pool, arms one
+ * pool_empty Signal per episode. Returns false: the caller stops decoding. */
 bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n);
 /* Just before a wait with no refill pending: once the grace period is over,
  * tells the groups of channels that are still stalled (one pool_empty
@@ -445,5 +467,9 @@ void tofui_stall_park(tofui_chan *ch);
 void tofui_stall_resume(tofui_chanset *set);
 /* Frees the stall state (kept bytes, stall list). */
 void tofui_stall_release(tofui_chan *ch);
+/* Before a read: true when what cannot be decoded now must stay in the
+ * socket (peek, then read back what was used), because channels are
+ * stalled already and a stall now would keep its bytes for long. */
+bool tofui_stall_pressure(const tofui_chanset *set);
 
 #endif

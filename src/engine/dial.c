@@ -37,6 +37,13 @@
 #define DIAL__BACKOFF_MAX_MS 1000u
 #define DIAL__NS_PER_MS 1000000ull
 
+/* The waits before trying a busy Unix listener again (its backlog full: it
+ * is there, only behind): short, since a listener that accepts frees room
+ * in microseconds, and growing, with the same jitter, so that a storm of
+ * clients does not come back all at once. */
+#define DIAL__BUSY_FIRST_MS 1u
+#define DIAL__BUSY_MAX_MS 32u
+
 static bool dial__address(const tofu_msg *m, const char *name, tofu_address *a) {
     tofu_header h;
     if (!tofu_msg_find_header(m, name, &h))
@@ -111,6 +118,11 @@ static uint64_t dial__random(tofui_chanset *set) {
     return x;
 }
 
+/* A wait drawn between half and all of cap ("equal jitter"). */
+static uint64_t dial__jitter(tofui_chanset *set, uint32_t cap) {
+    return cap / 2 + dial__random(set) % (cap - cap / 2 + 1);
+}
+
 /* The retry deadline of a HelloRequest: its own, else the engine's. */
 static uint32_t dial__retry_ms(const tofui_chanset *set, const tofu_msg *m) {
     uint32_t ms = m->local.retry.set ? m->local.retry.ms : set->retry_ms;
@@ -128,12 +140,42 @@ static void dial__round_failed(tofui_chan *ch, tofu_status last) {
         return;
     }
     uint32_t cap = ch->dial.backoff_ms;
-    uint64_t wait = cap / 2 + dial__random(ch->set) % (cap - cap / 2 + 1);
+    uint64_t wait = dial__jitter(ch->set, cap);
     uint64_t left = (ch->dial.retry_until - now + DIAL__NS_PER_MS - 1) / DIAL__NS_PER_MS;
     ch->dial.backoff_ms = cap >= DIAL__BACKOFF_MAX_MS / 2 ? DIAL__BACKOFF_MAX_MS : 2 * cap;
     ch->dial.last = last;
     ch->dial.next = 0;
     tofui_wait_start(&ch->set->timers, &ch->dial.wait, wait < left ? wait : left);
+}
+
+/* How long a busy listener is tried again: as long as one connect attempt
+ * may take (connect_timeout_ms; its default when that is off), as a TCP
+ * connect waits while its SYN finds the queue full. */
+static uint64_t dial__busy_span_ns(const tofui_chanset *set) {
+    uint64_t ns = set->timers.len_ns[TOFUI_TIMER_CONNECT];
+    return ns != 0 ? ns : (uint64_t)TOFU_DEFAULT_CONNECT_TIMEOUT_MS * DIAL__NS_PER_MS;
+}
+
+/* The listener of the address just tried is there but its backlog is full
+ * (a Unix socket on Linux says so at once, EAGAIN): the same address is
+ * tried again after a short wait, which connect_retry_ms has no part in.
+ * False once that went on for a connect attempt's time: the address
+ * failed. */
+static bool dial__busy_wait(tofui_chan *ch) {
+    uint64_t now = tofui_clock_ns();
+    if (ch->dial.busy_until == 0) {
+        ch->dial.busy_until = now + dial__busy_span_ns(ch->set);
+        ch->dial.busy_ms = DIAL__BUSY_FIRST_MS;
+    }
+    if (now >= ch->dial.busy_until) {
+        ch->dial.busy_until = 0;
+        return false;
+    }
+    uint32_t cap = ch->dial.busy_ms;
+    ch->dial.busy_ms = cap >= DIAL__BUSY_MAX_MS / 2 ? DIAL__BUSY_MAX_MS : 2 * cap;
+    ch->dial.next--; /* the same address */
+    tofui_wait_start(&ch->set->timers, &ch->dial.wait, dial__jitter(ch->set, cap));
+    return true;
 }
 
 /* Tries the remaining addresses; `last` is the failure so far. */
@@ -143,9 +185,12 @@ static void dial__try_next(tofui_chan *ch, tofu_status last) {
         bool in_progress = false;
         tofui_socket s;
         tofu_status st = tofui_sock_connect(sa, &s, &in_progress);
+        if (st == TOFUI_SOCK_BUSY && dial__busy_wait(ch))
+            return;
+        ch->dial.busy_until = 0;
         if (st != TOFU_SUCCESS) {
             tofui_chan_os_error(ch, tofui_sock_last_error());
-            last = st;
+            last = st == TOFUI_SOCK_BUSY ? TOFU_CONNECT_FAILED : st;
             continue;
         }
         if (tofui_chan_attach(ch, s, in_progress ? TOFUI_CH_CONNECTING : TOFUI_CH_OPEN) !=

@@ -352,7 +352,7 @@ static recv__next recv__decode_step(tofui_chan *ch, recv__span *s) {
  * timer keeps running across reads, and recv__frame stops it); between
  * frames the next one has idle_timeout_ms from now. Nothing runs when
  * reading stops here: a stalled channel waits for the pool, not for its
- * peer, and resuming decodes its stash again. */
+ * peer, and resuming decodes what it kept again. */
 static void recv__frame_deadline(tofui_chan *ch, recv__next next) {
     tofui_chan_recv *r = &ch->recv;
     bool under_way = next == RECV__CONSUMED && (r->part_len != 0 || tofui_dec_mid_frame(&r->dec));
@@ -441,8 +441,52 @@ static void recv__finish(tofui_chan *ch) {
     recv__ended(ch, recv__end_reason(ch, st, true));
 }
 
-void tofui_recv_read(tofui_chan *ch, bool err_event) {
+/* Decodes what a peek brought, data[0..n), then reads back from the
+ * socket what was used: what a stall left (stall.c notes it in peek_left)
+ * stays in the kernel's buffer. False when the channel stops reading. */
+static bool recv__decode_peeked(tofui_chan *ch, unsigned char *data, size_t n) {
+    tofui_chanset *set = ch->set;
+    set->peeking = true;
+    set->peek_left = 0;
+    bool more = tofui_recv_decode(ch, data, n);
+    set->peeking = false;
+    if (ch->state == TOFUI_CH_CLOSED)
+        return false;
+    size_t used = n - set->peek_left, got = 0;
+    /* One reader, and the bytes are in the socket: the read gets them all. */
+    tofu_status st = tofui_sock_read(ch->sock, data, used, &got);
+    if (st != TOFU_SUCCESS || got != used) {
+        recv__note_error(ch, st);
+        recv__ended(ch, recv__end_reason(ch, st == TOFU_SUCCESS ? TOFU_RECV_FAILED : st, true));
+        return false;
+    }
+    return more;
+}
+
+/* Up to `rounds` reads of at most cap bytes, each decoded before the next. */
+static void recv__read(tofui_chan *ch, size_t cap, bool err_event, int rounds) {
     unsigned char *buf = ch->set->rbuf;
+    for (int round = 0; round < rounds; round++) {
+        size_t got = 0;
+        /* Channels stalled already: this one may stall too, and for long. */
+        bool peek = tofui_stall_pressure(ch->set);
+        tofu_status st = peek ? tofui_sock_peek(ch->sock, buf, cap, &got)
+                              : tofui_sock_read(ch->sock, buf, cap, &got);
+        if (st != TOFU_SUCCESS || got == 0) {
+            recv__note_error(ch, st);
+            /* Nothing to read yet an error flag: close rather than spin on
+             * a level-triggered error. */
+            if (st != TOFU_SUCCESS || err_event)
+                recv__ended(ch, recv__end_reason(ch, st, err_event));
+            return;
+        }
+        bool more = peek ? recv__decode_peeked(ch, buf, got) : tofui_recv_decode(ch, buf, got);
+        if (!more || got < cap)
+            return;
+    }
+}
+
+void tofui_recv_read(tofui_chan *ch, bool err_event) {
     if (ch->stall.on) {
         if (err_event)
             tofui_stall_park(ch);
@@ -453,20 +497,12 @@ void tofui_recv_read(tofui_chan *ch, bool err_event) {
             recv__finish(ch);
         return;
     }
-    for (int round = 0; round < RECV__ROUNDS; round++) {
-        size_t got = 0;
-        tofu_status st = tofui_sock_read(ch->sock, buf, TOFUI_READ_CHUNK, &got);
-        if (st != TOFU_SUCCESS || got == 0) {
-            recv__note_error(ch, st);
-            /* Nothing to read yet an error flag: close rather than spin on
-             * a level-triggered error. */
-            if (st != TOFU_SUCCESS || err_event)
-                recv__ended(ch, recv__end_reason(ch, st, err_event));
-            return;
-        }
-        if (!tofui_recv_decode(ch, buf, got) || got < TOFUI_READ_CHUNK)
-            return;
-    }
+    recv__read(ch, TOFUI_READ_CHUNK, err_event, RECV__ROUNDS);
+}
+
+void tofui_recv_read_left(tofui_chan *ch, size_t n) {
+    if (n > 0 && !ch->recv.done)
+        recv__read(ch, n, false, 1);
 }
 
 /* The peer started a frame and did not finish it in time: whatever it is

@@ -1,8 +1,10 @@
 /*
  * Pool stalls (I/O thread only): when the pool is empty while a complete
- * frame waits, the channel keeps what it could not decode (at most one
- * chunk), stops reading, tells its group once, and resumes when a message is
- * put back.
+ * frame waits, the channel stops reading, tells its group once, and resumes
+ * when a message is put back. What it could not decode stays in the socket
+ * (read with a peek while other channels are stalled), or, for the first
+ * stall of a shortage, in a buffer sized to it: the stalled channels of an
+ * engine keep at most one read together, whatever their number.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,59 +21,88 @@ static void stall__signal(tofui_chan *ch) {
 
 /* Arms the episode's pool_empty Signal with its own grace deadline: each
  * stalled channel waits for its own, so stalls that keep coming never
- * postpone the Signal of an earlier one. */
+ * postpone the Signal of an earlier one. The deadlines are armed in time
+ * order, so the list of those due is sorted and is read from its head
+ * only: a pass costs the Signals it sends, not the stalled channels. */
 static void stall__arm(tofui_chan *ch) {
-    ch->stall.signal_due = true;
     ch->stall.signal_at = tofui_clock_ns() + TOFUI_POOL_EMPTY_GRACE_NS;
-    ch->set->signals_due = true;
+    tofui_list_push_back(&ch->set->signals_due, &ch->stall.due_link);
 }
 
-/* The pool is empty: keeps the unconsumed bytes data[0..n) in the channel's
- * stash (at most one read), stops reading until a put refills the pool, and
- * arms one pool_empty Signal per episode (from the stall until a put lets the
- * channel go on), sent by tofui_stall_signal_due. Returns false: the caller
- * stops decoding. */
-bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
-    /* Exactly n: a stall that begins again while the stash is decoded
-     * keeps a tail of it, and a stalled channel reads nothing more. */
-    if (n > 0 && ch->stall.stash == NULL && (ch->stall.stash = malloc(n)) == NULL) {
-        tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
-        return false;
+static void stall__count(tofui_chanset *set, size_t add, size_t sub) {
+    set->stash_bytes = set->stash_bytes + add - sub;
+    if (set->stash_bytes > atomic_load_explicit(&set->stash_peak, memory_order_relaxed))
+        atomic_store_explicit(&set->stash_peak, set->stash_bytes, memory_order_relaxed);
+}
+
+static void stall__free_stash(tofui_chan *ch) {
+    stall__count(ch->set, 0, ch->stall.stash_cap);
+    free(ch->stall.stash);
+    ch->stall.stash = NULL;
+    ch->stall.stash_len = 0;
+    ch->stall.stash_cap = 0;
+}
+
+/* Keeps data[0..n), bytes already taken from the socket, in a buffer of
+ * exactly that size; a stall that begins again while the stash is decoded
+ * keeps a tail of it in place. */
+static bool stall__keep(tofui_chan *ch, const unsigned char *data, size_t n) {
+    if (n > 0 && ch->stall.stash == NULL) {
+        if ((ch->stall.stash = malloc(n)) == NULL) {
+            tofui_chan_close(ch, TOFU_ALLOCATION_FAILED, TOFUI_CLOSE_ABORT);
+            return false;
+        }
+        ch->stall.stash_cap = n;
+        stall__count(ch->set, n, 0);
     }
     if (n > 0)
         memmove(ch->stall.stash, data, n);
     ch->stall.stash_len = n;
+    return true;
+}
+
+/* The pool is empty: the bytes not decoded yet, data[0..n), stay where they
+ * are: in the socket when they were peeked (recv.c reads back only what was
+ * used), else in the channel's stash. A channel reads with a peek whenever
+ * another is stalled already (tofui_stall_pressure), so only the first
+ * stall of a pool shortage keeps bytes of its own, at most one read: the
+ * channels stalled behind it hold none, however many they are. Reading
+ * stops until a put refills the pool, and one pool_empty Signal per episode
+ * (from the stall until a put lets the channel go on) is armed, sent by
+ * tofui_stall_signal_due. Returns false: the caller stops decoding. */
+bool tofui_stall_begin(tofui_chan *ch, const unsigned char *data, size_t n) {
+    if (ch->set->peeking)
+        ch->set->peek_left = ch->stall.left = n;
+    else if (!stall__keep(ch, data, n))
+        return false;
     if (!ch->stall.on) {
         ch->stall.on = true;
         tofui_list_push_back(&ch->set->stalled, &ch->stall.link);
         tofui_chan_touch(ch);
     }
-    if (!ch->stall.signalled && !ch->stall.signal_due)
+    if (!ch->stall.signalled && !tofui_list_linked(&ch->stall.due_link))
         stall__arm(ch);
     return false;
+}
+
+bool tofui_stall_pressure(const tofui_chanset *set) {
+    return !tofui_list_empty(&set->stalled);
 }
 
 /* The Signal waits for a short grace period and for the thread to be about
  * to sleep: a stall that the application's own puts end at once (it is
  * returning its messages one by one) is no episode worth telling. */
 int tofui_stall_signal_due(tofui_chanset *set) {
-    if (!set->signals_due)
-        return -1;
-    uint64_t now = tofui_clock_ns(), next = UINT64_MAX;
-    for (tofui_link *l = set->stalled.next; l != &set->stalled; l = l->next) {
-        tofui_chan *ch = TOFUI_CONTAINER(l, tofui_chan, stall.link);
-        if (!ch->stall.signal_due)
-            continue;
-        if (now < ch->stall.signal_at) {
-            next = ch->stall.signal_at < next ? ch->stall.signal_at : next;
-            continue;
-        }
-        ch->stall.signal_due = false;
+    uint64_t now = tofui_clock_ns();
+    while (!tofui_list_empty(&set->signals_due)) {
+        tofui_chan *ch = TOFUI_CONTAINER(set->signals_due.next, tofui_chan, stall.due_link);
+        if (now < ch->stall.signal_at)
+            return (int)((ch->stall.signal_at - now + 999999u) / 1000000u);
+        tofui_list_remove(&ch->stall.due_link);
         ch->stall.signalled = true;
         stall__signal(ch);
     }
-    set->signals_due = next != UINT64_MAX;
-    return set->signals_due ? (int)((next - now + 999999u) / 1000000u) : -1;
+    return -1;
 }
 
 /* A stalled channel whose socket reports an error or hang-up (a Unix
@@ -94,21 +125,29 @@ static void stall__unpark(tofui_chan *ch) {
  * is a new one, with its own Signal); decode what it kept. */
 static void stall__resume(tofui_chan *ch) {
     tofui_list_remove(&ch->stall.link);
+    tofui_list_remove(&ch->stall.due_link);
     ch->stall.on = false;
     ch->stall.signalled = false;
-    ch->stall.signal_due = false;
     size_t len = ch->stall.stash_len;
     ch->stall.stash_len = 0;
     tofui_recv_decode(ch, ch->stall.stash, len);
-    /* Stalled again (the stash keeps the rest) or closed: nothing to do.
-     * Otherwise it reads on, or its reading is done (the peer's ByeResponse
-     * came, ours is still owed): either way it goes back into the poller,
-     * which reports what becomes of the connection; a parked channel left
-     * out would never hear of it again. */
+    if (ch->state == TOFUI_CH_CLOSED || ch->stall.on)
+        return; /* stalled again (the stash keeps the rest) or closed */
+    stall__free_stash(ch);
+    /* What the stall left in the socket is read now, in the channel's turn
+     * and with the message that turn gave it (and what else the pool has),
+     * rather than after the next wait, when the channels behind it have
+     * taken the rest. Only those bytes: what follows them (more data, an
+     * end or an error) the poller reports as usual. */
+    size_t left = ch->stall.left;
+    ch->stall.left = 0;
+    tofui_recv_read_left(ch, left);
     if (ch->state == TOFUI_CH_CLOSED || ch->stall.on)
         return;
-    free(ch->stall.stash);
-    ch->stall.stash = NULL;
+    /* It reads on, or its reading is done (the peer's ByeResponse came, ours
+     * is still owed): either way it goes back into the poller, which reports
+     * what becomes of the connection; a parked channel left out would never
+     * hear of it again. */
     if (ch->stall.parked)
         stall__unpark(ch);
     tofui_chan_touch(ch); /* read again */
@@ -125,9 +164,8 @@ void tofui_stall_resume(tofui_chanset *set) {
 }
 
 void tofui_stall_release(tofui_chan *ch) {
-    free(ch->stall.stash);
-    ch->stall.stash = NULL;
-    ch->stall.stash_len = 0;
+    stall__free_stash(ch);
+    tofui_list_remove(&ch->stall.due_link);
     tofui_list_remove(&ch->stall.link);
     ch->stall.on = false;
 }

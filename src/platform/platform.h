@@ -148,9 +148,16 @@ void tofui_sock_set_liveness(tofui_socket s, const tofui_liveness *lv);
  * application. */
 #define TOFUI_SOCK_TIMED_OUT ((tofu_status)(TOFU_UNKNOWN_ERROR + 1))
 
+/* Not a status of tofu.h: what tofui_sock_connect returns when a Unix
+ * socket's listener is there but its backlog is full (Linux: EAGAIN). The
+ * connect did not start; the engine tries again shortly. */
+#define TOFUI_SOCK_BUSY ((tofu_status)(TOFU_UNKNOWN_ERROR + 2))
+
 /* Starts a non-blocking connect (TCP_NODELAY on TCP). *in_progress is set
  * when completion must be awaited (writable, then tofui_sock_connect_result).
- * Errors: TOFU_UDS_PATH_NOT_FOUND (no such UDS path), TOFU_CONNECT_FAILED. */
+ * Errors: TOFU_UDS_PATH_NOT_FOUND (no such UDS path), TOFUI_SOCK_BUSY (a
+ * Unix listener's backlog is full, where the system tells so),
+ * TOFU_CONNECT_FAILED. */
 tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool *in_progress);
 
 /* After a connecting socket became writable (or reported an error): success
@@ -177,6 +184,11 @@ tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_
  * end of stream: TOFU_PEER_DISCONNECTED. The system gave up on the peer:
  * TOFUI_SOCK_TIMED_OUT. Reset or other error: TOFU_RECV_FAILED. */
 tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got);
+
+/* The same, leaving the bytes in the socket: a reader that may not be able
+ * to use them all reads back only what it used (tofui_sock_read of that
+ * many), and the rest stays in the kernel's buffer instead of its own. */
+tofu_status tofui_sock_peek(tofui_socket s, void *buf, size_t cap, size_t *got);
 
 /* Half-close: sends FIN after the queued data. */
 void tofui_sock_shutdown_write(tofui_socket s);

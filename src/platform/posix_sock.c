@@ -290,6 +290,8 @@ tofu_status tofui_sock_listen_backlog(const tofui_sockaddr *sa, uint32_t backlog
 static tofu_status posix_sock__connect_status(posix_sock__kind kind, bool uds) {
     if (kind == POSIX_SOCK__NO_PATH && uds)
         return TOFU_UDS_PATH_NOT_FOUND;
+    if (kind == POSIX_SOCK__WOULD_BLOCK && uds) /* Linux: the backlog is full */
+        return TOFUI_SOCK_BUSY;
     return TOFU_CONNECT_FAILED;
 }
 
@@ -305,7 +307,8 @@ tofu_status tofui_sock_connect(const tofui_sockaddr *sa, tofui_socket *out, bool
         posix_sock__kind kind = posix_sock__classify(errno);
         /* An interrupted non-blocking connect goes on in the background,
          * exactly like EINPROGRESS (POSIX connect(), EINTR). A UDS EAGAIN
-         * (listener backlog full) did not start anything: it fails. */
+         * (listener backlog full) did not start anything: the caller tries
+         * again. */
         if (kind != POSIX_SOCK__IN_PROGRESS && kind != POSIX_SOCK__INTERRUPTED) {
             posix_sock__close_fd(fd);
             return posix_sock__connect_status(kind, sa->uds);
@@ -462,12 +465,13 @@ tofu_status tofui_sock_writev(tofui_socket s, const tofui_iov *iov, int n, size_
     }
 }
 
-tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) {
+static tofu_status posix_sock__recv(tofui_socket s, void *buf, size_t cap, int flags,
+                                   size_t *got) {
     *got = 0;
     if (cap == 0)
         return TOFU_SUCCESS;
     for (;;) {
-        ssize_t r = recv(posix_sock__fd(s), buf, cap, 0);
+        ssize_t r = recv(posix_sock__fd(s), buf, cap, flags);
         if (r > 0) {
             *got = (size_t)r;
             return TOFU_SUCCESS;
@@ -481,6 +485,14 @@ tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) 
             return TOFUI_SOCK_TIMED_OUT;
         return kind == POSIX_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
     }
+}
+
+tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) {
+    return posix_sock__recv(s, buf, cap, 0, got);
+}
+
+tofu_status tofui_sock_peek(tofui_socket s, void *buf, size_t cap, size_t *got) {
+    return posix_sock__recv(s, buf, cap, MSG_PEEK, got);
 }
 
 /* ------------------------------------------------------------------------ */

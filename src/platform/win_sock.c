@@ -415,11 +415,12 @@ static bool win_sock__was_reset(SOCKET s) {
     return e == WSAECONNRESET || e == WSAECONNABORTED;
 }
 
-tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) {
+static tofu_status win_sock__recv(tofui_socket s, void *buf, size_t cap, int flags,
+                                  size_t *got) {
     *got = 0;
     if (cap == 0)
         return TOFU_SUCCESS;
-    int r = recv((SOCKET)s, buf, cap > INT_MAX ? INT_MAX : (int)cap, 0);
+    int r = recv((SOCKET)s, buf, cap > INT_MAX ? INT_MAX : (int)cap, flags);
     if (r > 0) {
         *got = (size_t)r;
         return TOFU_SUCCESS;
@@ -430,6 +431,14 @@ tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) 
     if (kind == WIN_SOCK__TIMED_OUT)
         return TOFUI_SOCK_TIMED_OUT;
     return kind == WIN_SOCK__WOULD_BLOCK ? TOFU_SUCCESS : TOFU_RECV_FAILED;
+}
+
+tofu_status tofui_sock_read(tofui_socket s, void *buf, size_t cap, size_t *got) {
+    return win_sock__recv(s, buf, cap, 0, got);
+}
+
+tofu_status tofui_sock_peek(tofui_socket s, void *buf, size_t cap, size_t *got) {
+    return win_sock__recv(s, buf, cap, MSG_PEEK, got);
 }
 
 /* ---- closing ---- */
