@@ -164,13 +164,17 @@ static void engine__exit(tofu_engine *e, bool failed) {
 
 /* Whether the I/O thread must make a pass after an express dispatch: a
  * deadline came nearer than the one it sleeps until (before: the wait
- * timeout when the dispatch started), or records wait to be freed or
- * channels to be flushed. */
+ * timeout when the dispatch started), records wait to be freed or
+ * channels to be flushed, or a channel is stalled: the messages the
+ * writes gave back may be what it waits for, and the pool's refill note,
+ * which any thread's put sets without the token, says nothing reliable
+ * about what the sleeping I/O thread saw. */
 static bool engine__needs_pass(tofu_engine *e, int before) {
     tofui_chanset *set = &e->chans;
+    if (set->dead != NULL || set->ready_head != NULL || !tofui_list_empty(&set->stalled))
+        return true;
     int after = tofui_chan_wait_timeout(set);
-    bool nearer = after >= 0 && (before < 0 || after < before);
-    return nearer || set->dead != NULL || set->ready_head != NULL;
+    return after >= 0 && (before < 0 || after < before);
 }
 
 /* The posts (not the commands, nor the resolver's answers), in order, up to
