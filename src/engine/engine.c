@@ -205,7 +205,12 @@ static bool engine__express(void *arg) {
     tofu_engine *e = arg;
     if (!tofui_mutex_trylock(&e->io))
         return false; /* the I/O thread is awake: it takes the post */
-    bool done = e->io_running;
+    /* Not while it holds events from a wait that returned: it reads them
+     * after taking the token, and a readiness report that grows old while
+     * posts are written tells less (a reset met by that read, reported
+     * with no error event, would name recv_failed instead of the
+     * connection's end). */
+    bool done = e->io_running && atomic_load(&e->io_waiting);
     if (done) {
         int before = tofui_chan_wait_timeout(&e->chans);
         done = engine__dispatch_express(e);
@@ -228,8 +233,10 @@ static void engine__run(void *arg) {
         bool woken = false;
         atomic_fetch_add_explicit(&e->passes, 1, memory_order_relaxed);
         int timeout = tofui_chan_wait_timeout(set);
+        atomic_store(&e->io_waiting, true);
         tofui_mutex_unlock(&e->io); /* an express post may run meanwhile */
         int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, timeout, &woken);
+        atomic_store(&e->io_waiting, false);
         tofui_mutex_lock(&e->io);
         if (n < 0 || atomic_load_explicit(&e->fault, memory_order_relaxed)) {
             failed = true;
@@ -291,6 +298,7 @@ static void engine__init_state(tofu_engine *e) {
     tofui_submit_init(&e->sub, e->poller);
     tofui_mutex_init(&e->io);
     e->io_running = true;
+    atomic_init(&e->io_waiting, false);
     if (tofui_poller_ctl_while_waiting()) {
         e->sub.express = engine__express;
         e->sub.express_arg = e;
