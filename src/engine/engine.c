@@ -158,17 +158,86 @@ static void engine__exit(tofu_engine *e, bool failed) {
         tofui_groups_wake_all(&e->groups);
 }
 
+/* ------------------------------------------------------------------------ */
+/* express posts                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Whether the I/O thread must make a pass after an express dispatch: a
+ * deadline came nearer than the one it sleeps until (before: the wait
+ * timeout when the dispatch started), records wait to be freed or
+ * channels to be flushed, or a channel is stalled: the messages the
+ * writes gave back may be what it waits for, and the pool's refill note,
+ * which any thread's put sets without the token, says nothing reliable
+ * about what the sleeping I/O thread saw. */
+static bool engine__needs_pass(tofu_engine *e, int before) {
+    tofui_chanset *set = &e->chans;
+    if (set->dead != NULL || set->ready_head != NULL || !tofui_list_empty(&set->stalled))
+        return true;
+    int after = tofui_chan_wait_timeout(set);
+    return after >= 0 && (before < 0 || after < before);
+}
+
+/* The posts (not the commands, nor the resolver's answers), in order, up to
+ * the first that opens a channel: a new socket is made on the I/O thread,
+ * which the application may have started in a network namespace of its
+ * own, never on the poster's. What is left stays taken for the I/O thread
+ * (false: it must be woken). */
+static bool engine__dispatch_express(tofu_engine *e) {
+    if (!tofui_submit_take(&e->sub, NULL))
+        return false; /* stopping */
+    tofu_msg *m;
+    while ((m = tofui_submit_peek(&e->sub)) != NULL) {
+        if (tofui_op_opens_channel(m->bhdr.opcode))
+            return false;
+        tofui_chan_on_post(&e->chans, tofui_submit_next(&e->sub));
+    }
+    return true;
+}
+
+/* Tried by tofu_post after it queued its message (submit.h): when the I/O
+ * thread is waiting, the poster takes the I/O token and does on its own
+ * thread what the I/O thread would do on waking (dispatch the queue, write
+ * the ready channels), saving two thread hand-offs per round trip: the
+ * I/O thread's wake-up and, on the poster's side, nothing to wait for.
+ * The I/O thread holds the token through every pass, so whoever holds it
+ * owns the channels. True when the I/O thread need not be woken. */
+static bool engine__express(void *arg) {
+    tofu_engine *e = arg;
+    if (!tofui_mutex_trylock(&e->io))
+        return false; /* the I/O thread is awake: it takes the post */
+    /* Not while it holds events from a wait that returned: it reads them
+     * after taking the token, and a readiness report that grows old while
+     * posts are written tells less (a reset met by that read, reported
+     * with no error event, would name recv_failed instead of the
+     * connection's end). */
+    bool done = e->io_running && atomic_load(&e->io_waiting);
+    if (done) {
+        int before = tofui_chan_wait_timeout(&e->chans);
+        done = engine__dispatch_express(e);
+        tofui_chan_flush_ready(&e->chans);
+        done = done && !engine__needs_pass(e, before);
+    }
+    tofui_mutex_unlock(&e->io);
+    return done;
+}
+
 static void engine__run(void *arg) {
     tofu_engine *e = arg;
     tofui_chanset *set = &e->chans;
     tofui_event ev[ENGINE__EVENTS];
     bool failed = false;
+    tofui_mutex_lock(&e->io);
     for (;;) {
         tofui_chan_flush_ready(set);
         tofui_chan_free_dead(set);
         bool woken = false;
         atomic_fetch_add_explicit(&e->passes, 1, memory_order_relaxed);
-        int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, tofui_chan_wait_timeout(set), &woken);
+        int timeout = tofui_chan_wait_timeout(set);
+        atomic_store(&e->io_waiting, true);
+        tofui_mutex_unlock(&e->io); /* an express post may run meanwhile */
+        int n = tofui_poller_wait(e->poller, ev, ENGINE__EVENTS, timeout, &woken);
+        atomic_store(&e->io_waiting, false);
+        tofui_mutex_lock(&e->io);
         if (n < 0 || atomic_load_explicit(&e->fault, memory_order_relaxed)) {
             failed = true;
             break;
@@ -184,6 +253,8 @@ static void engine__run(void *arg) {
         tofui_chan_expire_timers(set);
     }
     engine__exit(e, failed);
+    e->io_running = false;
+    tofui_mutex_unlock(&e->io);
 }
 
 uint64_t tofui_engine_passes(tofu_engine *e) {
@@ -208,6 +279,7 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
     if (b->resolver)
         tofui_resolver_fini(&e->resolver);
     if (b->sync) {
+        tofui_mutex_fini(&e->io);
         tofui_groups_fini(&e->groups);
         tofui_submit_fini(&e->sub);
     }
@@ -224,6 +296,13 @@ static void engine__free(tofu_engine *e, const engine__built *b) {
 
 static void engine__init_state(tofu_engine *e) {
     tofui_submit_init(&e->sub, e->poller);
+    tofui_mutex_init(&e->io);
+    e->io_running = true;
+    atomic_init(&e->io_waiting, false);
+    if (tofui_poller_ctl_while_waiting()) {
+        e->sub.express = engine__express;
+        e->sub.express_arg = e;
+    }
     tofui_resolver_init(&e->resolver, e->poller);
     tofui_groups_init(&e->groups, &e->sub, &e->chantab, &e->pool);
     atomic_init(&e->fault, false);

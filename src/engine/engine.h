@@ -4,9 +4,13 @@
  * resolver.
  *
  * Threads and ownership:
- *   - The I/O thread owns the channel module's state (chans: every channel
- *     record, the per-number index, the ready/stalled/dead lists, the
- *     buffers, the deadlines). Nothing else touches it.
+ *   - The holder of the I/O token (io) owns the channel module's state
+ *     (chans: every channel record, the per-number index, the
+ *     ready/stalled/dead lists, the buffers, the deadlines). The I/O
+ *     thread holds it except while it waits in the poller; meanwhile a
+ *     tofu_post may take it to write its message itself (engine.c, express
+ *     posts). Only the I/O thread frees channel records, makes sockets and
+ *     runs commands.
  *   - App threads and the I/O thread share: the submission queue (its lock,
  *     which also orders the group list), the channel table (its own lock),
  *     the pool (its own lock), each group's receive queue (the group's
@@ -36,7 +40,13 @@ struct tofu_engine {
     tofui_resolver resolver;
     tofui_submit sub;
     tofui_groups groups;
-    tofui_chanset chans;       /* I/O thread only */
+    tofui_chanset chans;       /* under io */
+    /* The I/O token: held by the I/O thread except while it waits, or by a
+     * post that dispatches the submission queue itself (engine.c, express
+     * posts). Whoever holds it owns chans. */
+    tofui_mutex io;
+    bool io_running; /* under io: false once the loop ended */
+    atomic_bool io_waiting; /* the I/O thread is inside the poller's wait */
     atomic_bool fault;         /* tests: act as if the poller failed */
     _Atomic uint64_t passes;   /* tests: loop passes, to prove the thread sleeps */
 };

@@ -8,6 +8,10 @@
  * that flag before its wait returns; the I/O thread then takes both lists
  * under the lock and handles them in order.
  *
+ * Before it wakes the poller, a post offers the queue to the engine's
+ * express hook (engine.c): when the I/O thread is waiting, the poster
+ * dispatches the queue itself and no wake-up is needed.
+ *
  * Why the flag is enough: a post that finds it set pushed its message before
  * reading the flag, and the flag is cleared before the list is taken, so the
  * pass that the earlier wake-up triggers sees that message.
@@ -23,6 +27,8 @@ void tofui_submit_init(tofui_submit *q, tofui_poller *p) {
     q->stopping = false;
     q->failed = false;
     q->io_exited = false;
+    q->express = NULL;
+    q->express_arg = NULL;
 }
 
 void tofui_submit_fini(tofui_submit *q) {
@@ -55,7 +61,7 @@ tofu_status tofui_submit_post(tofui_submit *q, tofu_msg *m, const bool *sender_c
     if (st == TOFU_SUCCESS)
         tofui_mq_push(&q->posts, m);
     tofui_mutex_unlock(&q->lock);
-    if (st == TOFU_SUCCESS)
+    if (st == TOFU_SUCCESS && (q->express == NULL || !q->express(q->express_arg)))
         tofui_submit_wake(q);
     return st;
 }
@@ -80,6 +86,8 @@ bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c) {
 /* Called under the lock: the posts join what was taken before. */
 static void submit__take_all(tofui_submit *q, tofui_cmd **cmds) {
     tofui_mq_append(&q->taken, &q->posts);
+    if (cmds == NULL) /* the posts only: an express dispatch (engine.c) */
+        return;
     *cmds = q->cmd_head;
     q->cmd_head = q->cmd_tail = NULL;
 }
@@ -97,6 +105,10 @@ bool tofui_submit_take(tofui_submit *q, tofui_cmd **cmds) {
 
 tofu_msg *tofui_submit_next(tofui_submit *q) {
     return tofui_mq_pop(&q->taken);
+}
+
+tofu_msg *tofui_submit_peek(const tofui_submit *q) {
+    return q->taken.head;
 }
 
 /* Moves the posts of (sender, num) from `from` to `out`, keeping the order

@@ -36,6 +36,11 @@ typedef struct tofui_submit {
     bool stopping;  /* engine destroy started */
     bool failed;    /* the I/O thread hit a fatal poller error */
     bool io_exited; /* the I/O thread let go of every group */
+    /* Set once by the engine before any post, or NULL: tried after a post
+     * is queued; true when it dispatched the queue on the caller's thread
+     * (engine.c), so that the I/O thread need not be woken. */
+    bool (*express)(void *arg);
+    void *express_arg;
 } tofui_submit;
 
 void tofui_submit_init(tofui_submit *q, tofui_poller *p);
@@ -61,10 +66,14 @@ bool tofui_submit_cmd(tofui_submit *q, tofui_cmd *c);
 void tofui_submit_wake(tofui_submit *q);
 /* I/O thread: takes every pending post (into q->taken, handed out one by
  * one by tofui_submit_next) and command, in order; false, with nothing
- * taken, once the engine is stopping. */
+ * taken, once the engine is stopping. cmds NULL: the posts only, the
+ * commands stay queued. ("I/O thread": whoever holds the engine's I/O
+ * token, engine.h.) */
 bool tofui_submit_take(tofui_submit *q, tofui_cmd **cmds);
 /* I/O thread: the next taken post, or NULL. */
 tofu_msg *tofui_submit_next(tofui_submit *q);
+/* I/O thread: the taken post tofui_submit_next would return, left taken. */
+tofu_msg *tofui_submit_peek(const tofui_submit *q);
 /* I/O thread, when channel num of `sender` (a post's ctx) closes, after its
  * number was given back: moves to out, in posting order, every post for it
  * that is taken but not dispatched yet or still queued. It stops at a

@@ -48,6 +48,8 @@ void tofui_mutex_init(tofui_mutex *m);
 void tofui_mutex_fini(tofui_mutex *m);
 void tofui_mutex_lock(tofui_mutex *m);
 void tofui_mutex_unlock(tofui_mutex *m);
+/* Takes m if it is free; false (at once) when another thread holds it. */
+bool tofui_mutex_trylock(tofui_mutex *m);
 
 void tofui_cond_init(tofui_cond *c);
 void tofui_cond_fini(tofui_cond *c);

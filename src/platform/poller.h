@@ -56,6 +56,12 @@ int tofui_poller_wait(tofui_poller *p, tofui_event *events, int max, int timeout
  * a refill note) is seen by the waiter's next look after that wait. */
 void tofui_poller_wake(tofui_poller *p);
 
+/* Whether add, modify and remove may be called by a thread other than the
+ * one waiting, while it waits (the engine's express posts, engine.c, rely on
+ * it): epoll's registrations are the kernel's; poll's array and the AFD
+ * poller's records are the waiting thread's. */
+bool tofui_poller_ctl_while_waiting(void);
+
 /* "epoll", "poll" or "afd". */
 const char *tofui_poller_name(void);
 

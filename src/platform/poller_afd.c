@@ -585,6 +585,10 @@ void tofui_poller_wake(tofui_poller *p) {
         PostQueuedCompletionStatus(p->port, 0, POLLER_AFD__KEY_WAKE, NULL);
 }
 
+bool tofui_poller_ctl_while_waiting(void) {
+    return false;
+}
+
 const char *tofui_poller_name(void) {
     return "afd";
 }

@@ -267,6 +267,10 @@ void tofui_poller_wake(tofui_poller *p) {
     }
 }
 
+bool tofui_poller_ctl_while_waiting(void) {
+    return false;
+}
+
 const char *tofui_poller_name(void) {
     return "poll";
 }

@@ -103,6 +103,10 @@ void tofui_mutex_lock(tofui_mutex *m) {
     pthread_mutex_lock(posix_thread__mutex(m));
 }
 
+bool tofui_mutex_trylock(tofui_mutex *m) {
+    return pthread_mutex_trylock(posix_thread__mutex(m)) == 0;
+}
+
 void tofui_mutex_unlock(tofui_mutex *m) {
     pthread_mutex_unlock(posix_thread__mutex(m));
 }

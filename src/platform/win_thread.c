@@ -115,6 +115,10 @@ void tofui_mutex_lock(tofui_mutex *m) {
     AcquireSRWLockExclusive(win_thread__mutex(m));
 }
 
+bool tofui_mutex_trylock(tofui_mutex *m) {
+    return TryAcquireSRWLockExclusive(win_thread__mutex(m)) != 0;
+}
+
 void tofui_mutex_unlock(tofui_mutex *m) {
     ReleaseSRWLockExclusive(win_thread__mutex(m));
 }
