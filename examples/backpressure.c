@@ -116,9 +116,16 @@ static void send_request(tofu_engine *e, tofu_group *g, uint16_t ch, int seq) {
     ex_check(tofu_post(g, &m, NULL), "post Request");
 }
 
-/* Waits for the next Response; true when it carries sequence `seq`. */
+/* Waits for the next Response; true when it carries sequence `seq`. The
+ * client's own engine may run short of pool messages for a moment too (it
+ * receives the Responses into them while this thread holds some): its
+ * pool_empty Signal is only news, and is put back. */
 static bool receive_response(tofu_engine *e, tofu_group *g, int seq) {
     tofu_msg *m = ex_wait(g);
+    while (tofu_msg_opcode(m) == TOFU_OP_SIGNAL && tofu_msg_status(m) == TOFU_POOL_EMPTY) {
+        tofu_put(e, &m);
+        m = ex_wait(g);
+    }
     int got = -1;
     size_t len = 0;
     const void *body = tofu_msg_body(m, &len);
