@@ -56,6 +56,17 @@ tofu_msg *bench_wait(tofu_engine *e, tofu_group *g) {
             tofu_put(e, &m);
             continue;
         }
+        if (tofu_msg_from_engine(m) && tofu_msg_status(m) == TOFU_NOT_ALLOWED &&
+            tofu_msg_opcode(m) == TOFU_OP_SIGNAL) {
+            /* One of our Signals, refused because max_send_queue of them
+             * waited on the channel (a pool_empty Signal put back can let a
+             * sender of the default 256 pool messages hold 257): sent again,
+             * as the guide says. */
+            tofu_status again = tofu_post(g, &m, NULL);
+            if (again != TOFU_SUCCESS)
+                bench_die("post again", again);
+            continue;
+        }
         if (tofu_msg_from_engine(m) && tofu_msg_status(m) != TOFU_SUCCESS)
             bench_die("unexpected engine message", tofu_msg_status(m));
         return m;

@@ -46,6 +46,8 @@ struct tofu_engine {
      * posts). Whoever holds it owns chans. */
     tofui_mutex io;
     bool io_running; /* under io: false once the loop ended */
+    bool io_expressed; /* under io: an express post ran since the I/O
+                          thread went to wait (one per wait, engine.c) */
     atomic_bool io_waiting; /* the I/O thread is inside the poller's wait */
     atomic_bool fault;         /* tests: act as if the poller failed */
     _Atomic uint64_t passes;   /* tests: loop passes, to prove the thread sleeps */
