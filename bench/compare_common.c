@@ -66,9 +66,10 @@ _Noreturn void cmp_die(const char *lib, const char *what, const char *err) {
 /* ---- command line ---- */
 
 _Noreturn static void cmp__usage(const char *prog, unsigned allow) {
-    fprintf(stderr, "usage: %s latency|throughput [count] [--procs 1|2]%s%s\n", prog,
+    fprintf(stderr, "usage: %s latency|throughput [count] [--procs 1|2]%s%s%s\n", prog,
             (allow & CMP_ALLOW_WRITER) ? " [--writer batch|each]" : "",
-            (allow & CMP_ALLOW_DEFAULTS) ? " [--defaults]" : "");
+            (allow & CMP_ALLOW_DEFAULTS) ? " [--defaults]" : "",
+            (allow & CMP_ALLOW_SELECT) ? " [--size BYTES] [--transport tcp|uds]" : "");
     exit(2);
 }
 
@@ -95,6 +96,12 @@ void cmp_parse(int argc, char **argv, unsigned allow, uint64_t lat_def, uint64_t
             o->writer_each = strcmp(w, "each") == 0;
         } else if (strcmp(a, "--defaults") == 0 && (allow & CMP_ALLOW_DEFAULTS)) {
             o->defaults = true;
+        } else if (strcmp(a, "--size") == 0 && i + 1 < argc && (allow & CMP_ALLOW_SELECT)) {
+            o->only_size = (size_t)strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(a, "--transport") == 0 && i + 1 < argc && (allow & CMP_ALLOW_SELECT)) {
+            o->only_transport = argv[++i];
+            if (strcmp(o->only_transport, "tcp") != 0 && strcmp(o->only_transport, "uds") != 0)
+                cmp__usage(argv[0], allow);
         } else {
             char *end = NULL;
             unsigned long long n = strtoull(a, &end, 10);

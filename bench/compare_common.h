@@ -51,11 +51,14 @@ typedef struct cmp_opts {
     int procs;           /* 1: server thread; 2: server process */
     bool writer_each;    /* compare_raw: one write per message */
     bool defaults;       /* compare_tofu: default engine options */
+    size_t only_size;    /* compare_tofu --size: this body size only (0: all) */
+    const char *only_transport; /* compare_tofu --transport tcp|uds (NULL: both) */
 } cmp_opts;
 
 /* Which of the optional flags the program accepts. */
 #define CMP_ALLOW_WRITER 1u
 #define CMP_ALLOW_DEFAULTS 2u
+#define CMP_ALLOW_SELECT 4u /* --size and --transport (bench/instructions.sh) */
 
 /* Parses the command line; prints the usage and exits 2 when it is wrong.
  * lat_def / thr_def are the default counts. */

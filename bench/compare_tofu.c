@@ -22,8 +22,8 @@
  *                    queue limit, and every message taken with
  *                    tofu_get(TOFU_ALWAYS) (allocated when the pool is
  *                    empty);
- *   --defaults       tofu_options_init() and nothing else (pools 16/64, send
- *                    queue 256), and the sender follows the guide
+ *   --defaults       tofu_options_init() and nothing else (pools 1024/1024, send
+ *                    queue 1024), and the sender follows the guide
  *                    (docs/guide.md, "Backpressure"): tofu_get(TOFU_POOL_ONLY),
  *                    and when that is NULL tofu_get_wait until the engine
  *                    puts a written message back.
@@ -299,7 +299,7 @@ static void tf__run(tf_cfg *c, const char *name, int procs) {
 
 int main(int argc, char **argv) {
     cmp_opts o;
-    cmp_parse(argc, argv, CMP_ALLOW_DEFAULTS, 100000, 1000000, &o);
+    cmp_parse(argc, argv, CMP_ALLOW_DEFAULTS | CMP_ALLOW_SELECT, 100000, 1000000, &o);
     const size_t sizes[] = {64, 1024, 16384};
     for (int t = 0; t < 2; t++) {
         bool uds = t == 1;
@@ -307,15 +307,21 @@ int main(int argc, char **argv) {
             break;
         tf_cfg c = {.uds = uds, .latency = o.latency, .defaults = o.defaults};
         const char *name = uds ? "uds" : "tcp";
+        if (o.only_transport != NULL && strcmp(o.only_transport, name) != 0)
+            continue;
         if (o.latency) {
             c.n = o.n;
             for (int b = 0; b < 2; b++) {
                 c.len = cmp_lat_bodies[b];
+                if (o.only_size != 0 && c.len != o.only_size)
+                    continue;
                 tf__run(&c, name, o.procs);
             }
             continue;
         }
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            if (o.only_size != 0 && sizes[i] != o.only_size)
+                continue;
             c.len = sizes[i];
             c.n = cmp_thr_count(o.n, sizes[i]);
             tf__run(&c, name, o.procs);

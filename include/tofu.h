@@ -436,12 +436,12 @@ TOFU_API tofu_status tofu_msg_listen(tofu_msg *m, const tofu_address *a);
 typedef struct tofu_engine tofu_engine;
 typedef struct tofu_group tofu_group;
 
-#define TOFU_DEFAULT_INITIAL_POOL 256
-#define TOFU_DEFAULT_MAX_POOL 256
+#define TOFU_DEFAULT_INITIAL_POOL 1024
+#define TOFU_DEFAULT_MAX_POOL 1024
 #define TOFU_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000u
 #define TOFU_DEFAULT_BYE_LINGER_MS 30000u
-#define TOFU_DEFAULT_MAX_SEND_QUEUE 256u
+#define TOFU_DEFAULT_MAX_SEND_QUEUE 1024u
 #define TOFU_DEFAULT_FRAME_TIMEOUT_MS 30000u
 #define TOFU_DEFAULT_MAX_PARTIAL_BYTES (32u * 1024u * 1024u)
 #define TOFU_DEFAULT_KEEPALIVE_IDLE_MS 30000u
@@ -460,17 +460,17 @@ typedef struct tofu_group tofu_group;
  * you need: a zero field takes its default. */
 typedef struct tofu_options {
     uint16_t initial_pool_msgs; /* messages the pool can hand out from the
-                                   start (default 256). Each is created on
+                                   start (default 1024). Each is created on
                                    first need, not at engine create, so an
                                    engine that never uses them costs nothing. */
-    uint16_t max_pool_msgs;     /* most messages the pool keeps (default 256;
+    uint16_t max_pool_msgs;     /* most messages the pool keeps (default 1024;
                                    raised to initial_pool_msgs if smaller).
                                    A message put back keeps buffers of at
                                    most 16 KiB (body) and 1 KiB (text
                                    headers): the pool holds at most about
                                    max_pool_msgs × 17.5 KiB. */
     uint32_t max_send_queue;    /* most messages waiting to be written on one
-                                   channel (default 256). A message posted
+                                   channel (default 1024). A message posted
                                    to a channel that has that many comes
                                    back with TOFU_NOT_ALLOWED and the
                                    channel stays open; Bye frames are never

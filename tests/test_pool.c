@@ -20,18 +20,18 @@ static void materialize(tofui_pool *p, size_t n) {
         tofui_pool_put(p, &v[i]);
 }
 
-TEST(init_with_zeros_takes_the_defaults_256_and_256_made_on_first_need) {
+TEST(init_with_zeros_takes_the_defaults_1024_and_1024_made_on_first_need) {
     tofui_pool p;
     ASSERT_OK(tofui_pool_init(&p, 0, 0));
-    ASSERT_EQ(tofui_pool_count(&p), 256);
-    ASSERT_EQ(p.max, 256);
+    ASSERT_EQ(tofui_pool_count(&p), 1024);
+    ASSERT_EQ(p.max, 1024);
     ASSERT_EQ(tofu_live_messages(), 0); /* none made yet */
     tofu_msg *m = tofui_pool_get(&p, TOFU_POOL_ONLY, NULL);
     ASSERT_NOT_NULL(m);
     ASSERT_EQ(tofu_live_messages(), 1);
-    ASSERT_EQ(tofui_pool_count(&p), 255);
+    ASSERT_EQ(tofui_pool_count(&p), 1023);
     tofui_pool_put(&p, &m);
-    ASSERT_EQ(tofui_pool_count(&p), 256);
+    ASSERT_EQ(tofui_pool_count(&p), 1024);
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);
 }
@@ -91,7 +91,7 @@ TEST(init_counts_initial_messages_and_raises_max_to_initial) {
     ASSERT_EQ(tofui_pool_count(&p), 10);
     ASSERT_EQ(p.max, 10);
     tofui_pool_fini(&p);
-    ASSERT_OK(tofui_pool_init(&p, 2000, 0)); /* default max 256 < 2000 */
+    ASSERT_OK(tofui_pool_init(&p, 2000, 0)); /* default max 1024 < 2000 */
     ASSERT_EQ(p.max, 2000);
     tofui_pool_fini(&p);
     ASSERT_EQ(tofu_live_messages(), 0);

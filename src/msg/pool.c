@@ -147,7 +147,7 @@ tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max) {
     size_t want = initial == 0 ? TOFU_DEFAULT_INITIAL_POOL : initial;
     if (p->max < want)
         p->max = want;
-    /* At most 65535 slots (512 KiB); the default 256 take 2 KiB. */
+    /* At most 65535 slots (512 KiB); the default 1024 take 8 KiB. */
     p->slots = malloc(p->max * sizeof *p->slots);
     if (p->slots == NULL)
         return TOFU_ALLOCATION_FAILED;

@@ -38,7 +38,7 @@ typedef struct tofui_pool {
 
 /* A pool of `initial` messages, created on first need rather than at once
  * (an engine that never uses them costs nothing); `max` is raised to
- * `initial` if smaller; 0 for either takes the default (256 / 256). */
+ * `initial` if smaller; 0 for either takes the default (1024 / 1024). */
 tofu_status tofui_pool_init(tofui_pool *p, uint16_t initial, uint16_t max);
 
 /* Closes the pool, waits for the threads in tofui_pool_get_wait to leave
