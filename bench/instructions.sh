@@ -46,9 +46,11 @@ run() {
     sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$f.log"
 }
 
-# locks F: calls of tofui_mutex_lock in a callgrind output (its callers' counts)
+# locks F: calls of tofui_mutex_lock in a callgrind output (its callers'
+# counts). Run from / : inside the source tree callgrind_annotate adds a
+# second, path-only line per function that would hide the callers.
 locks() {
-    callgrind_annotate --tree=caller --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null |
+    (cd / && callgrind_annotate --tree=caller --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null) |
         awk '/\* .*tofui_mutex_lock / { n += pending; pending = 0; next }
              /<.*\(([0-9,]+)x\)/ { match($0, /\(([0-9,]+)x\)/); c = substr($0, RSTART + 1, RLENGTH - 3); gsub(",", "", c); pending += c; next }
              { pending = 0 }
