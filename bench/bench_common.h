@@ -42,4 +42,18 @@ uint64_t bench_iterations(int argc, char **argv, uint64_t def);
 
 _Noreturn void bench_die(const char *what, tofu_status st);
 
+/* Big-endian fields of the framing (SPEC §1.2), for the programs that
+ * speak it over plain sockets (compare_raw, bench_scale). */
+static inline void bench_put_be(unsigned char *p, uint64_t v, int n) {
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static inline uint64_t bench_get_be(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
 #endif

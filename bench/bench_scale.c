@@ -50,27 +50,15 @@ _Noreturn static void sc__die(const char *what) {
     exit(1);
 }
 
-/* ---- framing (SPEC §1.2) ---- */
-
-static void sc__put_be(unsigned char *p, uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t sc__get_be(const unsigned char *p, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
+/* ---- framing (SPEC §1.2; bench_put_be / bench_get_be) ---- */
 
 static void sc__header(unsigned char *p, unsigned op, uint64_t id, size_t thl, size_t bl) {
-    sc__put_be(p, 1, 2);
+    bench_put_be(p, 1, 2);
     p[2] = (unsigned char)op;
     p[3] = 0;
-    sc__put_be(p + 4, id, 8);
-    sc__put_be(p + 12, thl, 2);
-    sc__put_be(p + 14, bl, 2);
+    bench_put_be(p + 4, id, 8);
+    bench_put_be(p + 12, thl, 2);
+    bench_put_be(p + 14, bl, 2);
 }
 
 static void sc__write_all(int fd, const void *p, size_t len) {
@@ -106,9 +94,9 @@ static void sc__read_all(int fd, void *p, size_t len) {
 static unsigned sc__read_frame(int fd, uint64_t *id) {
     unsigned char h[SC_HDR], rest[2 * 65535];
     sc__read_all(fd, h, SC_HDR);
-    size_t more = (size_t)sc__get_be(h + 12, 2) + (size_t)sc__get_be(h + 14, 2);
+    size_t more = (size_t)bench_get_be(h + 12, 2) + (size_t)bench_get_be(h + 14, 2);
     sc__read_all(fd, rest, more);
-    *id = sc__get_be(h + 4, 8);
+    *id = bench_get_be(h + 4, 8);
     return h[2] & 0x0Fu;
 }
 

@@ -50,37 +50,25 @@ _Noreturn static void raw__die(const char *what) {
     cmp_die("raw", what, strerror(errno));
 }
 
-/* ---- framing (SPEC §1.2: big-endian fields) ---- */
-
-static void raw__put_be(unsigned char *p, uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (unsigned char)v;
-}
-
-static uint64_t raw__get_be(const unsigned char *p, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
+/* ---- framing (SPEC §1.2; bench_put_be / bench_get_be) ---- */
 
 /* A binary header: channel 1, opcode, status 0, id, thl 0, bl. */
 static void raw__header(unsigned char *p, unsigned opcode, uint64_t id, size_t bl) {
-    raw__put_be(p, 1, 2);
+    bench_put_be(p, 1, 2);
     p[2] = (unsigned char)opcode;
     p[3] = 0;
-    raw__put_be(p + 4, id, 8);
-    raw__put_be(p + 12, 0, 2);
-    raw__put_be(p + 14, bl, 2);
+    bench_put_be(p + 4, id, 8);
+    bench_put_be(p + 12, 0, 2);
+    bench_put_be(p + 14, bl, 2);
 }
 
 /* The whole frame's length, from its header. */
 static size_t raw__frame_len(const unsigned char *h) {
-    return RAW_HDR + (size_t)raw__get_be(h + 12, 2) + (size_t)raw__get_be(h + 14, 2);
+    return RAW_HDR + (size_t)bench_get_be(h + 12, 2) + (size_t)bench_get_be(h + 14, 2);
 }
 
 static uint64_t raw__frame_id(const unsigned char *h) {
-    return raw__get_be(h + 4, 8);
+    return bench_get_be(h + 4, 8);
 }
 
 /* ---- blocking I/O ---- */
@@ -242,7 +230,7 @@ static void lat__server(void *arg) {
 }
 
 static uint64_t lat__one(int fd, raw_reader *r, unsigned char *frame, size_t len, uint64_t id) {
-    raw__put_be(frame + 4, id, 8);
+    bench_put_be(frame + 4, id, 8);
     uint64_t t0 = tofui_clock_ns();
     raw__write_all(fd, frame, RAW_HDR + len);
     const unsigned char *f = raw__next(r);
