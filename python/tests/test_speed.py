@@ -108,17 +108,21 @@ def test_make_reply_in_c():
 
 def test_collected_messages_go_back_to_the_pool(pair):
     sg, cg, ch = pair
-    base = tofu.live_messages()
-    for _ in range(3):
+    warm = None
+    for _ in range(4):
         for i in range(200):
             cg.signal(ch, b"%d" % i)
         got = [_next_regular(sg).body for _ in range(200)]
         assert got == [b"%d" % i for i in range(200)]
         del got
-    gc.collect()
-    # Received messages were collected as they went: none is held, and the
-    # pool, not the heap, took them back (bounded by the pool's size).
-    assert tofu.live_messages() <= base + 64
+        gc.collect()
+        if warm is None:
+            # The pools make their messages on first need: the first round
+            # makes what a round takes, the later ones only reuse them.
+            warm = tofu.live_messages()
+    # Received messages were collected as they went and went back to the
+    # pool: 600 more rounds' messages would be alive if they leaked.
+    assert tofu.live_messages() <= warm + 8
 
 
 def test_send_takes_any_bytes_like_object_and_refuses_str(pair):
