@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "posix_io.h"
 
 #define SC_HDR 16u
 #define SC_BODY 64u
@@ -62,32 +63,13 @@ static void sc__header(unsigned char *p, unsigned op, uint64_t id, size_t thl, s
 }
 
 static void sc__write_all(int fd, const void *p, size_t len) {
-    const unsigned char *b = p;
-    while (len > 0) {
-        ssize_t w = write(fd, b, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            sc__die("write");
-        b += w;
-        len -= (size_t)w;
-    }
+    if (!bench_write_all(fd, p, len))
+        sc__die("write");
 }
 
 static void sc__read_all(int fd, void *p, size_t len) {
-    unsigned char *b = p;
-    while (len > 0) {
-        ssize_t r = read(fd, b, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r == 0)
-                errno = ECONNRESET;
-            sc__die("read");
-        }
-        b += r;
-        len -= (size_t)r;
-    }
+    if (!bench_read_all(fd, p, len))
+        sc__die("read");
 }
 
 /* Reads one frame; returns its opcode and id. */

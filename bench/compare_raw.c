@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "compare_common.h"
+#include "posix_io.h"
 
 #define RAW_HDR 16u
 #define RAW_OP_REQUEST 0u
@@ -74,16 +75,8 @@ static uint64_t raw__frame_id(const unsigned char *h) {
 /* ---- blocking I/O ---- */
 
 static void raw__write_all(int fd, const void *p, size_t len) {
-    const unsigned char *b = p;
-    while (len > 0) {
-        ssize_t w = write(fd, b, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            raw__die("write");
-        b += w;
-        len -= (size_t)w;
-    }
+    if (!bench_write_all(fd, p, len))
+        raw__die("write");
 }
 
 /* Writes a header and a body with one writev (more only if it is short). */
