@@ -696,8 +696,14 @@ static int check_result(const config *cfg, hostile_mode mode, const result *r, c
     uint64_t socks = r->during.sockets_max - r->sockets_base;
     if (b.sockets != 0 && socks > b.sockets)
         bad |= check_fail("engine sockets above the baseline", (double)socks, (double)b.sockets);
-    /* the attackers' ends and the server's, and a few */
-    int fds_bound = (int)(cfg->conns + b.held + 64u);
+    /* The attackers' ends and the server's, and a few. The descriptors and
+     * the engine's sockets are sampled at different moments, and storm
+     * attackers reconnect at once: in the short storm (200 attackers) a
+     * CI run saw 498 above the baseline against 200 + 200 + 64, with the
+     * engine's sockets within their own bound and every descriptor back
+     * at the end. The slack is the attackers' count once more; a leak
+     * still shows at the end (descriptors back to the baseline). */
+    int fds_bound = (int)(2u * cfg->conns + b.held + 64u);
     if (r->fds_base >= 0 && r->during.fds_max - r->fds_base > fds_bound)
         bad |= check_fail("descriptors above the baseline", r->during.fds_max - r->fds_base,
                           fds_bound);
