@@ -176,6 +176,13 @@ void tofu_t_check_abort_close_at(const tofu_msg *m, uint16_t channel, bool uds, 
     tofu_status r = tofu_t_reason(m);
     if (uds && r == TOFU_PEER_DISCONNECTED)
         r = TOFU_COMMUNICATION_FAILED;
+#if defined(_WIN32)
+    /* Under Wine the reset is at times met by a read before the poller
+     * reports it (recv_failed, docs/platforms.md "reset seen by a read"):
+     * seen once in a full Windows run, tcp6.bye_signal_abort. */
+    if (r == TOFU_RECV_FAILED)
+        r = TOFU_COMMUNICATION_FAILED;
+#endif
     if (!tofu_t_is_close_signal(m) || tofu_msg_channel(m) != channel ||
         r != TOFU_COMMUNICATION_FAILED)
         tofu_t_fail_msg_at(uds ? "expected the close Signal after a reset (UDS: or an EOF)"
