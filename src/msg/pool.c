@@ -263,16 +263,24 @@ static void pool__wake_waiters(tofui_pool *p, size_t kept) {
 
 /* Pushes v[0..n) (messages already reset) and wakes whoever waits for them;
  * true when it refilled a pool found empty. */
-static bool pool__give(tofui_pool *p, tofu_msg **v, size_t n) {
-    tofu_msg *drop = NULL;
-    tofui_mutex_lock(&p->lock);
-    size_t kept = pool__push_or_drop(p, v, n, &drop);
+/* Ends a push, called under the lock with how many it kept and the chain
+ * it dropped: notes a refill, wakes the waiters, unlocks, then publishes
+ * the refill and frees the dropped outside the lock. True when it refilled
+ * a pool found empty. */
+static bool pool__end_push(tofui_pool *p, size_t kept, tofu_msg *drop) {
     bool refilled = kept > 0 && pool__note_refill(p);
     pool__wake_waiters(p, kept);
     tofui_mutex_unlock(&p->lock);
     pool__publish_refill(p, refilled);
     pool__free_chain(drop);
     return refilled;
+}
+
+static bool pool__give(tofui_pool *p, tofu_msg **v, size_t n) {
+    tofu_msg *drop = NULL;
+    tofui_mutex_lock(&p->lock);
+    size_t kept = pool__push_or_drop(p, v, n, &drop);
+    return pool__end_push(p, kept, drop);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -677,12 +685,7 @@ static bool pool__put_slow(tofui_pool *p, tofui_mag *g, tofu_msg *m) {
         kept += pool__push_or_drop(p, &m, 1, &drop);
     p->held = NULL;
     pool__mag_unlock(g);
-    bool refilled = kept > 0 && pool__note_refill(p);
-    pool__wake_waiters(p, kept);
-    tofui_mutex_unlock(&p->lock);
-    pool__publish_refill(p, refilled);
-    pool__free_chain(drop);
-    return refilled;
+    return pool__end_push(p, kept, drop);
 }
 
 bool tofui_pool_put_cached(tofui_pool *p, tofu_msg **mp) {
