@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-ctest --test-dir "$BUILD_DIR" -j"$(( $(nproc) * 2 ))" --output-on-failure --timeout 600
+if ! ctest --test-dir "$BUILD_DIR" -j"$(( $(nproc) * 2 ))" --output-on-failure --timeout 600; then
+  .ci/digest.sh "$BUILD_DIR/Testing/Temporary/LastTest.log"
+  exit 1
+fi
 # The Python package (python/README.md): pip builds it (the C library from
 # this tree) into a venv under the build dir; then its pytest suite, which
 # also drives this build's tofucat.

@@ -69,6 +69,7 @@ run_ctest() {
     : >"$runs"
   fi
   launches=$(( launches + $(wc -l <"$runs") ))
+  [ "$rc" -eq 0 ] || "$root/.ci/digest.sh" "$build/Testing/Temporary/LastTest.log" >>"$digest"
   never_started=$(( never_started + $(grep -c '^never_started ' "$runs" || true) ))
 }
 
@@ -156,6 +157,7 @@ self_test() {
   build=$dir/build
   console=$dir/console
   runs=$dir/runs
+  digest=$dir/digest
   trap "rm -rf '$dir'" EXIT
   mkdir -p "$dir/src/tests" "$st"
   fake() { printf '#!/bin/sh\n%s\n' "$2" >"$dir/src/tests/$1"; chmod +x "$dir/src/tests/$1"; }
@@ -191,6 +193,8 @@ self_test() {
   check "launches of fake.driver (not a harness program: not relaunched)" "$(wc -l <"$st/driver")" 1
   check "stage 1 launches" "$launches" 9
   check "stage 1 never started" "$never_started" 5
+  check "the digest shows the real failure's reason" \
+    "$(grep -c -x '    FAIL flaky (x.c:1): real' "$digest")" 1
   relaunched=()
   run_stage 5 -L rep --repeat until-fail:5 >"$dir/stage2.out"
   check "stage 2 real failures" "$stage_failed" 0
@@ -257,7 +261,8 @@ fi
 # ---- tests ----
 console=$(mktemp)
 runs=$(mktemp)
-trap 'stop_wine; rm -f "$console" "$runs"' EXIT
+digest=$(mktemp) # what failed runs printed last (.ci/digest.sh), shown at the end
+trap 'stop_wine; rm -f "$console" "$runs" "$digest"' EXIT
 status=0
 start=$(date +%s)
 run_stage 1
@@ -273,6 +278,12 @@ if [ "$repeat" -gt 1 ]; then
   run_stage "$repeat" -L scenario --repeat "until-fail:$repeat"
   summary="$summary; scenarios x$repeat: $stage_line in $(( $(date +%s) - rstart )) s"
   [ "$stage_failed" -eq 0 ] || { status=1; summary="$summary ($stage_failed failed after relaunches)"; }
+fi
+# A launch that never started has no output worth showing; a real failure
+# is shown last, where a CI report's tail keeps it.
+if [ "$status" -ne 0 ]; then
+  echo "=== failure digest (launches that never started included) ==="
+  cat "$digest"
 fi
 echo "$summary; $(launch_summary)"
 exit $status
