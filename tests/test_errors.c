@@ -97,6 +97,26 @@ TRANSPORT_TEST(connect_refused_says_why, tcp4, uds) {
     ASSERT_NO_LEAKS();
 }
 
+/* The harness's held port (CLOSED_VALUE), which the refused connects here
+ * and in the scenarios rely on: while it is held no listener can take it,
+ * so no test running beside can answer a connect meant to be refused; once
+ * released, a listener can. Below the ephemeral ranges (sockets.c). */
+TEST(held_port_keeps_listeners_off_until_released) {
+    tofu_engine *e = tofu_t_engine(0, 0);
+    tofu_group *g = tofu_t_group(e);
+    tofu_t_port_hold hold;
+    char value[TOFU_T_ADDR_CAP];
+    CLOSED_VALUE(TOFU_T_TCP4, &hold, value, sizeof value);
+    ASSERT_TRUE(hold.port >= 20000 && hold.port < 32000);
+    LISTEN_FAILS(e, g, value, TOFU_LISTEN_FAILED);
+    tofu_t_port_release(&hold);
+    uint16_t lch = LISTEN(e, g, value, NULL);
+    ABORT_IDLE(e, g, lch);
+    ASSERT_OK(tofu_group_destroy(e, g));
+    tofu_engine_destroy(e);
+    ASSERT_NO_LEAKS();
+}
+
 /* A second listener on a live one's address: the WelcomeResponse and the
  * close Signal say the address is in use (Windows' exclusive use may say
  * access denied instead). */

@@ -63,14 +63,13 @@ void tofu_t_abstract_name(char *buf, size_t cap);
 uint16_t tofu_t_free_tcp_port(void);
 
 /* A TCP port on 127.0.0.1 that refuses connections and that no one else
- * can take while it is held, even with many tests binding port 0 at once:
- * the port of a private listener that accepted one connection and closed.
- * The accepted socket keeps the port bound, so no bind to port 0 picks it,
- * and as a bound (not connected-from) port no outgoing connect reuses it
- * (which could connect a socket to itself). Release it (abortively, so
- * nothing lingers in TIME_WAIT) right before listening on it. */
+ * can take while it is held, even with many tests binding and connecting
+ * at once: a socket bound to it exclusively, not listening, on a port
+ * below the ephemeral ranges (so no bind to port 0 and no outgoing connect
+ * picks it; sockets.c says why). Release it right before listening on it;
+ * closing a socket that never connected leaves nothing in TIME_WAIT. */
 typedef struct tofu_t_port_hold {
-    tofui_socket client, accepted;
+    tofui_socket bound;
     uint16_t port;
 } tofu_t_port_hold;
 
