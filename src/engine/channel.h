@@ -28,9 +28,13 @@
 #include "platform/poller.h"
 #include "util/list.h"
 
-/* Bytes read from a socket at once; also the most the stalled channels of
- * one engine keep together (stall.c). */
-#define TOFUI_READ_CHUNK 65536u
+/* Bytes read from a socket at once (one buffer per engine); also the most
+ * the stalled channels of one engine keep together (stall.c). 256 KiB, as
+ * the raw-socket baseline reads: with 64 KiB a read held three 16 KiB frames
+ * and every fourth frame straddled two reads (a partial buffer, two more
+ * copies); 16 KiB one-way carried 9-33 % more with 256 KiB, 64 B and 1 KiB
+ * the same (docs/benchmarks.md, "Larger reads"). */
+#define TOFUI_READ_CHUNK 262144u
 
 /* Most pool messages taken at once for the frames of one read. */
 #define TOFUI_RECV_BATCH 32u
