@@ -329,7 +329,8 @@ static tofui_socket sockets__bind_below_ephemeral(tofu_address *a, tofui_sockadd
     return s;
 }
 
-static uint16_t sockets__hold_on(tofu_t_port_hold *h, const char *value) {
+static uint16_t sockets__hold_on(tofu_t_port_hold *h, const char *value, const char *file,
+                                 int line) {
     tofu_address a;
     tofui_sockaddr sa;
     size_t n = 0;
@@ -339,19 +340,15 @@ static uint16_t sockets__hold_on(tofu_t_port_hold *h, const char *value) {
         a.port = 0;
         ASSERT_OK(tofui_sock_resolve(&a, true, &sa, 1, &n));
         s = sockets__bind_exclusive(&sa);
-        ASSERT_TRUE(s != TOFUI_INVALID_SOCKET);
+        if (s == TOFUI_INVALID_SOCKET)
+            tofu_t_fail(file, line, "no port to hold on %s (%d tries below the ephemeral range, "
+                        "then port 0)", value, SOCKETS__HOLD_TRIES);
     }
     tofu_address bound;
     ASSERT_OK(tofui_sock_local_address(s, &sa, &bound));
     h->bound = s;
     h->port = bound.port;
     return h->port;
-}
-
-uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line) {
-    (void)file;
-    (void)line;
-    return sockets__hold_on(h, "tcp|127.0.0.1|0");
 }
 
 void tofu_t_port_release(tofu_t_port_hold *h) {
@@ -374,7 +371,7 @@ void tofu_t_closed_value_at(tofu_t_transport t, tofu_t_port_hold *hold, char *bu
     tofu_t_listen_value(t, any, sizeof any);
     tofu_address a;
     ASSERT_OK(tofu_address_parse(any, strlen(any), &a));
-    a.port = sockets__hold_on(hold, any);
+    a.port = sockets__hold_on(hold, any, file, line);
     ASSERT_OK(tofu_address_format(&a, buf, cap, NULL));
 }
 

@@ -62,7 +62,7 @@ void tofu_t_abstract_name(char *buf, size_t cap);
 /* A TCP port on 127.0.0.1 that nothing listens on (bound once, closed). */
 uint16_t tofu_t_free_tcp_port(void);
 
-/* A TCP port on 127.0.0.1 that refuses connections and that no one else
+/* A TCP port on the loopback that refuses connections and that no one else
  * can take while it is held, even with many tests binding and connecting
  * at once: a socket bound to it exclusively, not listening, on a port
  * below the ephemeral ranges (so no bind to port 0 and no outgoing connect
@@ -73,8 +73,6 @@ typedef struct tofu_t_port_hold {
     uint16_t port;
 } tofu_t_port_hold;
 
-uint16_t tofu_t_port_hold_at(tofu_t_port_hold *h, const char *file, int line);
-#define PORT_HOLD(h) tofu_t_port_hold_at((h), __FILE__, __LINE__)
 /* Releases a held port; nothing to do for a hold that holds nothing (port
  * 0, as tofu_t_closed_value leaves it for the Unix-socket transports). */
 void tofu_t_port_release(tofu_t_port_hold *h);
