@@ -69,11 +69,21 @@ typedef struct zq__srv {
     uint64_t n; /* throughput: data messages */
 } zq__srv;
 
-/* The server's own context and a socket of it bound as the client expects;
- * the endpoint goes into the pipe. */
+/* A context of its own for each side (the server may be another process). */
+static void *zq__context(void) {
+    void *ctx = zmq_ctx_new();
+    if (ctx == NULL)
+        zq__die("context");
+    return ctx;
+}
+
+/* A server socket bound as the client expects (over ipc, on a new path in
+ * srv->path); the endpoint goes into the pipe. */
 static void *zq__server_socket(void *ctx, zq__srv *srv, int type) {
     void *s = zq__socket(ctx, type);
     char ep[ZMQ_EP_MAX];
+    if (srv->uds)
+        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
     if (srv->uds)
         snprintf(ep, sizeof ep, "ipc://%s", srv->path);
     else
@@ -118,11 +128,7 @@ static void zq__srv_init(zq__srv *srv, bool uds, uint64_t n) {
 /* Echoes every request until an empty one, which it answers and stops. */
 static void lat__server(void *arg) {
     zq__srv *srv = arg;
-    void *sctx = zmq_ctx_new();
-    if (sctx == NULL)
-        zq__die("context");
-    if (srv->uds)
-        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
+    void *sctx = zq__context();
     void *rep = zq__server_socket(sctx, srv, ZMQ_REP);
     for (;;) {
         zmq_msg_t m;
@@ -156,9 +162,7 @@ static void lat__run(const char *name, bool uds, size_t len, uint64_t n, int pro
     zq__srv_init(&srv, uds, n);
     cmp_server server;
     cmp_server_start(&server, procs, lat__server, &srv); /* before our context */
-    void *cctx = zmq_ctx_new();
-    if (cctx == NULL)
-        zq__die("context");
+    void *cctx = zq__context();
     void *req = zq__client_socket(cctx, &srv, ZMQ_REQ);
     uint64_t *t = malloc(n * sizeof *t);
     if (t == NULL)
@@ -192,16 +196,10 @@ static void thr__send_ack(void *ack, uint64_t count) {
  * every CMP_ACK of them (and the last). */
 static void thr__server(void *arg) {
     zq__srv *srv = arg;
-    void *sctx = zmq_ctx_new();
-    if (sctx == NULL)
-        zq__die("context");
-    if (srv->uds)
-        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
+    void *sctx = zq__context();
     void *pull = zq__server_socket(sctx, srv, ZMQ_PULL);
     char data_path[sizeof srv->path];
     memcpy(data_path, srv->path, sizeof data_path);
-    if (srv->uds)
-        cmp_uds_path(srv->path, sizeof srv->path, "zmq");
     void *ack = zq__server_socket(sctx, srv, ZMQ_PUSH);
     zmq_msg_t m;
     zmq_msg_init(&m);
@@ -236,9 +234,7 @@ static void thr__run_one(const char *name, bool uds, size_t len, uint64_t n, int
     zq__srv_init(&srv, uds, n);
     cmp_server server;
     cmp_server_start(&server, procs, thr__server, &srv); /* before our context */
-    void *cctx = zmq_ctx_new();
-    if (cctx == NULL)
-        zq__die("context");
+    void *cctx = zq__context();
     void *push = zq__client_socket(cctx, &srv, ZMQ_PUSH);
     void *ackpull = zq__client_socket(cctx, &srv, ZMQ_PULL);
     /* Both connections are up once the hello's ack is back, as the libtofu
