@@ -88,34 +88,40 @@ static void bench__engine(uint16_t initial, uint16_t max, tofu_engine **e, tofu_
     /* The benchmarks bound what they have in flight themselves (a window
      * larger than the default queue bound). */
     opt.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
-    tofu_status st = tofu_engine_create(&opt, e);
+    bench_engine(&opt, "engine", e, g);
+}
+
+void bench_engine(const tofu_options *opt, const char *who, tofu_engine **e, tofu_group **g) {
+    tofu_status st = tofu_engine_create(opt, e);
     if (st == TOFU_SUCCESS)
         st = tofu_group_create(*e, g);
     if (st != TOFU_SUCCESS)
-        bench_die("engine", st);
+        bench_die(who, st);
 }
 
-/* Listens (TCP port 0 or a fresh UDS path) and returns the bound address. */
-static void bench__listen(bench_link *l, bool uds, tofu_address *bound) {
-    tofu_msg *m = tofu_get(l->se, TOFU_ALWAYS);
-    tofu_status st;
-    if (uds) {
-        snprintf(l->uds_path, sizeof l->uds_path, "/tmp/tofu-bench-%llu.sock",
-                 (unsigned long long)(tofui_clock_ns() % 1000000007ull));
-        st = tofu_msg_listen_uds(m, l->uds_path);
-    } else {
-        st = tofu_msg_listen_tcp(m, "127.0.0.1", 0);
-    }
+void bench_listen(tofu_engine *e, tofu_group *g, const char *uds_path, tofu_address *bound) {
+    tofu_msg *m = tofu_get(e, TOFU_ALWAYS);
+    tofu_status st = uds_path != NULL ? tofu_msg_listen_uds(m, uds_path)
+                                      : tofu_msg_listen_tcp(m, "127.0.0.1", 0);
     if (st != TOFU_SUCCESS)
         bench_die("listen address", st);
-    bench_post(l->sg, &m);
-    m = bench_wait(l->se, l->sg);
+    bench_post(g, &m);
+    m = bench_wait(e, g);
     tofu_header h;
     if (m == NULL || tofu_msg_status(m) != TOFU_SUCCESS ||
         !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h) ||
         tofu_address_parse(h.value, h.value_len, bound) != TOFU_SUCCESS)
         bench_die("listen", m != NULL ? tofu_msg_status(m) : TOFU_SHUTDOWN_STARTED);
-    tofu_put(l->se, &m);
+    tofu_put(e, &m);
+}
+
+/* Listens on the server engine (TCP port 0 or a fresh UDS path) and returns
+ * the bound address. */
+static void bench__listen(bench_link *l, bool uds, tofu_address *bound) {
+    if (uds)
+        snprintf(l->uds_path, sizeof l->uds_path, "/tmp/tofu-bench-%llu.sock",
+                 (unsigned long long)(tofui_clock_ns() % 1000000007ull));
+    bench_listen(l->se, l->sg, uds ? l->uds_path : NULL, bound);
 }
 
 void bench_open(bench_link *l, bool uds, uint16_t pool_initial, uint16_t pool_max) {

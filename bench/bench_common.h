@@ -27,6 +27,15 @@ void bench_open(bench_link *l, bool uds, uint16_t pool_initial, uint16_t pool_ma
 /* Closes the channel, destroys groups and engines. */
 void bench_close(bench_link *l);
 
+/* An engine with opt (NULL: the defaults) and a group on it; the program
+ * ends when either fails, the message naming `who`. */
+void bench_engine(const tofu_options *opt, const char *who, tofu_engine **e, tofu_group **g);
+
+/* Listens on TCP 127.0.0.1 port 0, or on the socket file uds_path when it
+ * is not NULL, and returns the address bound (the WelcomeResponse's
+ * ~listen_on). Exits the program on failure. */
+void bench_listen(tofu_engine *e, tofu_group *g, const char *uds_path, tofu_address *bound);
+
 /* The next message of g; pool_empty Signals are put back and skipped, any
  * other engine failure ends the program. NULL on receiver_update (the stop
  * request). */

@@ -152,24 +152,9 @@ static double sc__cpu_s(void) {
 static void sc__server_main(sc_server *s, int addr_wr) {
     tofu_options opt;
     tofu_options_init(&opt); /* the defaults: what an idle channel costs */
-    tofu_status st = tofu_engine_create(&opt, &s->e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(s->e, &s->g);
-    if (st != TOFU_SUCCESS)
-        bench_die("engine", st);
-    tofu_msg *m = tofu_get(s->e, TOFU_ALWAYS);
-    st = s->uds ? tofu_msg_listen_uds(m, s->path) : tofu_msg_listen_tcp(m, "127.0.0.1", 0);
-    if (st != TOFU_SUCCESS)
-        bench_die("listen address", st);
-    bench_post(s->g, &m);
-    m = bench_wait(s->e, s->g);
-    tofu_header h;
+    bench_engine(&opt, "engine", &s->e, &s->g);
     tofu_address a;
-    if (m == NULL || tofu_msg_status(m) != TOFU_SUCCESS ||
-        !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h) ||
-        tofu_address_parse(h.value, h.value_len, &a) != TOFU_SUCCESS)
-        bench_die("listen", m != NULL ? tofu_msg_status(m) : TOFU_SHUTDOWN_STARTED);
-    tofu_put(s->e, &m);
+    bench_listen(s->e, s->g, s->uds ? s->path : NULL, &a);
     uint32_t port = s->uds ? 0 : a.port;
     if (write(addr_wr, &port, sizeof port) != (ssize_t)sizeof port)
         sc__die("address pipe");

@@ -103,26 +103,10 @@ typedef struct storm_server {
 } storm_server;
 
 static void storm_listen(storm_server *s, const storm_cfg *c, tofu_address *bound) {
-    tofu_msg *m = tofu_get(s->e, TOFU_ALWAYS);
-    tofu_status st;
-    if (c->uds) {
-        char path[TOFU_UDS_PATH_BUF];
+    char path[TOFU_UDS_PATH_BUF];
+    if (c->uds)
         snprintf(path, sizeof path, "/tmp/tofu-storm-%ld.sock", (long)getpid());
-        st = tofu_msg_listen_uds(m, path);
-    } else {
-        st = tofu_msg_listen_tcp(m, "127.0.0.1", 0);
-    }
-    if (st == TOFU_SUCCESS)
-        st = tofu_post(s->g, &m, NULL);
-    if (st != TOFU_SUCCESS)
-        bench_die("listen", st);
-    m = bench_wait(s->e, s->g);
-    tofu_header h;
-    if (m == NULL || tofu_msg_status(m) != TOFU_SUCCESS ||
-        !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h) ||
-        tofu_address_parse(h.value, h.value_len, bound) != TOFU_SUCCESS)
-        bench_die("listen", m != NULL ? tofu_msg_status(m) : TOFU_SHUTDOWN_STARTED);
-    tofu_put(s->e, &m);
+    bench_listen(s->e, s->g, c->uds ? path : NULL, bound);
 }
 
 /* connect mode: answers every HelloRequest until the parent says stop,
@@ -217,11 +201,7 @@ static _Noreturn void storm_server_main(const storm_cfg *c, int to_parent, int f
     tofu_options opt;
     tofu_options_init(&opt);
     opt.listen_backlog = c->backlog;
-    tofu_status st = tofu_engine_create(&opt, &s.e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(s.e, &s.g);
-    if (st != TOFU_SUCCESS)
-        bench_die("server engine", st);
+    bench_engine(&opt, "server engine", &s.e, &s.g);
     tofu_address bound;
     storm_listen(&s, c, &bound);
     long base_kb = storm_status_kb("VmRSS");
@@ -251,11 +231,8 @@ typedef struct storm_result {
 static void storm_connect(const storm_cfg *c, const tofu_address *a, storm_result *r) {
     tofu_engine *e = NULL;
     tofu_group *g = NULL;
-    tofu_status st = tofu_engine_create(NULL, &e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(e, &g);
-    if (st != TOFU_SUCCESS)
-        bench_die("client engine", st);
+    bench_engine(NULL, "client engine", &e, &g);
+    tofu_status st = TOFU_SUCCESS;
     memset(r, 0, sizeof *r);
     uint64_t t0 = tofui_clock_ns();
     for (uint32_t i = 0; i < c->conns; i++) {

@@ -63,11 +63,7 @@ static void tf__open(const tf_cfg *c, tf_side *s) {
         opt.max_send_queue = TOFU_SEND_QUEUE_UNLIMITED;
     }
     s->guide = c->defaults;
-    tofu_status st = tofu_engine_create(&opt, &s->e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(s->e, &s->g);
-    if (st != TOFU_SUCCESS)
-        bench_die("engine", st);
+    bench_engine(&opt, "engine", &s->e, &s->g);
 }
 
 static void tf__close(tf_side *s) {
@@ -99,21 +95,12 @@ static tofu_msg *tf__msg(tf_side *s, tofu_opcode op, size_t len) {
 
 /* Listens and sends the bound address (the ~listen_on value) to the client. */
 static void tf__listen(tf_cfg *c, tf_side *s) {
-    tofu_msg *m = tofu_get(s->e, TOFU_ALWAYS);
-    tofu_status st = c->uds ? tofu_msg_listen_uds(m, c->uds_path)
-                            : tofu_msg_listen_tcp(m, "127.0.0.1", 0);
-    if (st != TOFU_SUCCESS)
-        bench_die("listen address", st);
-    bench_post(s->g, &m);
-    m = bench_wait(s->e, s->g);
-    tofu_header h;
-    if (m == NULL || tofu_msg_status(m) != TOFU_SUCCESS ||
-        !tofu_msg_find_header(m, TOFU_HDR_LISTEN_ON, &h) || h.value_len >= TF_ADDR_MAX)
-        bench_die("listen", m != NULL ? tofu_msg_status(m) : TOFU_SHUTDOWN_STARTED);
+    tofu_address bound;
+    bench_listen(s->e, s->g, c->uds ? c->uds_path : NULL, &bound);
     char addr[TF_ADDR_MAX];
-    memcpy(addr, h.value, h.value_len);
-    addr[h.value_len] = '\0';
-    tofu_put(s->e, &m);
+    tofu_status st = tofu_address_format(&bound, addr, sizeof addr, NULL);
+    if (st != TOFU_SUCCESS)
+        bench_die("listen", st);
     cmp_pipe_send(&c->pipe, addr);
 }
 

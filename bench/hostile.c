@@ -337,12 +337,9 @@ static void server_open(server *s, uint16_t pool) {
     tofu_options_init(&opt); /* the defaults */
     if (pool != 0)
         opt.initial_pool_msgs = opt.max_pool_msgs = pool;
-    tofu_status st = tofu_engine_create(&opt, &s->e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(s->e, &s->g);
-    if (st != TOFU_SUCCESS)
-        bench_die("server engine", st);
+    bench_engine(&opt, "server engine", &s->e, &s->g);
     tofu_msg *m = tofu_get(s->e, TOFU_ALWAYS);
+    tofu_status st;
     if ((st = tofu_msg_listen_tcp(m, "127.0.0.1", 0)) != TOFU_SUCCESS)
         bench_die("listen address", st);
     bench_post(s->g, &m);
@@ -473,11 +470,7 @@ static void client_open(client *c, uint16_t port) {
          * become a calloc that touches nothing) */
         memset(c->lat[p].ns, 0xff, CLIENT_KEEP * sizeof(uint32_t));
     }
-    tofu_status st = tofu_engine_create(NULL, &c->e);
-    if (st == TOFU_SUCCESS)
-        st = tofu_group_create(c->e, &c->g);
-    if (st != TOFU_SUCCESS)
-        bench_die("client engine", st);
+    bench_engine(NULL, "client engine", &c->e, &c->g);
     client_connect(c);
     atomic_store(&c->phase, PHASE_BEFORE);
     if (tofui_thread_create(&c->thread, client_main, c) != TOFU_SUCCESS)
